@@ -1,0 +1,19 @@
+//! The words every other vmail crate speaks: jobs and envelopes, SMTP replies,
+//! delivery outcomes, secrets and the settings of a mail server. Nothing here
+//! touches a disk or a socket, so the spool, the submitter and the config
+//! crates can share these types without depending on each other.
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod job;
+pub mod outcome;
+pub mod reply;
+pub mod secret;
+pub mod settings;
+
+pub use backoff::RetryPolicy;
+pub use job::{Envelope, InvalidJobId, JobId};
+pub use outcome::Outcome;
+pub use reply::{EnhancedCode, Reply};
+pub use secret::Secret;
+pub use settings::{AuthType, DebugLevel, PopSettings, SmtpSettings, TlsMode};

@@ -1,0 +1,1 @@
+//! Filled in by the fault-server work (issue 3).
