@@ -1,0 +1,245 @@
+//! Pickup from the drop folder, `in/`: a dropped file becomes a queued job,
+//! or goes to `quarantine/` with a reason.
+
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use vmail_core::{Envelope, JobId};
+
+use crate::error::{Corrupt, IngestError, SpoolError};
+use crate::fsutil;
+use crate::spool::Spool;
+use crate::{eml, jobfile};
+
+/// A drop turned into an envelope and a message, ready to be queued.
+pub(crate) struct Prepared {
+    pub envelope: Envelope,
+    pub message: Box<dyn Read>,
+    /// Files the job consumed besides itself (attachments, body file),
+    /// removed once the job is queued.
+    pub consumed: Vec<PathBuf>,
+}
+
+impl Spool {
+    /// The files in `in/` to pick up, sorted by name. Dot-files and `*.tmp`
+    /// (files still being written) are left alone, and so are directories
+    /// (they hold the attachments of `.job` files). Symbolic links and other
+    /// odd files are listed: [`Spool::ingest`] quarantines them.
+    pub fn drops(&self) -> Result<Vec<PathBuf>, SpoolError> {
+        let dir = self.in_dir();
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(SpoolError::io("read directory", &dir))? {
+            let entry = entry.map_err(SpoolError::io("read directory", &dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name.ends_with(".tmp") {
+                continue;
+            }
+            // file_type() does not follow links: a link to a directory is listed.
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                continue;
+            }
+            found.push(entry.path());
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Queues the dropped file `path` (fsynced), then removes it from `in/`.
+    /// The envelope sender is `default_from` (`[VMAIL] from`) when it is not
+    /// empty, else the message's own sender. A file that cannot be
+    /// understood goes to `quarantine/` and comes back as
+    /// [`IngestError::Quarantined`]; a spool failure leaves it in `in/`.
+    pub fn ingest(
+        &self,
+        path: &Path,
+        default_from: &str,
+        limit: u64,
+    ) -> Result<JobId, IngestError> {
+        let mut results = self.ingest_many(&[path.to_path_buf()], default_from, limit);
+        results.pop().unwrap_or_else(|| {
+            Err(IngestError::Quarantined(Corrupt::new(
+                path,
+                "was not picked up",
+            )))
+        })
+    }
+
+    /// [`Spool::ingest`] for many drops with one group commit: every job is
+    /// fsynced, but the waits for the disk are shared. Results come in the
+    /// order of `paths`.
+    pub fn ingest_many(
+        &self,
+        paths: &[PathBuf],
+        default_from: &str,
+        limit: u64,
+    ) -> Vec<Result<JobId, IngestError>> {
+        let mut batch = self.batch();
+        // `None`: in the batch, waiting for the commit.
+        let mut results: Vec<Option<Result<JobId, IngestError>>> = Vec::new();
+        let mut queued: Vec<(usize, Vec<PathBuf>)> = Vec::new();
+        for (index, path) in paths.iter().enumerate() {
+            match self.add_drop(&mut batch, path, default_from, limit) {
+                Ok(consumed) => {
+                    queued.push((index, consumed));
+                    results.push(None);
+                }
+                Err(err) => results.push(Some(Err(err))),
+            }
+        }
+        match batch.commit() {
+            Ok(ids) => {
+                for ((index, consumed), id) in queued.into_iter().zip(ids) {
+                    results[index] = Some(Ok(id));
+                    self.remove_consumed(&paths[index], &consumed);
+                }
+                let _ = fsutil::sync_dir(&self.in_dir());
+            }
+            Err(err) => {
+                for (index, _) in queued {
+                    results[index] = Some(Err(IngestError::Spool(copy_error(&err))));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| Err(IngestError::Spool(not_committed()))))
+            .collect()
+    }
+
+    fn add_drop(
+        &self,
+        batch: &mut crate::Batch<'_>,
+        path: &Path,
+        default_from: &str,
+        limit: u64,
+    ) -> Result<Vec<PathBuf>, IngestError> {
+        let prepared = match prepare(path, default_from, limit) {
+            Ok(prepared) => prepared,
+            Err(corrupt) => return Err(IngestError::Quarantined(self.quarantine(corrupt)?)),
+        };
+        match batch.add(&prepared.envelope, prepared.message, limit) {
+            Ok(()) => Ok(prepared.consumed),
+            Err(SpoolError::TooLarge { size, limit }) => {
+                let reason = format!("is {size} bytes, over the limit of {limit} bytes");
+                Err(IngestError::Quarantined(
+                    self.quarantine(Corrupt::new(path, reason))?,
+                ))
+            }
+            Err(SpoolError::BadEnvelope { reason }) => {
+                let reason = format!("has a bad envelope: {reason}");
+                Err(IngestError::Quarantined(
+                    self.quarantine(Corrupt::new(path, reason))?,
+                ))
+            }
+            Err(other) => Err(IngestError::Spool(other)),
+        }
+    }
+
+    fn remove_consumed(&self, drop: &Path, consumed: &[PathBuf]) {
+        let _ = fs::remove_file(drop);
+        for file in consumed {
+            let _ = fs::remove_file(file);
+            // An emptied attachment folder goes too (remove_dir fails if not empty).
+            if let Some(dir) = file.parent().filter(|dir| *dir != self.in_dir()) {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+
+    /// Moves `corrupt.path` to `quarantine/` (under a new name if taken),
+    /// writes the reason beside it as `<name>.reason`, and returns the
+    /// `Corrupt` with `quarantined` set.
+    pub fn quarantine(&self, mut corrupt: Corrupt) -> Result<Corrupt, SpoolError> {
+        let dir = self.quarantine_dir();
+        let name = corrupt
+            .path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unnamed".to_string());
+        let mut dest = dir.join(&name);
+        let mut n = 1;
+        while fs::symlink_metadata(&dest).is_ok() {
+            dest = dir.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        fsutil::rename(&corrupt.path, &dest)?;
+        let dest_name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+        let note = dir.join(format!("{}.reason", dest_name.unwrap_or(name)));
+        let text = format!("{corrupt}\n");
+        fsutil::write_atomic(&self.temp_path("reason"), &note, text.as_bytes())?;
+        corrupt.quarantined = Some(dest);
+        Ok(corrupt)
+    }
+}
+
+/// The error of a failed commit, for each job of the batch.
+fn copy_error(err: &SpoolError) -> SpoolError {
+    let kind = match err {
+        SpoolError::Io { source, .. } => source.kind(),
+        _ => io::ErrorKind::Other,
+    };
+    SpoolError::Io {
+        action: "queue the batch",
+        path: PathBuf::from("queue"),
+        source: io::Error::new(kind, err.to_string()),
+    }
+}
+
+fn not_committed() -> SpoolError {
+    SpoolError::Io {
+        action: "queue the batch",
+        path: PathBuf::from("queue"),
+        source: io::Error::other("the batch returned fewer ids than jobs"),
+    }
+}
+
+/// Opens a file without following links: the file must be regular with one
+/// link, and still be the file that was inspected once it is open.
+pub(crate) fn open_plain(path: &Path) -> Result<(File, Metadata), String> {
+    let before = fs::symlink_metadata(path).map_err(|err| format!("cannot be read: {err}"))?;
+    if before.file_type().is_symlink() {
+        return Err("is a symbolic link; vmail does not follow links".to_string());
+    }
+    if !before.is_file() {
+        return Err("is not a regular file".to_string());
+    }
+    if before.nlink() > 1 {
+        return Err(format!(
+            "has {} hard links; a dropped file must have exactly one",
+            before.nlink()
+        ));
+    }
+    let file = File::open(path).map_err(|err| format!("cannot be opened: {err}"))?;
+    let after = file
+        .metadata()
+        .map_err(|err| format!("cannot be read: {err}"))?;
+    if (after.dev(), after.ino()) != (before.dev(), before.ino()) {
+        return Err("was replaced while it was being opened".to_string());
+    }
+    Ok((file, after))
+}
+
+fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corrupt> {
+    let (file, meta) = open_plain(path).map_err(|why| Corrupt::new(path, why))?;
+    if meta.len() == 0 {
+        return Err(Corrupt::new(path, "is empty"));
+    }
+    if meta.len() > limit {
+        let reason = format!("is {} bytes, over the limit of {limit} bytes", meta.len());
+        return Err(Corrupt::new(path, reason));
+    }
+    let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("");
+    match suffix {
+        "eml" => eml::prepare(file, default_from).map_err(|why| Corrupt::new(path, why)),
+        "job" => {
+            jobfile::prepare(file, path, default_from, limit).map_err(|why| Corrupt::new(path, why))
+        }
+        _ => Err(Corrupt::new(
+            path,
+            "has an unknown suffix: drop a whole message as NAME.eml or a job file as NAME.job",
+        )),
+    }
+}

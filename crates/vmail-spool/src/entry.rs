@@ -1,0 +1,130 @@
+//! The queue's message file: the envelope, then the message, in one file so
+//! that one fsync commits a job (as nullmailer does).
+//!
+//! ```text
+//! Fsender@example.com          <- `F` + envelope sender (empty: the null sender <>)
+//! Ta@example.com               <- `T` + one recipient per line
+//! Tb@example.com
+//!                              <- a blank line ends the envelope
+//! From: ...                    <- the RFC 5322 message, byte for byte
+//! ```
+
+use std::io::{self, BufRead, Write};
+
+use vmail_core::Envelope;
+
+/// The longest envelope header read back (thousands of recipients fit).
+const MAX_ENVELOPE_BYTES: u64 = 4 << 20;
+/// The longest address accepted (RFC 5321's path limit is 256).
+const MAX_ADDRESS: usize = 998;
+
+/// Checks that an envelope can be written and read back unchanged.
+pub fn validate(envelope: &Envelope) -> Result<(), String> {
+    if envelope.recipients.is_empty() {
+        return Err("there are no recipients".to_string());
+    }
+    check_address("sender", &envelope.from)?;
+    for rcpt in &envelope.recipients {
+        if rcpt.is_empty() {
+            return Err("a recipient is empty".to_string());
+        }
+        check_address("recipient", rcpt)?;
+    }
+    Ok(())
+}
+
+fn check_address(what: &str, address: &str) -> Result<(), String> {
+    if address.len() > MAX_ADDRESS {
+        return Err(format!("the {what} is longer than {MAX_ADDRESS} bytes"));
+    }
+    if address.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "the {what} {address:?} contains a space or a control character"
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the envelope header; returns its length in bytes.
+pub fn write_envelope(out: &mut impl Write, envelope: &Envelope) -> io::Result<u64> {
+    let mut header = Vec::with_capacity(64 * (1 + envelope.recipients.len()));
+    header.push(b'F');
+    header.extend_from_slice(envelope.from.as_bytes());
+    header.push(b'\n');
+    for rcpt in &envelope.recipients {
+        header.push(b'T');
+        header.extend_from_slice(rcpt.as_bytes());
+        header.push(b'\n');
+    }
+    header.push(b'\n');
+    out.write_all(&header)?;
+    Ok(header.len() as u64)
+}
+
+/// Reads the envelope header, leaving `input` at the first byte of the
+/// message. Returns the envelope and the header's length in bytes.
+pub fn read_envelope(input: &mut impl BufRead) -> Result<(Envelope, u64), String> {
+    let mut from = None;
+    let mut recipients = Vec::new();
+    let mut consumed = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let limit = MAX_ENVELOPE_BYTES.saturating_sub(consumed) + 1;
+        let n = io::Read::take(&mut *input, limit)
+            .read_until(b'\n', &mut line)
+            .map_err(|err| format!("cannot read the envelope: {err}"))?;
+        consumed += n as u64;
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Err("the envelope has no end (no blank line before the message)".into());
+        }
+        let text = std::str::from_utf8(&line[..line.len() - 1])
+            .map_err(|_| "the envelope is not UTF-8".to_string())?;
+        match (text.as_bytes().first(), from.is_some()) {
+            (None, true) => break,
+            (Some(b'F'), false) => from = Some(text[1..].to_string()),
+            (Some(b'T'), true) => recipients.push(text[1..].to_string()),
+            _ => return Err(format!("unexpected envelope line {text:?}")),
+        }
+    }
+    let envelope = Envelope::new(from.unwrap_or_default(), recipients);
+    validate(&envelope)?;
+    Ok((envelope, consumed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_round_trips_and_leaves_the_reader_at_the_message() {
+        let envelope = Envelope::new("", vec!["a@example.com".into(), "b@example.org".into()]);
+        let mut file = Vec::new();
+        let len = write_envelope(&mut file, &envelope).unwrap();
+        file.extend_from_slice(b"Subject: hi\r\n\r\nbody\r\n");
+        let mut reader = &file[..];
+        let (back, consumed) = read_envelope(&mut reader).unwrap();
+        assert_eq!((back, consumed), (envelope, len));
+        assert_eq!(reader, b"Subject: hi\r\n\r\nbody\r\n");
+    }
+
+    #[test]
+    fn bad_envelopes_are_explained() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"Fa@b\nTc@d",
+                "the envelope has no end (no blank line before the message)",
+            ),
+            (b"Fa@b\n\nmsg", "there are no recipients"),
+            (b"Tc@d\n\n", "unexpected envelope line \"Tc@d\""),
+            (
+                b"Fa@b\nTc d\n\n",
+                "the recipient \"c d\" contains a space or a control character",
+            ),
+        ];
+        for (bytes, why) in cases {
+            let mut reader = bytes;
+            assert_eq!(read_envelope(&mut reader).unwrap_err(), why);
+        }
+    }
+}

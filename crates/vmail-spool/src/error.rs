@@ -1,0 +1,124 @@
+//! The spool's errors. Every message names the path it is about and, where
+//! there is one, the fix, because the reader is an administrator looking at a
+//! log line or a terminal.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use vmail_core::{InvalidJobId, JobId};
+
+/// Something the spool could not do. I/O errors keep the path and the action.
+#[derive(Debug, Error)]
+pub enum SpoolError {
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "spool directory {} is writable by others (mode {mode:04o}); fix it with `chmod o-w {}`",
+        path.display(),
+        path.display()
+    )]
+    WritableByOthers { path: PathBuf, mode: u32 },
+    #[error("{} is not a directory; the spool needs a directory there", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("vmaild is already running on {} ({})", spool.display(), describe_pid(*pid))]
+    AlreadyRunning { spool: PathBuf, pid: Option<u32> },
+    #[error("the message is {size} bytes, over the limit of {limit} bytes; nothing was queued")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("bad envelope: {reason}; nothing was queued")]
+    BadEnvelope { reason: String },
+    #[error("no job {id} in the queue of {}", spool.display())]
+    UnknownJob { id: JobId, spool: PathBuf },
+    #[error(transparent)]
+    InvalidId(#[from] InvalidJobId),
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+fn describe_pid(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("pid {pid}"),
+        None => "pid unknown: the lock is held but the pid file is empty".to_string(),
+    }
+}
+
+impl SpoolError {
+    pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
+        let path = path.to_path_buf();
+        move |source| SpoolError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// True for an unknown job id, so a CLI can exit with "no such job".
+    pub fn is_unknown_job(&self) -> bool {
+        matches!(self, SpoolError::UnknownJob { .. })
+    }
+
+    /// The corrupt entry, when that is what went wrong.
+    pub fn corrupt(&self) -> Option<&Corrupt> {
+        match self {
+            SpoolError::Corrupt(corrupt) => Some(corrupt),
+            _ => None,
+        }
+    }
+}
+
+/// A file the spool cannot understand: a drop that was quarantined, or a
+/// queue entry (message or state record) that does not parse. A value, never
+/// a panic: the daemon logs it and goes on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}: {reason}", path.display())]
+pub struct Corrupt {
+    /// The file as it was found (for a drop: its path in `in/`).
+    pub path: PathBuf,
+    /// What is wrong, in words an administrator understands.
+    pub reason: String,
+    /// The queue entry it belongs to, when it is one.
+    pub id: Option<JobId>,
+    /// Where the file went, when it was moved to `quarantine/`.
+    pub quarantined: Option<PathBuf>,
+}
+
+impl Corrupt {
+    pub(crate) fn new(path: &Path, reason: impl Into<String>) -> Corrupt {
+        Corrupt {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+            id: None,
+            quarantined: None,
+        }
+    }
+
+    pub(crate) fn of_job(mut self, id: &JobId) -> Corrupt {
+        self.id = Some(id.clone());
+        self
+    }
+}
+
+/// Why a drop was not queued: the file is bad (it went to `quarantine/`), or
+/// the spool itself failed (disk full, permissions): then the file is left in
+/// `in/` to be tried again.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Quarantined(Corrupt),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+impl IngestError {
+    pub fn corrupt(&self) -> Option<&Corrupt> {
+        match self {
+            IngestError::Quarantined(corrupt) => Some(corrupt),
+            IngestError::Spool(_) => None,
+        }
+    }
+}

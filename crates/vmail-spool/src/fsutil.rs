@@ -1,0 +1,140 @@
+//! The one crash-safe way to write: a temp file in `tmp/` (same file system),
+//! write, fsync, rename into place, fsync the directory.
+
+use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::SpoolError;
+
+/// Mode of the spool's directories.
+pub const DIR_MODE: u32 = 0o750;
+/// Mode of every file the spool creates.
+pub const FILE_MODE: u32 = 0o640;
+
+/// Creates `path` with mode 0750 when missing; refuses a directory that
+/// others may write to, and anything that is not a directory (a symlink
+/// included: it is not followed).
+pub fn ensure_dir(path: &Path) -> Result<(), SpoolError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => check_dir(path, &meta),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            DirBuilder::new()
+                .mode(DIR_MODE)
+                .create(path)
+                .or_else(|err| match err.kind() {
+                    io::ErrorKind::AlreadyExists => Ok(()),
+                    _ => Err(err),
+                })
+                .map_err(SpoolError::io("create directory", path))?;
+            // The umask may have taken bits away; say exactly what we mean.
+            fs::set_permissions(path, Permissions::from_mode(DIR_MODE))
+                .map_err(SpoolError::io("set the mode of", path))
+        }
+        Err(err) => Err(SpoolError::io("inspect", path)(err)),
+    }
+}
+
+fn check_dir(path: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> {
+    if !meta.is_dir() {
+        return Err(SpoolError::NotADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o002 != 0 {
+        return Err(SpoolError::WritableByOthers {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Opens a new file for writing, failing if it exists.
+pub fn create_new(path: &Path) -> Result<File, SpoolError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(SpoolError::io("create", path))
+}
+
+/// Makes renames, links and unlinks in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(SpoolError::io("fsync directory", dir))
+}
+
+/// Writes `bytes` to `dest` atomically through `tmp` (a path in `tmp/`):
+/// a reader sees the old file or the new one, never a part.
+pub fn write_atomic(tmp: &Path, dest: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let _ = fs::remove_file(tmp);
+    let mut file = create_new(tmp)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(SpoolError::io("write", tmp))?;
+    drop(file);
+    rename(tmp, dest)?;
+    sync_parent(dest)
+}
+
+/// `rename(2)` with the error naming both paths' source.
+pub fn rename(from: &Path, to: &Path) -> Result<(), SpoolError> {
+    fs::rename(from, to).map_err(SpoolError::io("rename", from))
+}
+
+/// fsync of the directory that holds `path`.
+pub fn sync_parent(path: &Path) -> Result<(), SpoolError> {
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// Removes a file; a file that is already gone is not an error.
+pub fn remove_if_present(path: &Path) -> Result<bool, SpoolError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(SpoolError::io("remove", path)(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_writable_by_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        ensure_dir(&spool).unwrap();
+        let mode = fs::metadata(&spool).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o750);
+        fs::set_permissions(&spool, Permissions::from_mode(0o777)).unwrap();
+        let err = ensure_dir(&spool).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "spool directory {0} is writable by others (mode 0777); fix it with `chmod o-w {0}`",
+                spool.display()
+            )
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("x.tmp");
+        let dest = dir.path().join("x");
+        write_atomic(&tmp, &dest, b"one").unwrap();
+        write_atomic(&tmp, &dest, b"two").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"two");
+        assert!(!tmp.exists());
+        assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o777, 0o640);
+    }
+}

@@ -1,0 +1,269 @@
+//! `*.job` drops: a small ini file naming recipients, subject, body and
+//! attachments, packed into a MIME message with lettre at pickup. The format
+//! is documented in the crate docs.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::Utc;
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailboxes, MultiPart, SinglePart};
+use vmail_core::Envelope;
+
+use crate::drops::{Prepared, open_plain};
+
+/// The keys a job file may use.
+const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach";
+
+/// A job file, parsed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct JobFile {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub body: Vec<String>,
+    pub body_file: Option<String>,
+    pub attach: Vec<String>,
+}
+
+impl JobFile {
+    /// Parses the ini text; errors name the line.
+    pub fn parse(text: &str) -> Result<JobFile, String> {
+        let mut job = JobFile::default();
+        for (number, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if line.eq_ignore_ascii_case("[job]") {
+                continue;
+            }
+            let n = number + 1;
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {n} is not `key = value`"))?;
+            job.set(key.trim(), value.trim())
+                .map_err(|why| format!("line {n}: {why}"))?;
+        }
+        Ok(job)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let list = |v: &str| -> Vec<String> { vec![v.to_string()] };
+        match key.to_ascii_lowercase().as_str() {
+            "to" => self.to.extend(list(value)),
+            "cc" => self.cc.extend(list(value)),
+            "bcc" => self.bcc.extend(list(value)),
+            "from" => self.from = Some(value.to_string()),
+            "subject" => self.subject = Some(value.to_string()),
+            "body" => self.body.push(value.to_string()),
+            "body-file" => self.body_file = Some(value.to_string()),
+            "attach" => self.attach.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            ),
+            other => return Err(format!("unknown key `{other}` (known: {KEYS})")),
+        }
+        Ok(())
+    }
+}
+
+/// Reads the job file at `path`, packs the message, returns it to queue.
+pub(crate) fn prepare(
+    mut file: File,
+    path: &Path,
+    default_from: &str,
+    limit: u64,
+) -> Result<Prepared, String> {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|err| format!("cannot be read: {err}"))?;
+    if bytes.contains(&0) {
+        return Err("contains NUL bytes: it is not a text job file".to_string());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "is not a UTF-8 text job file".to_string())?;
+    let job = JobFile::parse(&text)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let (message, envelope, consumed) = build(&job, base, default_from, limit)?;
+    Ok(Prepared {
+        envelope,
+        message: Box::new(Cursor::new(message)),
+        consumed,
+    })
+}
+
+fn mailboxes(field: &str, values: &[String]) -> Result<Option<Mailboxes>, String> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let joined = values.join(", ");
+    Mailboxes::from_str(&joined)
+        .map(Some)
+        .map_err(|_| format!("`{field} = {joined}` is not a list of addresses"))
+}
+
+/// Builds the message; returns it, the envelope and the files it consumed.
+fn build(
+    job: &JobFile,
+    base: &Path,
+    default_from: &str,
+    limit: u64,
+) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
+    let header_from = job
+        .from
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .unwrap_or(default_from);
+    if header_from.is_empty() {
+        return Err("has no sender: no `from` key, and [VMAIL] from is not set".to_string());
+    }
+    let from = lettre::message::Mailbox::from_str(header_from)
+        .map_err(|_| format!("`from = {header_from}` is not an address"))?;
+    let (to, cc, bcc) = (
+        mailboxes("to", &job.to)?,
+        mailboxes("cc", &job.cc)?,
+        mailboxes("bcc", &job.bcc)?,
+    );
+    let recipients: Vec<String> = [&to, &cc, &bcc]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.iter().map(|mbox| mbox.email.to_string()))
+        .collect();
+    if recipients.is_empty() {
+        return Err("has no recipients: `to`, `cc` and `bcc` are all empty".to_string());
+    }
+    let sender = if default_from.is_empty() {
+        from.email.to_string()
+    } else {
+        default_from.to_string()
+    };
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .date_now()
+        .message_id(Some(message_id(from.email.domain())));
+    for mbox in to.iter().flat_map(|l| l.iter()) {
+        builder = builder.to(mbox.clone());
+    }
+    for mbox in cc.iter().flat_map(|l| l.iter()) {
+        builder = builder.cc(mbox.clone());
+    }
+    if let Some(subject) = &job.subject {
+        builder = builder.subject(subject.clone());
+    }
+    let (body, mut consumed) = body_text(job, base)?;
+    let (parts, files) = attachments(job, base, limit)?;
+    consumed.extend(files);
+    let message = if parts.is_empty() {
+        builder.singlepart(SinglePart::plain(body))
+    } else {
+        let mixed = parts.into_iter().fold(
+            MultiPart::mixed().singlepart(SinglePart::plain(body)),
+            |m, p| m.singlepart(p),
+        );
+        builder.multipart(mixed)
+    }
+    .map_err(|err| format!("cannot be packed into a message: {err}"))?;
+    let bytes = message.formatted();
+    Ok((bytes, Envelope::new(sender, recipients), consumed))
+}
+
+fn message_id(domain: &str) -> String {
+    let stamp = Utc::now().format("%Y%m%d%H%M%S");
+    format!("<{stamp}.{:016x}@{domain}>", rand::random::<u64>())
+}
+
+fn body_text(job: &JobFile, base: &Path) -> Result<(String, Vec<PathBuf>), String> {
+    let mut body = job.body.join("\n");
+    let mut consumed = Vec::new();
+    if let Some(name) = &job.body_file {
+        let (path, bytes) = read_beside(base, name, "body-file", u64::MAX)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("body-file `{name}` is not UTF-8 text"))?;
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        body.push_str(&text);
+        consumed.push(path);
+    }
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    Ok((body, consumed))
+}
+
+fn attachments(
+    job: &JobFile,
+    base: &Path,
+    limit: u64,
+) -> Result<(Vec<SinglePart>, Vec<PathBuf>), String> {
+    let mut parts = Vec::new();
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    for name in &job.attach {
+        let (path, bytes) = read_beside(base, name, "attach", limit.saturating_sub(total))?;
+        total += bytes.len() as u64;
+        let mime = mime_guess::from_path(&path).first_or_octet_stream();
+        let content_type = ContentType::parse(mime.essence_str())
+            .map_err(|_| format!("attach `{name}`: no MIME type for it"))?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.clone());
+        parts.push(Attachment::new(file_name).body(bytes, content_type));
+        files.push(path);
+    }
+    Ok((parts, files))
+}
+
+/// Reads a file named in a job file: relative to the job file, inside its
+/// folder (no absolute path, no `..`), no symbolic link on the way.
+fn read_beside(
+    base: &Path,
+    name: &str,
+    key: &str,
+    limit: u64,
+) -> Result<(PathBuf, Vec<u8>), String> {
+    let relative = Path::new(name);
+    if relative.is_absolute() {
+        return Err(format!(
+            "{key} `{name}` is an absolute path; name a file beside the job file"
+        ));
+    }
+    let mut path = base.to_path_buf();
+    for component in relative.components() {
+        match component {
+            Component::Normal(part) => path.push(part),
+            Component::CurDir => {}
+            _ => {
+                return Err(format!(
+                    "{key} `{name}` leaves the drop folder (`..` is refused)"
+                ));
+            }
+        }
+        let meta = std::fs::symlink_metadata(&path)
+            .map_err(|err| format!("{key} `{name}` cannot be read: {err}"))?;
+        if meta.file_type().is_symlink() {
+            return Err(format!(
+                "{key} `{name}` is a symbolic link; vmail does not follow links"
+            ));
+        }
+    }
+    let (mut file, meta) = open_plain(&path).map_err(|why| format!("{key} `{name}` {why}"))?;
+    if meta.len() > limit {
+        return Err(format!(
+            "{key} `{name}` makes the job larger than the limit of {limit} bytes"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)
+        .map_err(|err| format!("{key} `{name}` cannot be read: {err}"))?;
+    Ok((path, bytes))
+}

@@ -1,0 +1,67 @@
+//! Per-job logs, `logs/<id>.log`: one timestamped line per event, appended
+//! (`O_APPEND`, one write per line, so lines from several processes never
+//! interleave), readable by `vfxadmin queue show`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{SecondsFormat, Utc};
+use vmail_core::JobId;
+
+use crate::error::SpoolError;
+use crate::fsutil::FILE_MODE;
+use crate::spool::Spool;
+
+/// An open job log.
+#[derive(Debug)]
+pub struct JobLog {
+    file: File,
+    path: PathBuf,
+}
+
+impl JobLog {
+    /// Appends one line: `2026-11-23T19:42:00.123Z <line>`. Newlines inside
+    /// `line` become ` / ` so an event stays one line.
+    pub fn append(&mut self, line: &str) -> Result<(), SpoolError> {
+        let stamp = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let flat = line
+            .trim_end()
+            .replace("\r\n", " / ")
+            .replace(['\n', '\r'], " / ");
+        let record = format!("{stamp} {flat}\n");
+        self.file
+            .write_all(record.as_bytes())
+            .map_err(SpoolError::io("append to", &self.path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Spool {
+    /// Opens (creating, mode 0640) the log of job `id`. The job need not be
+    /// queued: a log outlives its job.
+    pub fn job_log(&self, id: &JobId) -> Result<JobLog, SpoolError> {
+        let path = self.log_path(id);
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(SpoolError::io("open", &path))?;
+        Ok(JobLog { file, path })
+    }
+
+    /// The whole log of job `id` (empty when it has none).
+    pub fn read_job_log(&self, id: &JobId) -> Result<String, SpoolError> {
+        let path = self.log_path(id);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+            Err(err) => Err(SpoolError::io("read", &path)(err)),
+        }
+    }
+}

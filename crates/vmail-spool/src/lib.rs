@@ -1,0 +1,112 @@
+//! vmail's spool: the on-disk queue between the programs that submit jobs
+//! and the daemon that delivers them. Crash-safe, and knowing nothing of SMTP.
+//!
+//! # Layout
+//!
+//! Under the spool root (`[VFXSCHED] spool`, e.g. `/var/spool/vmail`);
+//! folders are created as needed with mode 0750, files with mode 0640, and a
+//! folder that others may write to is refused:
+//!
+//! | path | what |
+//! |---|---|
+//! | `in/` | the drop folder: other programs *rename* complete files in here |
+//! | `queue/<id>` | a queued job's message file, written once, never changed |
+//! | `queue/<id>.state` | its state record, rewritten atomically; absent for a fresh job |
+//! | `tmp/` | files being written; emptied by [`Spool::recover`] |
+//! | `logs/<id>.log` | one job's log; `logs/vmail` is the daemon's own log |
+//! | `sent/`, `failed/` | finished jobs (message and state), moved by rename |
+//! | `quarantine/` | drops that could not be understood, each with `<name>.reason` |
+//! | `vmaild.pid` | the pid lock of the running daemon |
+//!
+//! # Crash safety
+//!
+//! Every file is written in `tmp/` (same file system), fsynced, then renamed
+//! or linked into place, and the directory is fsynced. The queue therefore
+//! only ever holds complete files; a crash leaves at worst a temp file that
+//! [`Spool::recover`] removes. A job is queued once its message file is in
+//! `queue/`: one file and one fsync commit it (plus the directory's fsync,
+//! which [`Batch`] shares between many jobs). Finishing a job renames the
+//! message first, then the state; a crash between the two is repaired by
+//! `recover`. A job killed between the server's 250 and `finish_sent` is sent
+//! again: never lost.
+//!
+//! # The message file
+//!
+//! The envelope, then the message as submitted (the submitter normalises
+//! line endings and dot-stuffs on the wire):
+//!
+//! ```text
+//! Fsender@example.com
+//! Trecipient@example.org
+//! Tanother@example.net
+//!
+//! From: ...
+//! ```
+//!
+//! `F` + the envelope sender (empty for the null sender `<>`), one `T` line
+//! per recipient, a blank line. The state record is described in
+//! [`JobState`].
+//!
+//! # Drops
+//!
+//! [`Spool::drops`] lists the files in `in/`; dot-files, `*.tmp` and
+//! folders are left alone, so a program writes `in/.x` or `in/x.tmp` and
+//! renames it to its final name when complete. [`Spool::ingest`] queues a
+//! drop or quarantines it with a reason. Links are never followed: a symbolic
+//! link, a file with more than one hard link or anything but a regular file
+//! is quarantined. Two formats:
+//!
+//! * `NAME.eml`: a complete RFC 5322 message. The recipients are the
+//!   addresses of its To, Cc and Bcc fields (groups and display names
+//!   allowed); the Bcc field is removed from what is queued. The envelope
+//!   sender is `[VMAIL] from` when set, else the address of its From field.
+//! * `NAME.job`: a small ini file, packed into a MIME message (with Date and
+//!   Message-ID) at pickup:
+//!
+//! ```ini
+//! # in/invoice-42.job
+//! [job]
+//! to = "Ann Example" <ann@example.com>, bob@example.com
+//! cc = accounts@example.com
+//! bcc = archive@example.com
+//! from = Fax Server <fax@example.com>
+//! subject = Invoice 42
+//! body = Please find the invoice attached.
+//! body = (A second `body` line continues the text.)
+//! attach = invoice-42.files/invoice.pdf, invoice-42.files/scan.tiff
+//! attach = invoice-42.files/logo.png
+//! ```
+//!
+//!   `to`, `cc`, `bcc` are address lists and may repeat; `from` defaults to
+//!   `[VMAIL] from`; `body-file` names a UTF-8 text file whose content
+//!   follows the `body` lines. `attach` (comma lists, may repeat) and
+//!   `body-file` name files relative to the job file, in a folder beside it
+//!   (a top-level file in `in/` that is neither `.eml` nor `.job` is itself
+//!   quarantined); absolute paths, `..` and symbolic links are refused.
+//!   Attachment types follow the file name (PDF, TIFF, PNG, JPEG, text;
+//!   `application/octet-stream` otherwise). The files named are removed once
+//!   the job is queued, and their folder when it is left empty.
+//!
+//! Anything else (another suffix, binary garbage, an empty file, a file over
+//! the size limit) goes to `quarantine/`.
+#![forbid(unsafe_code)]
+
+mod drops;
+mod eml;
+mod entry;
+mod error;
+mod fsutil;
+mod jobfile;
+mod joblog;
+mod queue;
+mod spool;
+mod state;
+mod submit;
+
+pub use error::{Corrupt, IngestError, SpoolError};
+pub use fsutil::{DIR_MODE, FILE_MODE};
+pub use joblog::JobLog;
+pub use queue::{MessageReader, QueuedJob};
+pub use spool::{Recovery, Spool, SpoolLock};
+pub use state::{JobState, format_time};
+pub use submit::Batch;

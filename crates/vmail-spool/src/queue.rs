@@ -1,0 +1,298 @@
+//! Reading and changing queued jobs: what the scheduler and
+//! `vfxadmin queue` use.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use vmail_core::{Envelope, JobId};
+
+use crate::entry;
+use crate::error::{Corrupt, SpoolError};
+use crate::fsutil;
+use crate::spool::{Spool, list_names};
+use crate::state::JobState;
+
+/// A job in `queue/`, as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: JobId,
+    pub envelope: Envelope,
+    /// The state record, or a fresh state (dated by the message file) when
+    /// the job has never been tried.
+    pub state: JobState,
+    /// The message file (envelope header + message).
+    pub message_path: PathBuf,
+    /// Size of the RFC 5322 message in bytes (without the envelope header).
+    pub size: u64,
+}
+
+/// The RFC 5322 message of a queued job, positioned after the envelope
+/// header, for the submitter to stream.
+#[derive(Debug)]
+pub struct MessageReader {
+    inner: BufReader<File>,
+    len: u64,
+}
+
+impl MessageReader {
+    /// Bytes of message to come from the start.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Read for MessageReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl BufRead for MessageReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.inner.consume(amt)
+    }
+}
+
+/// Where a finished job goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    Sent,
+    Failed,
+}
+
+impl Spool {
+    /// The ids of the queued jobs, sorted (that is, by submission time).
+    /// Cheap: reads one directory, opens no file.
+    pub fn ids(&self) -> Result<Vec<JobId>, SpoolError> {
+        let mut ids: Vec<JobId> = list_names(&self.queue_dir())?
+            .iter()
+            .filter_map(|name| JobId::parse(name).ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Every queued job, oldest first. A bad entry is a [`Corrupt`] value
+    /// and the others still come; a bad state record never removes the
+    /// message (see [`Spool::quarantine_state`]).
+    pub fn jobs(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<QueuedJob, Corrupt>> + '_, SpoolError> {
+        let ids = self.ids()?;
+        Ok(ids.into_iter().filter_map(move |id| match self.load(&id) {
+            Ok(job) => Some(Ok(job)),
+            Err(SpoolError::Corrupt(corrupt)) => Some(Err(corrupt)),
+            // Gone since the listing (sent, deleted): not an error.
+            Err(SpoolError::UnknownJob { .. }) => None,
+            Err(other) => Some(Err(Corrupt::new(
+                &self.message_path(&id),
+                other.to_string(),
+            )
+            .of_job(&id))),
+        }))
+    }
+
+    /// One queued job. An unknown id is [`SpoolError::UnknownJob`].
+    pub fn load(&self, id: &JobId) -> Result<QueuedJob, SpoolError> {
+        let message_path = self.message_path(id);
+        let (reader, envelope, header_len) = self.open_entry(id)?;
+        let file_len = reader
+            .get_ref()
+            .metadata()
+            .map_err(SpoolError::io("inspect", &message_path))?;
+        let state = self.read_state(id, file_len.modified().unwrap_or(SystemTime::UNIX_EPOCH))?;
+        Ok(QueuedJob {
+            id: id.clone(),
+            envelope,
+            state,
+            size: file_len.len().saturating_sub(header_len),
+            message_path,
+        })
+    }
+
+    /// The message of a queued job, after its envelope header.
+    pub fn open_message(&self, id: &JobId) -> Result<MessageReader, SpoolError> {
+        let (mut inner, _, header_len) = self.open_entry(id)?;
+        let path = self.message_path(id);
+        let total = inner
+            .get_ref()
+            .metadata()
+            .map_err(SpoolError::io("inspect", &path))?
+            .len();
+        // The BufReader has read ahead; put the file where the message starts.
+        inner
+            .seek(SeekFrom::Start(header_len))
+            .map_err(SpoolError::io("read", &path))?;
+        Ok(MessageReader {
+            inner,
+            len: total.saturating_sub(header_len),
+        })
+    }
+
+    fn open_entry(&self, id: &JobId) -> Result<(BufReader<File>, Envelope, u64), SpoolError> {
+        let path = self.message_path(id);
+        let file = File::open(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        let mut reader = BufReader::with_capacity(8 * 1024, file);
+        let (envelope, len) = entry::read_envelope(&mut reader)
+            .map_err(|why| Corrupt::new(&path, format!("bad queue entry: {why}")).of_job(id))?;
+        Ok((reader, envelope, len))
+    }
+
+    fn not_found_or(&self, id: &JobId, path: &Path, err: io::Error) -> SpoolError {
+        match err.kind() {
+            io::ErrorKind::NotFound => SpoolError::UnknownJob {
+                id: id.clone(),
+                spool: self.root().to_path_buf(),
+            },
+            _ => SpoolError::io("open", path)(err),
+        }
+    }
+
+    fn read_state(&self, id: &JobId, queued_at: SystemTime) -> Result<JobState, SpoolError> {
+        let path = self.state_path(id);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| "the state record is not UTF-8".to_string());
+                text.and_then(|text| JobState::parse(&text)).map_err(|why| {
+                    let reason = format!("bad state record ({why}); the message is kept");
+                    SpoolError::Corrupt(Corrupt::new(&path, reason).of_job(id))
+                })
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(JobState::fresh(queued_at)),
+            Err(err) => Err(SpoolError::io("read", &path)(err)),
+        }
+    }
+
+    /// The state of a queued job (a fresh one if it was never tried).
+    pub fn state(&self, id: &JobId) -> Result<JobState, SpoolError> {
+        let path = self.message_path(id);
+        let meta = fs::metadata(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        self.read_state(id, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))
+    }
+
+    /// Rewrites a job's state record atomically (temp, fsync, rename,
+    /// fsync): a reader sees the old record or the new one, never a part.
+    pub fn record_attempt(&self, id: &JobId, state: &JobState) -> Result<(), SpoolError> {
+        self.ensure_queued(id)?;
+        let temp = self.temp_path(&format!("{id}.state"));
+        fsutil::write_atomic(&temp, &self.state_path(id), state.to_text().as_bytes())
+    }
+
+    fn ensure_queued(&self, id: &JobId) -> Result<(), SpoolError> {
+        let path = self.message_path(id);
+        fs::symlink_metadata(&path)
+            .map(|_| ())
+            .map_err(|err| self.not_found_or(id, &path, err))
+    }
+
+    /// Moves a delivered job (message, then state) to `sent/`.
+    pub fn finish_sent(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
+        self.finish(id, Finish::Sent)
+    }
+
+    /// Moves a job that failed for good (message, then state) to `failed/`.
+    pub fn finish_failed(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
+        self.finish(id, Finish::Failed)
+    }
+
+    /// Renames the message first: that rename is the decision. A crash
+    /// before the state follows leaves an orphan state that
+    /// [`Spool::recover`] moves after its message.
+    fn finish(&self, id: &JobId, to: Finish) -> Result<PathBuf, SpoolError> {
+        let dir = match to {
+            Finish::Sent => self.sent_dir(),
+            Finish::Failed => self.failed_dir(),
+        };
+        let from = self.message_path(id);
+        let dest = dir.join(id.as_str());
+        fs::rename(&from, &dest).map_err(|err| self.not_found_or(id, &from, err))?;
+        let state = self.state_path(id);
+        if state.exists() {
+            fsutil::rename(&state, &dir.join(format!("{id}.state")))?;
+        }
+        fsutil::sync_dir(&dir)?;
+        fsutil::sync_dir(&self.queue_dir())?;
+        Ok(dest)
+    }
+
+    /// Holds a job: the scheduler leaves it alone until released.
+    pub fn hold(&self, id: &JobId) -> Result<JobState, SpoolError> {
+        self.update_state(id, |state| state.held = true)
+    }
+
+    /// Releases a held job.
+    pub fn release(&self, id: &JobId) -> Result<JobState, SpoolError> {
+        self.update_state(id, |state| state.held = false)
+    }
+
+    /// Makes a job due now (and releases it).
+    pub fn retry_now(&self, id: &JobId) -> Result<JobState, SpoolError> {
+        self.update_state(id, |state| {
+            state.held = false;
+            state.next_due = None;
+        })
+    }
+
+    fn update_state(
+        &self,
+        id: &JobId,
+        change: impl FnOnce(&mut JobState),
+    ) -> Result<JobState, SpoolError> {
+        let mut state = self.state(id)?;
+        change(&mut state);
+        self.record_attempt(id, &state)?;
+        Ok(state)
+    }
+
+    /// Removes a queued job (message, then state). Its log stays.
+    pub fn delete(&self, id: &JobId) -> Result<(), SpoolError> {
+        let path = self.message_path(id);
+        fs::remove_file(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        fsutil::remove_if_present(&self.state_path(id))?;
+        fsutil::sync_dir(&self.queue_dir())
+    }
+
+    /// Moves a job's unreadable state record to `quarantine/`, so the job
+    /// is tried again as a fresh one; returns where the record went.
+    pub fn quarantine_state(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
+        let dest = self.quarantine_dir().join(format!("{id}.state"));
+        fsutil::rename(&self.state_path(id), &dest)?;
+        fsutil::sync_dir(&self.quarantine_dir())?;
+        Ok(dest)
+    }
+
+    /// Removes jobs from `sent/` (and their logs) whose message is older
+    /// than `older_than`. Returns how many.
+    pub fn purge_sent(&self, older_than: Duration) -> Result<usize, SpoolError> {
+        let sent = self.sent_dir();
+        let cutoff = SystemTime::now().checked_sub(older_than);
+        let mut purged = 0;
+        for name in list_names(&sent)? {
+            let Ok(id) = JobId::parse(&name) else {
+                continue;
+            };
+            let path = sent.join(&name);
+            let Ok(modified) = fs::symlink_metadata(&path).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if cutoff.is_some_and(|cutoff| modified <= cutoff) {
+                fsutil::remove_if_present(&path)?;
+                fsutil::remove_if_present(&sent.join(format!("{id}.state")))?;
+                fsutil::remove_if_present(&self.log_path(&id))?;
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+}

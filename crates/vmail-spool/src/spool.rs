@@ -1,0 +1,218 @@
+//! The spool root: its layout, the pid lock and recovery at start.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use vmail_core::JobId;
+
+use crate::error::SpoolError;
+use crate::fsutil::{self, FILE_MODE};
+
+/// The folders under the spool root, in the order they are created.
+pub(crate) const DIRS: [&str; 7] = ["in", "queue", "tmp", "logs", "sent", "failed", "quarantine"];
+
+/// A spool on disk. Cheap to clone; holds no open file. Every method is
+/// synchronous (the daemon calls them from a blocking thread).
+#[derive(Debug, Clone)]
+pub struct Spool {
+    root: PathBuf,
+}
+
+/// The pid lock: while this value lives, no other `vmaild` can lock the
+/// spool. Dropping it releases the lock (so does the process dying).
+#[derive(Debug)]
+pub struct SpoolLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl SpoolLock {
+    /// The pid file, `<spool>/vmaild.pid`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What [`Spool::recover`] found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Leftovers of interrupted writes removed from `tmp/`.
+    pub temp_removed: usize,
+    /// State records whose message had already moved to `sent/` or
+    /// `failed/` (a crash between the two renames of a finish): moved after it.
+    pub states_finished: usize,
+    /// State records with no message anywhere: removed.
+    pub orphan_states_removed: usize,
+    /// Jobs in the queue after recovery.
+    pub queued: usize,
+}
+
+impl Spool {
+    /// Opens the spool at `root`, creating it and its folders (mode 0750) as
+    /// needed. A folder that others may write to is refused, with the fix.
+    pub fn open(root: impl AsRef<Path>) -> Result<Spool, SpoolError> {
+        let root = root.as_ref().to_path_buf();
+        fsutil::ensure_dir(&root)?;
+        for dir in DIRS {
+            fsutil::ensure_dir(&root.join(dir))?;
+        }
+        Ok(Spool { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The drop folder, `in/`, that other programs rename files into.
+    pub fn in_dir(&self) -> PathBuf {
+        self.root.join("in")
+    }
+
+    pub fn queue_dir(&self) -> PathBuf {
+        self.root.join("queue")
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    pub fn sent_dir(&self) -> PathBuf {
+        self.root.join("sent")
+    }
+
+    pub fn failed_dir(&self) -> PathBuf {
+        self.root.join("failed")
+    }
+
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+
+    /// The daemon's own log, `logs/vmail` (written by the daemon).
+    pub fn daemon_log_path(&self) -> PathBuf {
+        self.logs_dir().join("vmail")
+    }
+
+    /// A queued job's message file, `queue/<id>`.
+    pub fn message_path(&self, id: &JobId) -> PathBuf {
+        self.queue_dir().join(id.as_str())
+    }
+
+    /// A queued job's state record, `queue/<id>.state`.
+    pub fn state_path(&self, id: &JobId) -> PathBuf {
+        self.queue_dir().join(format!("{id}.state"))
+    }
+
+    /// A job's log, `logs/<id>.log`.
+    pub fn log_path(&self, id: &JobId) -> PathBuf {
+        self.logs_dir().join(format!("{id}.log"))
+    }
+
+    /// A fresh, unique temp path in `tmp/` for writing `what`.
+    pub(crate) fn temp_path(&self, what: &str) -> PathBuf {
+        let nonce: u64 = rand::random();
+        self.tmp_dir()
+            .join(format!("{what}.{}.{nonce:016x}", std::process::id()))
+    }
+
+    /// Takes the pid lock (`vmaild.pid`). A second holder, in this process
+    /// or another, gets [`SpoolError::AlreadyRunning`] naming the pid.
+    pub fn lock(&self) -> Result<SpoolLock, SpoolError> {
+        let path = self.root.join("vmaild.pid");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(SpoolError::io("open", &path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(SpoolError::AlreadyRunning {
+                    spool: self.root.clone(),
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            Err(fs::TryLockError::Error(err)) => return Err(SpoolError::io("lock", &path)(err)),
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .and_then(|()| file.sync_all())
+            .map_err(SpoolError::io("write", &path))?;
+        Ok(SpoolLock { _file: file, path })
+    }
+
+    /// Repairs what a crash can leave: empties `tmp/`, finishes or removes
+    /// state records whose message is gone. Call it at start, under the lock.
+    pub fn recover(&self) -> Result<Recovery, SpoolError> {
+        let mut recovery = Recovery {
+            temp_removed: self.empty_tmp()?,
+            ..Recovery::default()
+        };
+        let queue = self.queue_dir();
+        for name in list_names(&queue)? {
+            let Some(stem) = name.strip_suffix(".state") else {
+                recovery.queued += usize::from(JobId::parse(&name).is_ok());
+                continue;
+            };
+            if queue.join(stem).exists() {
+                continue;
+            }
+            let state = queue.join(&name);
+            let home = [self.sent_dir(), self.failed_dir()]
+                .into_iter()
+                .find(|dir| dir.join(stem).exists());
+            match home {
+                Some(dir) => {
+                    fsutil::rename(&state, &dir.join(&name))?;
+                    fsutil::sync_dir(&dir)?;
+                    recovery.states_finished += 1;
+                }
+                None => {
+                    fsutil::remove_if_present(&state)?;
+                    recovery.orphan_states_removed += 1;
+                }
+            }
+        }
+        fsutil::sync_dir(&queue)?;
+        Ok(recovery)
+    }
+
+    fn empty_tmp(&self) -> Result<usize, SpoolError> {
+        let tmp = self.tmp_dir();
+        let mut removed = 0;
+        for name in list_names(&tmp)? {
+            let path = tmp.join(&name);
+            let gone = match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&path).map(|()| true),
+                Ok(_) => fsutil::remove_if_present(&path).map_err(io::Error::other),
+                Err(_) => Ok(false),
+            };
+            removed += usize::from(gone.map_err(SpoolError::io("remove", &path))?);
+        }
+        Ok(removed)
+    }
+}
+
+/// The names in a directory (not following links), unsorted.
+pub(crate) fn list_names(dir: &Path) -> Result<Vec<String>, SpoolError> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(SpoolError::io("read directory", dir))? {
+        let entry = entry.map_err(SpoolError::io("read directory", dir))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}

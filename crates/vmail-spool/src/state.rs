@@ -1,0 +1,290 @@
+//! The small mutable record beside each queued message: `<id>.state`.
+//!
+//! A few `key=value` lines, rewritten whole and atomically (temp file,
+//! fsync, rename). Unknown keys are kept out of the way (ignored), so a newer
+//! vmail can add keys without an older one choking on them.
+//!
+//! ```text
+//! attempts=2
+//! first-queued=2026-11-23T19:42:00Z
+//! next-due=2026-11-23T19:46:00Z
+//! last-code=451
+//! last-enhanced=4.7.1
+//! last-text=Greylisted, try again later
+//! last-reason=the server deferred the recipient
+//! held=no
+//! ```
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use vmail_core::{EnhancedCode, Reply, RetryPolicy};
+
+/// What the scheduler knows about a queued job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// When the job entered the queue (the start of its lifetime).
+    pub first_queued: SystemTime,
+    /// When to try next; `None` means now.
+    pub next_due: Option<SystemTime>,
+    /// The last server reply, kept whole (code, enhanced code, text).
+    pub last_reply: Option<Reply>,
+    /// Why the last attempt did not succeed, when there is no reply
+    /// (connection refused, timeout, TLS) or to explain the reply.
+    pub last_reason: Option<String>,
+    /// Held by an administrator: not tried until released.
+    pub held: bool,
+}
+
+impl JobState {
+    /// The state of a job that has never been tried.
+    pub fn fresh(first_queued: SystemTime) -> JobState {
+        JobState {
+            attempts: 0,
+            first_queued,
+            next_due: None,
+            last_reply: None,
+            last_reason: None,
+            held: false,
+        }
+    }
+
+    /// Whether the job should be tried at `now` (not held and due).
+    pub fn is_due(&self, now: SystemTime) -> bool {
+        !self.held && self.next_due.is_none_or(|due| due <= now)
+    }
+
+    /// The state after one more failed attempt that may be retried, or `None`
+    /// when the job's lifetime under `policy` is spent (it must fail).
+    pub fn deferred(
+        &self,
+        now: SystemTime,
+        reason: impl Into<String>,
+        reply: Option<Reply>,
+        policy: &RetryPolicy,
+    ) -> Option<JobState> {
+        let attempts = self.attempts.saturating_add(1);
+        let age = now
+            .duration_since(self.first_queued)
+            .unwrap_or(Duration::ZERO);
+        let wait = policy.next_due(attempts, age)?;
+        Some(JobState {
+            attempts,
+            next_due: Some(now + wait),
+            last_reply: reply,
+            last_reason: Some(reason.into()),
+            ..self.clone()
+        })
+    }
+
+    /// The record as written to disk.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "attempts={}\nfirst-queued={}\n",
+            self.attempts,
+            format_time(self.first_queued)
+        );
+        if let Some(due) = self.next_due {
+            out.push_str(&format!("next-due={}\n", format_time(due)));
+        }
+        if let Some(reply) = &self.last_reply {
+            out.push_str(&format!("last-code={}\n", reply.code));
+            if let Some(enhanced) = reply.enhanced {
+                out.push_str(&format!("last-enhanced={enhanced}\n"));
+            }
+            out.push_str(&format!("last-text={}\n", escape(&reply.text)));
+        }
+        if let Some(reason) = &self.last_reason {
+            out.push_str(&format!("last-reason={}\n", escape(reason)));
+        }
+        out.push_str(if self.held { "held=yes\n" } else { "held=no\n" });
+        out
+    }
+
+    /// Parses a record; the error says which line and what is wrong.
+    pub fn parse(text: &str) -> Result<JobState, String> {
+        let mut fields = Fields::default();
+        for (number, line) in text.lines().enumerate() {
+            let line_no = number + 1;
+            if line.is_empty() {
+                continue;
+            }
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {line_no} is not `key=value`"))?;
+            fields
+                .set(key, value)
+                .map_err(|why| format!("line {line_no} ({key}): {why}"))?;
+        }
+        fields.finish()
+    }
+}
+
+/// The raw fields while parsing.
+#[derive(Default)]
+struct Fields {
+    attempts: Option<u32>,
+    first_queued: Option<SystemTime>,
+    next_due: Option<SystemTime>,
+    code: Option<u16>,
+    enhanced: Option<EnhancedCode>,
+    text: Option<String>,
+    reason: Option<String>,
+    held: bool,
+}
+
+impl Fields {
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "attempts" => self.attempts = Some(number(value)?),
+            "first-queued" => self.first_queued = Some(parse_time(value)?),
+            "next-due" => self.next_due = Some(parse_time(value)?),
+            "last-code" => self.code = Some(number(value)?),
+            "last-enhanced" => {
+                let (code, rest) = EnhancedCode::parse_prefix(value)
+                    .ok_or_else(|| format!("`{value}` is not an enhanced status code"))?;
+                if !rest.is_empty() {
+                    return Err(format!("`{value}` is not an enhanced status code"));
+                }
+                self.enhanced = Some(code);
+            }
+            "last-text" => self.text = Some(unescape(value)),
+            "last-reason" => self.reason = Some(unescape(value)),
+            "held" => {
+                self.held = match value {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(format!("`{value}` is neither yes nor no")),
+                }
+            }
+            _ => {} // a key from a newer vmail
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<JobState, String> {
+        let attempts = self.attempts.ok_or("the attempts line is missing")?;
+        let first_queued = self
+            .first_queued
+            .ok_or("the first-queued line is missing")?;
+        let last_reply = match (self.code, self.text) {
+            (Some(code), text) => Some(Reply::new(code, self.enhanced, text.unwrap_or_default())),
+            (None, None) => None,
+            (None, Some(_)) => return Err("last-text without last-code".to_string()),
+        };
+        Ok(JobState {
+            attempts,
+            first_queued,
+            next_due: self.next_due,
+            last_reply,
+            last_reason: self.reason,
+            held: self.held,
+        })
+    }
+}
+
+fn number<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn format_time(time: SystemTime) -> String {
+    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_time(value: &str) -> Result<SystemTime, String> {
+    DateTime::parse_from_rfc3339(value)
+        .map(SystemTime::from)
+        .map_err(|_| format!("`{value}` is not a time like 2026-11-23T19:42:00Z"))
+}
+
+/// Keeps a value on one line: `\` becomes `\\`, a newline `\n`, a CR `\r`.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_state_survives_the_round_trip() {
+        let state = JobState {
+            attempts: 3,
+            first_queued: at(1_795_000_000),
+            next_due: Some(at(1_795_000_240)),
+            last_reply: Some(Reply::new(
+                451,
+                Some(EnhancedCode::new(4, 7, 1)),
+                "Greylisted\nback\\slash",
+            )),
+            last_reason: Some("the server deferred the recipient".into()),
+            held: true,
+        };
+        let text = state.to_text();
+        assert!(
+            text.contains("last-text=Greylisted\\nback\\\\slash\n"),
+            "{text}"
+        );
+        assert_eq!(JobState::parse(&text).unwrap(), state);
+        let fresh = JobState::fresh(at(1_795_000_000));
+        assert_eq!(JobState::parse(&fresh.to_text()).unwrap(), fresh);
+    }
+
+    #[test]
+    fn bad_records_say_which_line() {
+        assert_eq!(
+            JobState::parse("attempts=x\n").unwrap_err(),
+            "line 1 (attempts): `x` is not a number"
+        );
+        assert_eq!(
+            JobState::parse("attempts=1\ngarbage\n").unwrap_err(),
+            "line 2 is not `key=value`"
+        );
+        assert_eq!(
+            JobState::parse("attempts=1\n").unwrap_err(),
+            "the first-queued line is missing"
+        );
+    }
+
+    #[test]
+    fn deferral_follows_the_policy_until_the_lifetime_is_spent() {
+        let policy = RetryPolicy {
+            min: Duration::from_secs(60),
+            max: Duration::from_secs(3600),
+            max_lifetime: Duration::from_secs(7200),
+        };
+        let start = JobState::fresh(at(1000));
+        let once = start.deferred(at(1000), "refused", None, &policy).unwrap();
+        assert_eq!((once.attempts, once.next_due), (1, Some(at(1060))));
+        assert!(!once.is_due(at(1059)) && once.is_due(at(1060)));
+        assert!(once.deferred(at(8200), "refused", None, &policy).is_none());
+    }
+}
