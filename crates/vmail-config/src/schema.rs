@@ -1,0 +1,80 @@
+//! The sections and keys vmail reads. Anything else is reported as a warning
+//! (VSI-FAX files carry keys of other programs; they are not errors).
+
+/// The sections vmail reads, as it names them.
+pub const KNOWN_SECTIONS: &[&str] = &["VMAIL", "VFXSCHED"];
+
+pub(crate) const VMAIL_KEYS: &[&str] = &[
+    "mail-server",
+    "mail-port",
+    "tls",
+    "tls-verify",
+    "ca-file",
+    "helo-name",
+    "from",
+    "auth-type",
+    "auth-rsp",
+    "auth-delim",
+    "allow-plaintext-auth",
+    "pop-server",
+    "pop-port",
+    "pop-tls",
+    "pop-rsp",
+    "pop-delay",
+    "timeout",
+    "max-connections",
+    "retry-min",
+    "retry-max",
+    "max-lifetime",
+    "debug",
+    "max-debug-log",
+    "max-message-size",
+    "key-file",
+];
+
+pub(crate) const VFXSCHED_KEYS: &[&str] = &["spool", "debug", "keep-sent"];
+
+/// Keys whose values are secrets: never echoed, sealed with `-e`.
+const SECRET_KEYS: &[&str] = &["auth-rsp", "pop-rsp"];
+
+/// Whether `key` of `section` holds a secret (`[VMAIL] auth-rsp`, `pop-rsp`).
+pub fn is_secret_key(section: &str, key: &str) -> bool {
+    canonical_section(section) == Some("VMAIL")
+        && SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// The canonical name of a section (`vmail` -> `VMAIL`), if vmail reads it.
+pub(crate) fn canonical_section(name: &str) -> Option<&'static str> {
+    KNOWN_SECTIONS
+        .iter()
+        .copied()
+        .find(|known| known.eq_ignore_ascii_case(name))
+}
+
+pub(crate) fn keys_of(section: &str) -> &'static [&'static str] {
+    match canonical_section(section) {
+        Some("VMAIL") => VMAIL_KEYS,
+        Some("VFXSCHED") => VFXSCHED_KEYS,
+        _ => &[],
+    }
+}
+
+/// Whether vmail reads `key` in `section` (both in any case).
+pub fn is_known_key(section: &str, key: &str) -> bool {
+    keys_of(section).iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_in_any_case() {
+        assert_eq!(canonical_section("vmail"), Some("VMAIL"));
+        assert_eq!(canonical_section("VfxSched"), Some("VFXSCHED"));
+        assert_eq!(canonical_section("FAX"), None);
+        assert!(is_known_key("vmail", "Auth-Rsp"));
+        assert!(is_known_key("VFXSCHED", "keep-sent"));
+        assert!(!is_known_key("VFXSCHED", "auth-rsp"));
+    }
+}

@@ -1,0 +1,271 @@
+//! `[VMAIL]`: where mail goes, and how vmail connects and logs in there.
+
+use super::{Ctx, KeyRing, Section, Set, hostname, positive_duration};
+use crate::Delivery;
+use crate::secrets;
+use crate::values;
+use std::time::Duration;
+use vmail_core::{AuthType, PopSettings, Secret, SmtpSettings, TlsMode};
+
+const V: &str = "VMAIL";
+
+pub(super) fn delivery(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> Delivery {
+    // Every key is checked, even in capture mode, so that all errors show.
+    let settings = settings(cx, vmail, keys);
+    let Some(server) = vmail.get("mail-server") else {
+        cx.error(
+            vmail.header,
+            V,
+            "mail-server",
+            "is not set (the mail server's host name, or file:DIR to capture mail into DIR)",
+        );
+        return Delivery::Capture {
+            dir: cx.base.clone(),
+        };
+    };
+    if let Some(dir) = server.value.strip_prefix("file:") {
+        let dir = dir.trim();
+        if dir.is_empty() {
+            let msg = "\"file:\" names no directory (file:DIR, for example file:/var/spool/vmail/capture)";
+            cx.error(Some(server.line), V, "mail-server", msg);
+        }
+        return Delivery::Capture {
+            dir: cx.path_value(dir),
+        };
+    }
+    let host = cx.get_or(vmail, "mail-server", String::new(), values::host);
+    Delivery::Smtp(SmtpSettings { host, ..settings })
+}
+
+fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettings {
+    let tls = cx.get(vmail, "tls", tls_mode);
+    let tls_mode = tls.as_ref().map_or(TlsMode::Opportunistic, |s| s.value);
+    let port = match cx.get(vmail, "mail-port", values::port) {
+        Some(port) => {
+            port_warnings(cx, &port, tls_mode);
+            port.value
+        }
+        None if tls_mode == TlsMode::Implicit => 465,
+        None => 25,
+    };
+    let tls_verify = cx.get(vmail, "tls-verify", values::boolean);
+    if let Some(Set { value: false, line }) = tls_verify {
+        let msg = "is off: the server's certificate is not checked, so anyone on the way can read the mail and the password (tls-verify = yes)";
+        cx.warn(line, V, "tls-verify", msg);
+    }
+    let ca_file = cx
+        .get(vmail, "ca-file", |v| Ok(v.to_string()))
+        .and_then(|s| {
+            let path = cx.path_value(&s.value);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => Some(path),
+                Ok(_) => {
+                    let msg = format!(
+                        "{} is not a file (a PEM file of CA certificates)",
+                        path.display()
+                    );
+                    cx.error(Some(s.line), V, "ca-file", msg);
+                    None
+                }
+                Err(e) => {
+                    let msg = format!(
+                        "cannot read {}: {e} (a PEM file of CA certificates)",
+                        path.display()
+                    );
+                    cx.error(Some(s.line), V, "ca-file", msg);
+                    None
+                }
+            }
+        });
+    let helo_name = cx.get_or(vmail, "helo-name", hostname(), helo);
+    let allow_plaintext_auth = cx.get_or(vmail, "allow-plaintext-auth", false, values::boolean);
+    let delim = vmail.get("auth-delim").map_or(":", |e| e.value.as_str());
+    let (auth_type, auth_responses) = auth(cx, vmail, keys, delim);
+    if auth_type != AuthType::None && tls_mode == TlsMode::None && !allow_plaintext_auth {
+        let msg = "is none, so the login would cross the network unencrypted, and allow-plaintext-auth is no (tls = starttls or implicit, or allow-plaintext-auth = yes)";
+        cx.error(tls.map(|s| s.line), V, "tls", msg);
+    }
+    SmtpSettings {
+        host: String::new(),
+        port,
+        tls: tls_mode,
+        tls_verify: tls_verify.is_none_or(|s| s.value),
+        ca_file,
+        helo_name,
+        auth_type,
+        auth_responses,
+        allow_plaintext_auth,
+        pop: pop(cx, vmail, keys, delim),
+        timeout: cx.get_or(vmail, "timeout", Duration::from_secs(60), positive_duration),
+    }
+}
+
+fn port_warnings(cx: &mut Ctx<'_>, port: &Set<u16>, tls: TlsMode) {
+    let msg = match (port.value, tls) {
+        (25, TlsMode::Implicit) => {
+            "25 is the plain SMTP port, but tls = implicit starts TLS before the greeting (465 for implicit TLS, or tls = starttls)"
+        }
+        (465, TlsMode::None) => {
+            "465 is the implicit TLS port, but tls = none (tls = implicit for port 465)"
+        }
+        _ => return,
+    };
+    cx.warn(port.line, V, "mail-port", msg);
+}
+
+fn tls_mode(value: &str) -> Result<TlsMode, String> {
+    TlsMode::parse(value)
+        .ok_or_else(|| format!("\"{value}\" is not a TLS mode ({})", TlsMode::ALLOWED))
+}
+
+fn auth_type(value: &str) -> Result<AuthType, String> {
+    AuthType::parse(value)
+        .ok_or_else(|| format!("\"{value}\" is not an auth type ({})", AuthType::ALLOWED))
+}
+
+fn helo(value: &str) -> Result<String, String> {
+    if value.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        Err(format!(
+            "\"{value}\" is not a HELO name (a host name, without spaces)"
+        ))
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+fn auth(
+    cx: &mut Ctx<'_>,
+    vmail: &Section,
+    keys: &mut KeyRing,
+    delim: &str,
+) -> (AuthType, Vec<Secret>) {
+    let kind = cx.get(vmail, "auth-type", auth_type);
+    let responses = responses(cx, vmail, "auth-rsp", keys, delim);
+    let rsp_line = vmail.get("auth-rsp").map(|e| e.line);
+    match (kind, rsp_line) {
+        (None, None) => (AuthType::None, Vec::new()),
+        (None, Some(_)) => (AuthType::Auto, responses),
+        (
+            Some(Set {
+                value: AuthType::Auto,
+                ..
+            }),
+            None,
+        ) => (AuthType::None, Vec::new()),
+        (
+            Some(Set {
+                value: AuthType::None,
+                ..
+            }),
+            Some(line),
+        ) => {
+            cx.warn(line, V, "auth-rsp", "is ignored because auth-type = none");
+            (AuthType::None, Vec::new())
+        }
+        (
+            Some(Set {
+                value: AuthType::None,
+                ..
+            }),
+            None,
+        ) => (AuthType::None, Vec::new()),
+        (Some(Set { value, line }), None) => {
+            let msg = format!(
+                "\"{value}\" needs auth-rsp, the user and the password (`vfxadmin config -a -p -e VMAIL auth-rsp`, or auth-type = none)"
+            );
+            cx.error(Some(line), V, "auth-type", msg);
+            (value, Vec::new())
+        }
+        (Some(Set { value, .. }), Some(_)) => (value, responses),
+    }
+}
+
+fn pop(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing, delim: &str) -> Option<PopSettings> {
+    let Some(server) = vmail.get("pop-server") else {
+        for key in ["pop-port", "pop-tls", "pop-rsp", "pop-delay"] {
+            if let Some(entry) = vmail.get(key) {
+                cx.warn(
+                    entry.line,
+                    V,
+                    key,
+                    "is ignored because pop-server is not set",
+                );
+            }
+        }
+        return None;
+    };
+    let host = cx.get_or(vmail, "pop-server", String::new(), values::host);
+    let tls = cx.get_or(vmail, "pop-tls", false, values::boolean);
+    let port = cx.get_or(vmail, "pop-port", if tls { 995 } else { 110 }, values::port);
+    let delay = cx.get_or(
+        vmail,
+        "pop-delay",
+        Duration::from_millis(300),
+        values::millis,
+    );
+    if vmail.get("pop-rsp").is_none() {
+        let msg =
+            "needs pop-rsp, the POP3 user and password (`vfxadmin config -a -p -e VMAIL pop-rsp`)";
+        cx.error(Some(server.line), V, "pop-server", msg);
+    }
+    let responses = responses(cx, vmail, "pop-rsp", keys, delim);
+    Some(PopSettings {
+        host,
+        port,
+        tls,
+        responses,
+        delay,
+    })
+}
+
+/// `auth-rsp` or `pop-rsp`: opened when sealed, split on the delimiter into
+/// at least a user and a secret. Never echoes the value.
+fn responses(
+    cx: &mut Ctx<'_>,
+    vmail: &Section,
+    key: &str,
+    keys: &mut KeyRing,
+    delim: &str,
+) -> Vec<Secret> {
+    let Some(entry) = vmail.get(key) else {
+        return Vec::new();
+    };
+    let line = Some(entry.line);
+    let again = format!("`vfxadmin config -a -p -e VMAIL {key}`");
+    let plain = if secrets::is_sealed(&entry.value) {
+        let opened = match keys.key() {
+            Ok(k) => secrets::open(k, &entry.value).map_err(|e| e.to_string()),
+            Err(why) => Err(format!(
+                "is encrypted, but the key file cannot be used: {why}"
+            )),
+        };
+        match opened {
+            Ok(secret) => secret,
+            Err(why) => {
+                let msg = format!(
+                    "{why} (key file {}; set it again with {again})",
+                    keys.path.display()
+                );
+                cx.error(line, V, key, msg);
+                return Vec::new();
+            }
+        }
+    } else {
+        cx.warn(
+            entry.line,
+            V,
+            key,
+            format!("is stored in clear; encrypt it with {again}"),
+        );
+        Secret::new(entry.value.as_str())
+    };
+    let parts: Vec<Secret> = plain.expose().split(delim).map(Secret::from).collect();
+    if parts.len() < 2 || parts[0].is_empty() || parts[1].is_empty() {
+        let msg = format!(
+            "does not split into a user and a secret on \"{delim}\" (user{delim}secret; if the password contains \"{delim}\", set auth-delim to a character it does not contain)"
+        );
+        cx.error(line, V, key, msg);
+        return Vec::new();
+    }
+    parts
+}

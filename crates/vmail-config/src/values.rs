@@ -1,0 +1,233 @@
+//! Parsers for the kinds of value a key can hold. Each returns the message an
+//! administrator reads after `[SECTION] key: ` when the value is wrong.
+
+use std::time::Duration;
+
+pub(crate) const BOOL_ALLOWED: &str = "On/Off, yes/no, true/false, 1/0";
+pub(crate) const DURATION_ALLOWED: &str =
+    "seconds, or a number with s, m, h or d: 30, 30s, 5m, 2h, 5d";
+pub(crate) const SIZE_ALLOWED: &str = "bytes, or a number with k, M or G: 65536, 512k, 10M, 1G";
+
+/// On/Off, yes/no, true/false, 1/0, in any case.
+pub(crate) fn boolean(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(format!("\"{value}\" is not a boolean ({BOOL_ALLOWED})")),
+    }
+}
+
+/// A TCP port, 1 to 65535.
+pub(crate) fn port(value: &str) -> Result<u16, String> {
+    match value.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!("\"{value}\" is not a port (1-65535)")),
+    }
+}
+
+/// A number split from its unit suffix: `"5m"` -> `(5, "m")`.
+fn number_and_unit(value: &str) -> Option<(u64, &str)> {
+    let digits = value.len() - value.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    let (number, unit) = value.split_at(digits);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
+/// Seconds, or a number with `s`, `m`, `h` or `d`.
+pub(crate) fn duration(value: &str) -> Result<Duration, String> {
+    let seconds = number_and_unit(value).and_then(|(n, unit)| {
+        let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return None,
+        };
+        n.checked_mul(scale)
+    });
+    seconds
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("\"{value}\" is not a duration ({DURATION_ALLOWED})"))
+}
+
+/// Milliseconds, or a number with `ms` or `s` (for `pop-delay`).
+pub(crate) fn millis(value: &str) -> Result<Duration, String> {
+    let millis = number_and_unit(value).and_then(|(n, unit)| {
+        let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" | "ms" => 1,
+            "s" => 1000,
+            _ => return None,
+        };
+        n.checked_mul(scale)
+    });
+    millis.map(Duration::from_millis).ok_or_else(|| {
+        format!(
+            "\"{value}\" is not a delay (milliseconds, or a number with ms or s: 300, 300ms, 1s)"
+        )
+    })
+}
+
+/// Bytes, or a number with `k`, `M` or `G` (powers of 1024, any case, an
+/// optional `B` after the unit).
+pub(crate) fn size(value: &str) -> Result<u64, String> {
+    let bytes = number_and_unit(value).and_then(|(n, unit)| {
+        let unit = unit.to_ascii_lowercase();
+        let unit = unit.strip_suffix('b').unwrap_or(&unit);
+        let scale: u64 = match unit {
+            "" => 1,
+            "k" => 1 << 10,
+            "m" => 1 << 20,
+            "g" => 1 << 30,
+            _ => return None,
+        };
+        n.checked_mul(scale)
+    });
+    bytes.ok_or_else(|| format!("\"{value}\" is not a size ({SIZE_ALLOWED})"))
+}
+
+/// A whole number of at least `min`.
+pub(crate) fn count(value: &str, min: usize) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!(
+            "\"{value}\" is not a whole number of {min} or more"
+        )),
+    }
+}
+
+/// Renders a duration the way the documentation writes them: `90s`, `5m`, `2h`, `7d`.
+pub(crate) fn show_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".to_string(),
+        _ if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        _ if s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+/// An envelope address: one `@` with something on both sides, no spaces or
+/// angle brackets.
+pub(crate) fn address(value: &str) -> Result<String, String> {
+    let ok = match value.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !value
+                    .contains(|c: char| c.is_whitespace() || c.is_control() || "<>,".contains(c))
+        }
+        None => false,
+    };
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(format!("\"{value}\" is not an email address (user@domain)"))
+    }
+}
+
+/// A host name or an IP address, without a port.
+pub(crate) fn host(value: &str) -> Result<String, String> {
+    if value.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(value.to_string());
+    }
+    let name_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
+    if name_ok && !value.starts_with(['.', '-']) {
+        Ok(value.to_string())
+    } else if value.contains(':') {
+        Err(format!(
+            "\"{value}\" is not a host name (a host name or IP address; the port goes in mail-port; file:DIR captures mail into DIR)"
+        ))
+    } else {
+        Err(format!(
+            "\"{value}\" is not a host name (a host name or IP address, or file:DIR to capture mail into DIR)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_in_every_spelling() {
+        for yes in ["On", "ON", "yes", "Yes", "TRUE", "1"] {
+            assert_eq!(boolean(yes), Ok(true), "{yes}");
+        }
+        for no in ["Off", "off", "NO", "false", "0"] {
+            assert_eq!(boolean(no), Ok(false), "{no}");
+        }
+        assert_eq!(
+            boolean("maybe").unwrap_err(),
+            "\"maybe\" is not a boolean (On/Off, yes/no, true/false, 1/0)"
+        );
+    }
+
+    #[test]
+    fn ports_are_1_to_65535() {
+        assert_eq!(port("25"), Ok(25));
+        assert_eq!(port("65535"), Ok(65535));
+        for bad in ["0", "65536", "99999", "smtp", "-1", ""] {
+            assert_eq!(port(bad), Err(format!("\"{bad}\" is not a port (1-65535)")));
+        }
+    }
+
+    #[test]
+    fn durations_with_and_without_units() {
+        assert_eq!(duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration("2H"), Ok(Duration::from_secs(7200)));
+        assert_eq!(duration("5d"), Ok(Duration::from_secs(432_000)));
+        assert!(duration("5 minutes").is_err());
+        assert!(duration("m").is_err());
+        assert!(duration("99999999999999999999d").is_err());
+        assert_eq!(
+            duration("1w").unwrap_err(),
+            "\"1w\" is not a duration (seconds, or a number with s, m, h or d: 30, 30s, 5m, 2h, 5d)"
+        );
+        assert_eq!(millis("300"), Ok(Duration::from_millis(300)));
+        assert_eq!(millis("2s"), Ok(Duration::from_millis(2000)));
+        assert!(millis("2m").is_err());
+    }
+
+    #[test]
+    fn sizes_in_binary_units() {
+        assert_eq!(size("100"), Ok(100));
+        assert_eq!(size("512k"), Ok(512 * 1024));
+        assert_eq!(size("10M"), Ok(10 * 1024 * 1024));
+        assert_eq!(size("25MB"), Ok(25 * 1024 * 1024));
+        assert_eq!(size("1g"), Ok(1 << 30));
+        assert!(size("10T").is_err());
+        assert!(size("").is_err());
+    }
+
+    #[test]
+    fn durations_render_in_their_largest_whole_unit() {
+        assert_eq!(show_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(show_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(show_duration(Duration::from_secs(7 * 86_400)), "7d");
+    }
+
+    #[test]
+    fn addresses_and_hosts() {
+        assert!(address("vmail@example.com").is_ok());
+        assert!(address("vmail").is_err());
+        assert!(address("a b@c").is_err());
+        assert!(address("<a@b>").is_err());
+        assert!(host("smtp.example.com").is_ok());
+        assert!(host("192.0.2.1").is_ok());
+        assert!(host("::1").is_ok());
+        assert!(
+            host("smtp.example.com:587")
+                .unwrap_err()
+                .contains("mail-port")
+        );
+        assert!(host("smtp example").is_err());
+    }
+}
