@@ -123,10 +123,11 @@ impl IniDocument {
 
     /// Lines are about to be appended: the last line gets its line break.
     fn end_last_line(&mut self) {
-        if let Some(last) = self.lines.last_mut() {
-            if self.crlf && !last.ends_with('\r') {
-                last.push('\r');
-            }
+        if let Some(last) = self.lines.last_mut()
+            && self.crlf
+            && !last.ends_with('\r')
+        {
+            last.push('\r');
         }
         self.final_newline = true;
     }

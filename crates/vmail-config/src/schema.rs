@@ -64,6 +64,35 @@ pub fn is_known_key(section: &str, key: &str) -> bool {
     keys_of(section).iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
+/// A known key of `section` within two typing mistakes of `key`.
+pub(crate) fn closest_key(section: &str, key: &str) -> Option<&'static str> {
+    let key = key.to_ascii_lowercase();
+    keys_of(section)
+        .iter()
+        .map(|k| (edit_distance(k, &key), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, for short ASCII names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +105,13 @@ mod tests {
         assert!(is_known_key("vmail", "Auth-Rsp"));
         assert!(is_known_key("VFXSCHED", "keep-sent"));
         assert!(!is_known_key("VFXSCHED", "auth-rsp"));
+    }
+
+    #[test]
+    fn a_typo_finds_its_key() {
+        assert_eq!(closest_key("VMAIL", "mail-prot"), Some("mail-port"));
+        assert_eq!(closest_key("VMAIL", "Auth-Resp"), Some("auth-rsp"));
+        assert_eq!(closest_key("VMAIL", "colour"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

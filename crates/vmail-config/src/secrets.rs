@@ -4,10 +4,10 @@
 //! of a fresh random 12-byte nonce and the ciphertext with its 16-byte tag.
 //!
 //! The key file holds the 32-byte key as 64 hexadecimal digits on one line
-//! (a final line break is optional), so that `(umask 077; openssl rand -hex 32
-//! > vmail.key)` makes one too. vmail creates it with mode 0600 the first time
-//! a secret is stored, never overwrites it, and refuses one that group or
-//! others may read or write.
+//! (a final line break is optional), so that
+//! `(umask 077; openssl rand -hex 32 > vmail.key)` makes one too. vmail
+//! creates it with mode 0600 the first time a secret is stored, never
+//! overwrites it, and refuses one that group or others may read or write.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};

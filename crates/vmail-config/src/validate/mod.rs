@@ -159,6 +159,9 @@ pub(crate) fn validate(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> 
         ),
         key_file,
     };
+    // In file order; problems without a line (a missing section) first.
+    cx.errors.sort_by_key(|d| d.line);
+    cx.warnings.sort_by_key(|d| d.line);
     if cx.errors.is_empty() {
         Ok(Loaded {
             config,
@@ -240,8 +243,13 @@ fn add_entry(cx: &mut Ctx<'_>, section: &mut Section, line: usize, key: &str, va
         .copied()
         .find(|k| k.eq_ignore_ascii_case(key));
     let Some(known) = known else {
-        let allowed = schema::keys_of(section.name).join(", ");
-        let msg = format!("unknown key, ignored (known keys: {allowed})");
+        let msg = match schema::closest_key(section.name, key) {
+            Some(guess) => format!("unknown key, ignored (did you mean {guess}?)"),
+            None => {
+                let allowed = schema::keys_of(section.name).join(", ");
+                format!("unknown key, ignored (known keys: {allowed})")
+            }
+        };
         cx.warnings.push(Diagnostic::at(
             cx.path,
             Some(line),

@@ -234,18 +234,19 @@ fn responses(
     let again = format!("`vfxadmin config -a -p -e VMAIL {key}`");
     let plain = if secrets::is_sealed(&entry.value) {
         let opened = match keys.key() {
-            Ok(k) => secrets::open(k, &entry.value).map_err(|e| e.to_string()),
+            Ok(k) => secrets::open(k, &entry.value).map_err(|e| {
+                format!(
+                    "{e} (key file {}; set it again with {again})",
+                    keys.path.display()
+                )
+            }),
             Err(why) => Err(format!(
                 "is encrypted, but the key file cannot be used: {why}"
             )),
         };
         match opened {
             Ok(secret) => secret,
-            Err(why) => {
-                let msg = format!(
-                    "{why} (key file {}; set it again with {again})",
-                    keys.path.display()
-                );
+            Err(msg) => {
                 cx.error(line, V, key, msg);
                 return Vec::new();
             }
