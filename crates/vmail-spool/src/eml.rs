@@ -5,7 +5,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 
-use mail_parser::{Address, MessageParser};
+use chrono::Utc;
+use mail_parser::{Address, Message, MessageParser};
 use vmail_core::Envelope;
 
 use crate::drops::Prepared;
@@ -18,13 +19,44 @@ const MAX_HEADER: usize = 256 * 1024;
 pub(crate) fn prepare(file: File, default_from: &str) -> Result<Prepared, String> {
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let header = read_header(&mut reader)?;
-    let envelope = envelope_of(&header.all, default_from)?;
-    let kept = Cursor::new(header.kept);
+    let message = MessageParser::new()
+        .parse_headers(&header.all)
+        .ok_or("has a header that cannot be parsed")?;
+    let envelope = envelope_of(&message, default_from)?;
+    let mut fixed = added_fields(&message, &envelope, &header.all);
+    fixed.extend_from_slice(&header.kept);
     Ok(Prepared {
         envelope,
-        message: Box::new(kept.chain(reader)),
+        message: Box::new(Cursor::new(fixed).chain(reader)),
         consumed: Vec::new(),
     })
+}
+
+/// The fields RFC 5322 requires that the message lacks, as `sendmail`
+/// adds them: Date, Message-ID, and From (the envelope sender).
+fn added_fields(message: &Message<'_>, envelope: &Envelope, header: &[u8]) -> Vec<u8> {
+    let eol = if header.windows(2).any(|w| w == b"\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut out = String::new();
+    if message.from().is_none() && !envelope.from.is_empty() {
+        out.push_str(&format!("From: {}{eol}", envelope.from));
+    }
+    if message.date().is_none() {
+        out.push_str(&format!("Date: {}{eol}", Utc::now().to_rfc2822()));
+    }
+    if message.message_id().is_none() {
+        let domain = envelope
+            .from
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d);
+        let stamp = Utc::now().format("%Y%m%d%H%M%S");
+        let nonce: u64 = rand::random();
+        out.push_str(&format!("Message-ID: <{stamp}.{nonce:016x}@{domain}>{eol}"));
+    }
+    out.into_bytes()
 }
 
 /// The header section: all of it (to parse) and what is queued (no Bcc),
@@ -97,10 +129,7 @@ fn field_name(line: &[u8]) -> Option<&[u8]> {
     valid.then_some(name)
 }
 
-fn envelope_of(header: &[u8], default_from: &str) -> Result<Envelope, String> {
-    let message = MessageParser::new()
-        .parse_headers(header)
-        .ok_or("has a header that cannot be parsed")?;
+fn envelope_of(message: &Message<'_>, default_from: &str) -> Result<Envelope, String> {
     let mut recipients: Vec<String> = Vec::new();
     for field in [message.to(), message.cc(), message.bcc()]
         .into_iter()
@@ -147,11 +176,34 @@ mod tests {
         read_header(&mut text.as_bytes())
     }
 
+    fn envelope(header: &Header, default_from: &str) -> Result<Envelope, String> {
+        let message = MessageParser::new().parse_headers(&header.all).unwrap();
+        envelope_of(&message, default_from)
+    }
+
+    #[test]
+    fn missing_date_message_id_and_from_are_added_like_sendmail_does() {
+        let h = header("To: b@y.org\r\nSubject: hi\r\n\r\n").unwrap();
+        let message = MessageParser::new().parse_headers(&h.all).unwrap();
+        let env = envelope_of(&message, "fax@x.org").unwrap();
+        let added = String::from_utf8(added_fields(&message, &env, &h.all)).unwrap();
+        let lines: Vec<&str> = added.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 3, "{added}");
+        assert_eq!(lines[0], "From: fax@x.org");
+        assert!(lines[1].starts_with("Date: "), "{added}");
+        assert!(lines[2].starts_with("Message-ID: <") && lines[2].ends_with("@x.org>"));
+        let full =
+            "From: a@x\nDate: Mon, 23 Nov 2026 19:42:00 +0000\nMessage-ID: <1@x>\nTo: b@y\n\n";
+        let h = header(full).unwrap();
+        let message = MessageParser::new().parse_headers(&h.all).unwrap();
+        assert!(added_fields(&message, &env, &h.all).is_empty());
+    }
+
     #[test]
     fn bcc_and_its_continuation_lines_are_dropped_from_the_queued_header() {
         let h = header("From: a@x\r\nBcc: s@x,\r\n t@x\r\nTo: b@x\r\n\r\nbody\r\n").unwrap();
         assert_eq!(h.kept, b"From: a@x\r\nTo: b@x\r\n\r\n");
-        let env = envelope_of(&h.all, "").unwrap();
+        let env = envelope(&h, "").unwrap();
         assert_eq!(env.from, "a@x");
         assert_eq!(env.recipients, vec!["b@x", "s@x", "t@x"]);
     }
@@ -161,7 +213,7 @@ mod tests {
         let text = "From: \"Fax, Server\" <fax@x.org> (the fax)\n\
                     To: Team: Ann <ann@x.org>, bob@x.org (Bob);, \"Doe, J\" <j@y.org>\n\n";
         let h = header(text).unwrap();
-        let env = envelope_of(&h.all, "relay@x.org").unwrap();
+        let env = envelope(&h, "relay@x.org").unwrap();
         assert_eq!(env.from, "relay@x.org");
         assert_eq!(env.recipients, vec!["ann@x.org", "bob@x.org", "j@y.org"]);
     }
@@ -182,7 +234,7 @@ mod tests {
         );
         let h = header("From: a@x\nSubject: hi\n\n").unwrap();
         assert_eq!(
-            envelope_of(&h.all, "").unwrap_err(),
+            envelope(&h, "").unwrap_err(),
             "has no recipients: no address in its To, Cc or Bcc fields"
         );
     }

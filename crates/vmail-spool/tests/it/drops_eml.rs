@@ -3,6 +3,8 @@ use std::io::Read;
 use crate::{drop_file, names, spool};
 
 const EML: &str = "From: \"Fax Server\" <fax@example.com>\r\n\
+Date: Mon, 23 Nov 2026 19:42:00 +0000\r\n\
+Message-ID: <report-1@example.com>\r\n\
 To: \"Doe, Ann\" <ann@example.org>, bob@example.org (Bob)\r\n\
 Cc: Team: carl@example.net, \"Dee\" <dee@example.net>;\r\n\
 Bcc: secret@example.com,\r\n\x20\"Hidden Too\" <hidden@example.com>\r\n\
@@ -54,9 +56,26 @@ fn the_configured_sender_wins_over_the_from_field() {
 }
 
 #[test]
+fn a_message_without_date_or_message_id_gets_them() {
+    let (_dir, spool) = spool();
+    let path = drop_file(&spool, "bare.eml", b"To: b@y.org\n\nhi\n");
+    let id = spool.ingest(&path, "fax@x.org", 1 << 20).unwrap();
+    let mut queued = String::new();
+    spool
+        .open_message(&id)
+        .unwrap()
+        .read_to_string(&mut queued)
+        .unwrap();
+    let lines: Vec<&str> = queued.lines().collect();
+    assert_eq!(lines[0], "From: fax@x.org");
+    assert!(lines[1].starts_with("Date: ") && lines[2].starts_with("Message-ID: <"));
+    assert_eq!(&lines[3..], ["To: b@y.org", "", "hi"]);
+}
+
+#[test]
 fn a_large_eml_is_streamed_through_intact() {
     let (_dir, spool) = spool();
-    let mut message = b"From: a@x.org\nTo: b@y.org\n\n".to_vec();
+    let mut message = b"From: a@x.org\nTo: b@y.org\nDate: Mon, 23 Nov 2026 19:42:00 +0000\nMessage-ID: <big@x.org>\n\n".to_vec();
     message.extend((0..3_000_000u32).map(|n| b"abcdefghij\n"[(n % 11) as usize]));
     let path = drop_file(&spool, "big.eml", &message);
     let id = spool.ingest(&path, "", 10 << 20).unwrap();
