@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
-    #[error("{}: cannot {action}: {source}", path.display())]
+    #[error("{}: cannot {action}: {error}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,
-        source: io::Error,
+        /// Shown in the message, so not a `source` (which would print it twice).
+        error: io::Error,
     },
     #[error("[{section}] {key}: {reason}")]
     BadValue {
@@ -58,10 +59,10 @@ enum Spot {
 
 impl IniDocument {
     pub fn read(path: &Path) -> Result<IniDocument, EditError> {
-        let text = fs::read_to_string(path).map_err(|source| EditError::Io {
+        let text = fs::read_to_string(path).map_err(|error| EditError::Io {
             path: path.to_path_buf(),
             action: "read it",
-            source,
+            error,
         })?;
         Ok(IniDocument::parse(path, &text))
     }
@@ -147,10 +148,10 @@ impl IniDocument {
         let target = fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
         let err = |action: &'static str| {
             let path = target.clone();
-            move |source| EditError::Io {
+            move |error| EditError::Io {
                 path,
                 action,
-                source,
+                error,
             }
         };
         let dir = match target.parent() {
@@ -182,9 +183,13 @@ impl IniDocument {
         Ok(())
     }
 
+    /// The key's line; else the line after a commented-out `;key = ...` of
+    /// the section (so a shipped file's example is set where it is
+    /// documented); else the line after the section's last key.
     fn find(&self, section: &str, key: &str) -> Spot {
         let mut in_section = false;
         let mut insert_at = None;
+        let mut after_comment = None;
         for (i, line) in self.lines.iter().enumerate() {
             match raw::classify(line) {
                 LineKind::Section { name } => {
@@ -199,11 +204,29 @@ impl IniDocument {
                     }
                     insert_at = Some(i + 1);
                 }
+                LineKind::Comment
+                    if in_section
+                        && after_comment.is_none()
+                        && commented_key(line).is_some_and(|k| k.eq_ignore_ascii_case(key)) =>
+                {
+                    after_comment = Some(i + 1);
+                }
                 _ => {}
             }
         }
-        insert_at.map_or(Spot::NoSection, Spot::Insert)
+        after_comment
+            .or(insert_at)
+            .map_or(Spot::NoSection, Spot::Insert)
     }
+}
+
+/// The key of a commented-out entry: `;key = value` or `# key =` (no
+/// space inside the key, so prose with an `=` does not count).
+fn commented_key(line: &str) -> Option<&str> {
+    let body = line.trim().trim_start_matches([';', '#']).trim_start();
+    let (key, _) = body.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.contains(char::is_whitespace)).then_some(key)
 }
 
 fn match_value(line: &str) -> Option<&str> {
@@ -295,6 +318,19 @@ mod tests {
         assert_eq!(
             d.to_text(),
             "; vmail\n\n[VMAIL]\n# the server\nMail-Server = old.example\nmail-port=25\nauth-rsp=enc:v1:AAAA\n\n[VFXSCHED]\nspool = /var/spool/vmail\n\n[NEW]\nx = 1\n"
+        );
+    }
+
+    #[test]
+    fn a_commented_out_example_is_set_just_below_itself() {
+        let mut d =
+            doc("[VMAIL]\nmail-server = a\n\n; the port\n;mail-port = 25\n\n; tls\n;tls = none\n");
+        d.set("VMAIL", "mail-port", "587").unwrap();
+        d.set("VMAIL", "from", "a@b").unwrap();
+        assert_eq!(
+            d.to_text(),
+            "[VMAIL]\nmail-server = a\n\n; the port\n;mail-port = 25\nmail-port = 587\nfrom = a@b\n\n; tls\n;tls = none\n",
+            "a new key goes after the section's last key"
         );
     }
 

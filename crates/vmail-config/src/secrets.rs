@@ -31,8 +31,8 @@ const TAG_LEN: usize = 16;
 /// plaintext.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("{}: {source}", path.display())]
-    KeyIo { path: PathBuf, source: io::Error },
+    #[error("{}: {error}", path.display())]
+    KeyIo { path: PathBuf, error: io::Error },
     #[error(
         "{} may be read or written by group or others (mode {mode:04o}), so vmail refuses it (run `chmod 600 {}`)",
         path.display(),
@@ -119,9 +119,9 @@ pub fn key_file_path(ini: &Path, configured: Option<&str>) -> PathBuf {
 
 /// Reads the key file, refusing one that group or others may use.
 pub fn load_key(path: &Path) -> Result<Key, SecretError> {
-    let io_err = |source| SecretError::KeyIo {
+    let io_err = |error| SecretError::KeyIo {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let meta = fs::metadata(path).map_err(io_err)?;
     if !meta.is_file() {
@@ -148,10 +148,10 @@ pub fn load_or_create_key(path: &Path) -> Result<(Key, bool), SecretError> {
     match fs::symlink_metadata(path) {
         Ok(_) => return load_key(path).map(|key| (key, false)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
+        Err(error) => {
             return Err(SecretError::KeyIo {
                 path: path.to_path_buf(),
-                source,
+                error,
             });
         }
     }
@@ -160,9 +160,9 @@ pub fn load_or_create_key(path: &Path) -> Result<(Key, bool), SecretError> {
         Ok(()) => Ok((key, true)),
         // Someone else created it in the meantime: use theirs.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => load_key(path).map(|k| (k, false)),
-        Err(source) => Err(SecretError::KeyIo {
+        Err(error) => Err(SecretError::KeyIo {
             path: path.to_path_buf(),
-            source,
+            error,
         }),
     }
 }
