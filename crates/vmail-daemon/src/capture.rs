@@ -1,0 +1,79 @@
+//! Capture mode (`mail-server = file:<dir>`): "delivers" each job by writing
+//! its message as `<job-id>.eml` into a folder. It lets a new installation
+//! see a job flow end to end before any mail server is configured, and it is
+//! logged loudly at start so nobody mistakes it for real delivery.
+
+use crate::deliver::{Attempt, Deliver, Report};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use vmail_core::{Outcome, Reply};
+
+pub struct CaptureDeliverer {
+    dir: PathBuf,
+}
+
+impl CaptureDeliverer {
+    pub fn new(dir: PathBuf) -> CaptureDeliverer {
+        CaptureDeliverer { dir }
+    }
+
+    fn capture(&self, attempt: &Attempt) -> io::Result<PathBuf> {
+        fs::create_dir_all(&self.dir)?;
+        let dest = self.dir.join(format!("{}.eml", attempt.id));
+        let temp = self.dir.join(format!(".{}.eml.tmp", attempt.id));
+        let mut source = File::open(&attempt.message_path)?;
+        source.seek(SeekFrom::Start(attempt.body_offset))?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o640)
+            .open(&temp)?;
+        write_envelope_headers(&mut out, attempt)?;
+        io::copy(&mut source.take(attempt.size), &mut out)?;
+        out.sync_all()?;
+        fs::rename(&temp, &dest)?;
+        Ok(dest)
+    }
+}
+
+/// The envelope is not part of the message; a capture file shows it the way
+/// a delivery agent would, so tests and people can see who it was for.
+fn write_envelope_headers(out: &mut impl Write, attempt: &Attempt) -> io::Result<()> {
+    writeln!(out, "Return-Path: <{}>", attempt.envelope.from)?;
+    for recipient in &attempt.envelope.recipients {
+        writeln!(out, "X-Vmail-Envelope-To: <{recipient}>")?;
+    }
+    writeln!(out, "X-Vmail-Job: {}", attempt.id)
+}
+
+impl Deliver for CaptureDeliverer {
+    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
+        batch
+            .iter()
+            .map(|attempt| match self.capture(attempt) {
+                Ok(path) => Report::new(Outcome::Delivered {
+                    reply: Reply::new(250, None, format!("captured as {}", path.display())),
+                }),
+                Err(err) => Report::new(Outcome::Deferred {
+                    reason: format!(
+                        "cannot write to the capture folder {}: {err}",
+                        self.dir.display()
+                    ),
+                    reply: None,
+                }),
+            })
+            .collect()
+    }
+
+    fn destination(&self) -> String {
+        format!("capture folder {}", self.dir.display())
+    }
+}
+
+/// True when `dir` can hold captures, for the start-up check.
+pub fn check_capture_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}

@@ -1,0 +1,188 @@
+//! vmaild: turns files in the spool into delivered mail.
+//!
+//! `run` opens the spool under its pid lock, repairs what a crash left,
+//! starts the watcher and the signal listener, and hands everything to the
+//! [`scheduler::Scheduler`], which owns the queue until SIGTERM.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod deliver;
+pub mod index;
+pub mod lifecycle;
+pub mod logging;
+pub mod notice;
+pub mod pickup;
+pub mod relay;
+pub mod scheduler;
+pub mod watcher;
+pub mod worker;
+
+use deliver::Deliver;
+use logging::RotatingLog;
+use relay::Relay;
+use scheduler::{Exit, Inputs, Mode, Reloader, SCHED_TARGET, Scheduler};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
+use vmail_config::{Config, ConfigErrors, Delivery, Diagnostic};
+use vmail_core::DebugLevel;
+use vmail_spool::{Spool, SpoolError};
+use worker::WorkerContext;
+
+/// Why vmaild could not start. Each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(ConfigErrors),
+    #[error("{0}")]
+    Spool(#[from] SpoolError),
+    #[error("cannot open the daemon log {path}: {source}")]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Relay(String),
+    #[error("cannot watch the spool {path}: {source}")]
+    Watch {
+        path: PathBuf,
+        source: notify::Error,
+    },
+    #[error("cannot listen for signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Loads and validates the configuration, printing every warning to stderr.
+pub fn load_config(path: &std::path::Path) -> Result<Config, StartError> {
+    let loaded = vmail_config::load(path).map_err(StartError::Config)?;
+    for warning in &loaded.warnings {
+        eprintln!("{warning}");
+    }
+    Ok(loaded.config)
+}
+
+/// The daemon log's filter for a configuration: `[VMAIL] debug=2` shows the
+/// details of every attempt, `[VFXSCHED] debug=On` the scheduler's decisions.
+fn filter_for(config: &Config) -> EnvFilter {
+    let base = if config.debug >= DebugLevel::Transcript {
+        "debug"
+    } else {
+        "info"
+    };
+    let sched = if config.sched_debug { "debug" } else { "info" };
+    EnvFilter::new(format!(
+        "{base},{SCHED_TARGET}={sched},notify=warn,rustls=warn,tokio=warn,mio=warn"
+    ))
+}
+
+type FilterHandle = reload::Handle<EnvFilter, Registry>;
+
+fn init_logging(config: &Config, spool: &Spool) -> Result<(RotatingLog, FilterHandle), StartError> {
+    let path = spool.daemon_log_path();
+    let log = RotatingLog::open(&path, config.max_debug_log)
+        .map_err(|source| StartError::Log { path, source })?;
+    let (filter, handle) = reload::Layer::new(filter_for(config));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_target(false);
+    // A second init (tests that run the daemon twice in one process) keeps
+    // the first subscriber; that is harmless.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init();
+    Ok((log, handle))
+}
+
+fn log_diagnostics(warnings: &[Diagnostic]) {
+    for warning in warnings {
+        warn!("{warning}");
+    }
+}
+
+fn announce(config: &Config, relay: &Relay) {
+    match &config.delivery {
+        Delivery::Capture { dir } => warn!(
+            "CAPTURE MODE: no mail leaves this machine; every job is written as an .eml file into {}. \
+             Set [VMAIL] mail-server in {} to deliver for real.",
+            dir.display(),
+            config.path.display()
+        ),
+        Delivery::Smtp(_) => info!("delivering via {}", relay.destination()),
+    }
+}
+
+/// Builds the closure that SIGHUP runs: parse, validate, swap; a bad file
+/// is reported in full and the running configuration stays.
+fn reloader(path: PathBuf, log: RotatingLog, filter: FilterHandle) -> Reloader<Relay> {
+    Box::new(move || {
+        let loaded = match vmail_config::load(&path) {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                error!(
+                    "{} has errors; keeping the running configuration:",
+                    path.display()
+                );
+                for diagnostic in errors.errors.iter().chain(&errors.warnings) {
+                    error!("{diagnostic}");
+                }
+                return None;
+            }
+        };
+        log_diagnostics(&loaded.warnings);
+        let relay = match Relay::for_config(&loaded.config) {
+            Ok(relay) => relay,
+            Err(err) => {
+                error!("{err}; keeping the running configuration");
+                return None;
+            }
+        };
+        log.set_max_bytes(loaded.config.max_debug_log);
+        if let Err(err) = filter.reload(filter_for(&loaded.config)) {
+            warn!("cannot apply the new debug levels: {err}");
+        }
+        announce(&loaded.config, &relay);
+        Some((Arc::new(loaded.config), Arc::new(relay)))
+    })
+}
+
+/// Runs the daemon on a loaded configuration until SIGTERM (or, with
+/// `Mode::Once`, until nothing is due).
+pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
+    let spool = Spool::open(&config.spool)?;
+    let _lock = spool.lock()?;
+    let (log, filter) = init_logging(&config, &spool)?;
+    let recovery = spool.recover()?;
+    info!(
+        "vmaild {} starting on {}: {recovery:?}",
+        env!("CARGO_PKG_VERSION"),
+        spool.root().display()
+    );
+    let relay = Relay::for_config(&config).map_err(StartError::Relay)?;
+    announce(&config, &relay);
+
+    let (control_tx, control) = mpsc::channel(8);
+    lifecycle::listen_for_signals(control_tx).map_err(StartError::Signals)?;
+    let (hints_tx, hints) = mpsc::channel(4096);
+    let _watcher = watcher::SpoolWatcher::start(&spool.in_dir(), &spool.queue_dir(), hints_tx)
+        .map_err(|source| StartError::Watch {
+            path: spool.root().to_path_buf(),
+            source,
+        })?;
+
+    let reload = reloader(config.path.clone(), log, filter);
+    let ctx = WorkerContext {
+        spool: Arc::new(spool),
+        deliverer: Arc::new(relay),
+        config: Arc::new(config),
+    };
+    let exit = Scheduler::new(ctx, Inputs { hints, control }, reload, mode)
+        .run()
+        .await;
+    Ok(exit)
+}

@@ -1,0 +1,71 @@
+//! Disk work the scheduler hands to blocking threads: queueing the drops in
+//! `in/`, and reading when queued jobs are due.
+
+use std::time::SystemTime;
+use tracing::{info, warn};
+use vmail_core::JobId;
+use vmail_spool::{IngestError, Spool, SpoolError};
+
+/// Queues every drop in `in/`, `chunk` at a time with one group commit per
+/// chunk. Bad files are quarantined by the spool; each gets one log line
+/// naming it and the reason. Returns the new jobs.
+pub fn ingest_drops(spool: &Spool, default_from: &str, limit: u64, chunk: usize) -> Vec<JobId> {
+    let drops = match spool.drops() {
+        Ok(drops) => drops,
+        Err(err) => {
+            warn!("cannot read the drop folder: {err}");
+            return Vec::new();
+        }
+    };
+    let mut queued = Vec::with_capacity(drops.len());
+    for paths in drops.chunks(chunk.max(1)) {
+        let results = spool.ingest_many(paths, default_from, limit);
+        for (path, result) in paths.iter().zip(results) {
+            match result {
+                Ok(id) => {
+                    note_pickup(spool, &id, path);
+                    queued.push(id);
+                }
+                Err(IngestError::Quarantined(corrupt)) => warn!("quarantined: {corrupt}"),
+                Err(IngestError::Spool(err)) => {
+                    warn!("cannot queue {}, leaving it in in/: {err}", path.display());
+                }
+            }
+        }
+    }
+    if !queued.is_empty() {
+        info!("picked up {} job(s) from in/", queued.len());
+    }
+    queued
+}
+
+fn note_pickup(spool: &Spool, id: &JobId, path: &std::path::Path) {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let line = format!("queued from in/{name}");
+    if let Err(err) = spool.job_log(id).and_then(|mut log| log.append(&line)) {
+        warn!(job = %id, "cannot write the job's log: {err}");
+    }
+}
+
+/// When each job is due and whether it is held. A job whose state cannot be
+/// read is reported and left out; the worker that next meets it sets the
+/// bad state aside without losing the message.
+pub fn load_states(spool: &Spool, ids: &[JobId]) -> Vec<(JobId, Option<SystemTime>, bool)> {
+    ids.iter()
+        .filter_map(|id| match spool.state(id) {
+            Ok(state) => Some((id.clone(), state.next_due, state.held)),
+            Err(SpoolError::UnknownJob { .. }) => None,
+            Err(err) => {
+                warn!(job = %id, "cannot read the job's state, setting it aside: {err}");
+                if let Err(err) = spool.quarantine_state(id) {
+                    warn!(job = %id, "cannot set the state aside: {err}");
+                }
+                // With its state set aside the job is fresh again: due now.
+                Some((id.clone(), None, false))
+            }
+        })
+        .collect()
+}

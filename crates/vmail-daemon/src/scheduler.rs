@@ -1,0 +1,451 @@
+//! The scheduler: one task that owns the queue index and decides what runs
+//! when. Everything reaches it as a message (a worker finished, the watcher
+//! saw a file, a signal arrived, a disk scan came back), so no lock is ever
+//! held across an `.await` and the order of decisions is the order of events.
+//! Disk work (pickup, scans) runs on blocking threads and reports back.
+
+use crate::deliver::Deliver;
+use crate::index::QueueIndex;
+use crate::lifecycle::{Control, Systemd};
+use crate::watcher::Hint;
+use crate::worker::{BatchResult, Next, WorkerContext, run_batch};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tracing::{debug, info, warn};
+use vmail_config::Config;
+use vmail_core::JobId;
+
+/// Scheduler decisions go to this target, switched on by `[VFXSCHED] debug`.
+pub const SCHED_TARGET: &str = "vmaild::scheduler";
+
+/// The most jobs one session carries before it hands back; keeps one slow
+/// server from holding a large share of the queue in one worker.
+const MAX_BATCH: usize = 100;
+/// Drops queued per group commit.
+const INGEST_CHUNK: usize = 256;
+/// Jobs whose state is read per scan message at start, so the first
+/// deliveries begin before a large queue is fully read.
+const LOAD_CHUNK: usize = 2_000;
+
+/// Results of work the scheduler handed out.
+#[derive(Debug)]
+pub enum Event {
+    BatchDone(BatchResult),
+    /// Jobs on disk, with when they are due (`None`: now) and whether held;
+    /// `last` closes the scan that sent them.
+    Loaded {
+        jobs: Vec<(JobId, Option<SystemTime>, bool)>,
+        last: bool,
+    },
+    /// A pickup pass ended; these jobs were queued.
+    Ingested(Vec<JobId>),
+    /// A full listing of `queue/`, to reconcile with the index.
+    Listed(Vec<JobId>),
+}
+
+/// Builds the configuration and deliverer after SIGHUP; `None` when the
+/// file is bad (it has already logged every error).
+pub type Reloader<D> = Box<dyn FnMut() -> Option<(Arc<Config>, Arc<D>)> + Send>;
+
+/// How the scheduler was asked to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Until SIGTERM.
+    Daemon,
+    /// Deliver what is due, then stop (`vmaild --once`).
+    Once,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// Jobs still queued (deferred or held) when the scheduler stopped.
+    pub remaining: usize,
+}
+
+pub struct Scheduler<D: Deliver> {
+    ctx: WorkerContext<D>,
+    index: QueueIndex,
+    events_tx: mpsc::Sender<Event>,
+    events_rx: mpsc::Receiver<Event>,
+    hints: mpsc::Receiver<Hint>,
+    control: mpsc::Receiver<Control>,
+    reloader: Reloader<D>,
+    systemd: Systemd,
+    mode: Mode,
+    busy_workers: usize,
+    scans_running: usize,
+    ingesting: bool,
+    ingest_again: bool,
+    pending_loads: BTreeSet<JobId>,
+    draining: Option<Instant>,
+    last_status: String,
+}
+
+/// Everything the scheduler listens to.
+pub struct Inputs {
+    pub hints: mpsc::Receiver<Hint>,
+    pub control: mpsc::Receiver<Control>,
+}
+
+impl<D: Deliver> Scheduler<D> {
+    pub fn new(ctx: WorkerContext<D>, inputs: Inputs, reloader: Reloader<D>, mode: Mode) -> Self {
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        Scheduler {
+            ctx,
+            index: QueueIndex::default(),
+            events_tx,
+            events_rx,
+            hints: inputs.hints,
+            control: inputs.control,
+            reloader,
+            systemd: Systemd::from_env(),
+            mode,
+            busy_workers: 0,
+            scans_running: 0,
+            ingesting: false,
+            ingest_again: false,
+            pending_loads: BTreeSet::new(),
+            draining: None,
+            last_status: String::new(),
+        }
+    }
+
+    /// Runs until SIGTERM (or, in `--once` mode, until nothing is due).
+    pub async fn run(mut self) -> Exit {
+        self.start_initial_scan();
+        self.start_ingest();
+        let mut rescan = interval(Duration::from_secs(60));
+        rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        rescan.tick().await;
+        let mut heartbeat = interval(
+            self.systemd
+                .watchdog_interval()
+                .unwrap_or(Duration::from_secs(5)),
+        );
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut announced = false;
+        loop {
+            self.dispatch();
+            if !announced && self.scans_running == 0 {
+                announced = true;
+                self.systemd.ready(&self.status_line());
+                info!("ready: {}", self.status_line());
+            }
+            if self.finished(announced) {
+                break;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                Some(event) = self.events_rx.recv() => self.on_event(event),
+                Some(hint) = self.hints.recv() => self.on_hint(hint),
+                Some(control) = self.control.recv() => self.on_control(control),
+                () = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {}
+                _ = rescan.tick() => self.start_listing(),
+                _ = heartbeat.tick() => self.on_heartbeat(),
+            }
+        }
+        self.systemd.stopping();
+        Exit {
+            remaining: self.index.len(),
+        }
+    }
+
+    fn finished(&mut self, announced: bool) -> bool {
+        if let Some(deadline) = self.draining {
+            if self.busy_workers == 0 {
+                info!(
+                    "stopped: every session has finished; {} job(s) stay queued",
+                    self.index.len()
+                );
+                return true;
+            }
+            if Instant::now() >= deadline {
+                warn!(
+                    "stopping with {} session(s) still busy; their jobs stay queued and may be sent again",
+                    self.busy_workers
+                );
+                return true;
+            }
+            return false;
+        }
+        let idle = self.busy_workers == 0 && self.scans_running == 0 && !self.ingesting;
+        let nothing_due = self.index.next_due().is_none_or(|due| due > Instant::now());
+        self.mode == Mode::Once && announced && idle && nothing_due
+    }
+
+    /// The next moment the loop must wake by itself: a job falling due
+    /// (only when a worker is free to take it), or the drain deadline.
+    fn next_wake(&mut self) -> Option<Instant> {
+        if let Some(deadline) = self.draining {
+            return Some(deadline.min(Instant::now() + Duration::from_secs(5)));
+        }
+        if self.busy_workers >= self.ctx.config.max_connections.max(1) {
+            return None;
+        }
+        self.index.next_due()
+    }
+
+    /// Hands due jobs to free workers.
+    fn dispatch(&mut self) {
+        if self.draining.is_some() {
+            return;
+        }
+        let max_workers = self.ctx.config.max_connections.max(1);
+        while self.busy_workers < max_workers {
+            let free = max_workers - self.busy_workers;
+            let batch_size = (self.index.len() / free).clamp(1, MAX_BATCH);
+            let ids = self.index.take_due(Instant::now(), batch_size);
+            if ids.is_empty() {
+                return;
+            }
+            debug!(target: SCHED_TARGET, "worker {} takes {} job(s), first {}", self.busy_workers + 1, ids.len(), ids[0]);
+            self.busy_workers += 1;
+            let ctx = self.ctx.clone();
+            let events = self.events_tx.clone();
+            tokio::spawn(async move {
+                let result = run_batch(ctx, ids).await;
+                let _ = events.send(Event::BatchDone(result)).await;
+            });
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::BatchDone(result) => self.on_batch_done(result),
+            Event::Loaded { jobs, last } => {
+                if last {
+                    self.scans_running = self.scans_running.saturating_sub(1);
+                }
+                for (id, due, held) in jobs {
+                    self.index.upsert(id, instant_at(due), held);
+                }
+            }
+            Event::Ingested(ids) => {
+                self.ingesting = false;
+                for id in ids {
+                    self.index.upsert(id, Instant::now(), false);
+                }
+                if std::mem::take(&mut self.ingest_again) {
+                    self.start_ingest();
+                }
+            }
+            Event::Listed(ids) => {
+                self.scans_running = self.scans_running.saturating_sub(1);
+                self.reconcile(ids);
+            }
+        }
+    }
+
+    fn on_batch_done(&mut self, result: BatchResult) {
+        self.busy_workers = self.busy_workers.saturating_sub(1);
+        for (id, next) in result.finished {
+            debug!(target: SCHED_TARGET, "job {id}: {next:?}");
+            match next {
+                Next::Done => self.index.remove(&id),
+                Next::RetryAt(due) => self.index.reschedule(&id, instant_at(Some(due))),
+                Next::Held => {
+                    self.index.remove(&id);
+                    self.index.upsert(id, Instant::now(), true);
+                }
+            }
+        }
+        for id in result.queued {
+            self.pending_loads.insert(id);
+        }
+        self.start_pending_loads();
+    }
+
+    fn on_hint(&mut self, hint: Hint) {
+        match hint {
+            Hint::Drop => self.start_ingest(),
+            Hint::QueueChanged(id) => {
+                self.pending_loads.insert(id);
+                self.start_pending_loads();
+            }
+            Hint::Rescan => {
+                self.start_ingest();
+                self.start_listing();
+            }
+        }
+    }
+
+    fn on_control(&mut self, control: Control) {
+        match control {
+            Control::Reload => self.reload(),
+            Control::Shutdown if self.draining.is_none() => {
+                let bound = self
+                    .ctx
+                    .config
+                    .smtp()
+                    .map_or(Duration::from_secs(30), |s| s.timeout * 2);
+                info!(
+                    "stopping: no new sessions; waiting up to {}s for {} busy session(s)",
+                    bound.as_secs(),
+                    self.busy_workers
+                );
+                self.systemd.stopping();
+                self.draining = Some(Instant::now() + bound);
+            }
+            Control::Shutdown => info!("still stopping: {} session(s) busy", self.busy_workers),
+        }
+    }
+
+    fn reload(&mut self) {
+        self.systemd.reloading();
+        match (self.reloader)() {
+            Some((config, deliverer)) => {
+                if config.spool != self.ctx.config.spool {
+                    warn!(
+                        "[VFXSCHED] spool changed to {}: a running vmaild keeps {}; restart it to move",
+                        config.spool.display(),
+                        self.ctx.config.spool.display()
+                    );
+                }
+                info!(
+                    "configuration reloaded from {}; delivering via {}",
+                    config.path.display(),
+                    deliverer.destination()
+                );
+                self.ctx.config = config;
+                self.ctx.deliverer = deliverer;
+            }
+            None => warn!("configuration not reloaded: the running one stays in force"),
+        }
+        self.systemd.ready(&self.status_line());
+    }
+
+    fn on_heartbeat(&mut self) {
+        self.systemd.alive();
+        let status = self.status_line();
+        if status != self.last_status {
+            self.systemd.status(&status);
+            self.last_status = status;
+        }
+    }
+
+    fn status_line(&self) -> String {
+        format!(
+            "{} job(s) queued, {} session(s) busy",
+            self.index.len(),
+            self.busy_workers
+        )
+    }
+
+    /// Queues every complete file in `in/`, in group commits, off the
+    /// scheduler's thread. A hint that comes in meanwhile runs one more pass.
+    fn start_ingest(&mut self) {
+        if self.ingesting {
+            self.ingest_again = true;
+            return;
+        }
+        self.ingesting = true;
+        let spool = Arc::clone(&self.ctx.spool);
+        let from = self.ctx.config.from.clone();
+        let limit = self.ctx.config.max_message_size;
+        let events = self.events_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let ids = crate::pickup::ingest_drops(&spool, &from, limit, INGEST_CHUNK);
+            let _ = events.blocking_send(Event::Ingested(ids));
+        });
+    }
+
+    /// At start: every job in `queue/`, read in chunks so delivery starts
+    /// while a large queue is still being read.
+    fn start_initial_scan(&mut self) {
+        self.scans_running += 1;
+        let spool = Arc::clone(&self.ctx.spool);
+        let events = self.events_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let ids = match spool.ids() {
+                Ok(ids) => ids,
+                Err(err) => {
+                    warn!("cannot list the queue: {err}");
+                    Vec::new()
+                }
+            };
+            info!("{} job(s) in the queue at start", ids.len());
+            let chunks = ids.chunks(LOAD_CHUNK).count();
+            for (n, chunk) in ids.chunks(LOAD_CHUNK).enumerate() {
+                let jobs = crate::pickup::load_states(&spool, chunk);
+                let last = n + 1 == chunks;
+                if events.blocking_send(Event::Loaded { jobs, last }).is_err() {
+                    return;
+                }
+            }
+            if chunks == 0 {
+                let _ = events.blocking_send(Event::Loaded {
+                    jobs: Vec::new(),
+                    last: true,
+                });
+            }
+        });
+    }
+
+    fn start_pending_loads(&mut self) {
+        if self.pending_loads.is_empty() {
+            return;
+        }
+        let ids: Vec<JobId> = std::mem::take(&mut self.pending_loads)
+            .into_iter()
+            .filter(|id| !self.index.is_in_flight(id))
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        self.scans_running += 1;
+        let spool = Arc::clone(&self.ctx.spool);
+        let events = self.events_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let jobs = crate::pickup::load_states(&spool, &ids);
+            let _ = events.blocking_send(Event::Loaded { jobs, last: true });
+        });
+    }
+
+    /// The slow safety net: compares the index with `queue/`.
+    fn start_listing(&mut self) {
+        self.scans_running += 1;
+        let spool = Arc::clone(&self.ctx.spool);
+        let events = self.events_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let ids = spool.ids().unwrap_or_default();
+            let _ = events.blocking_send(Event::Listed(ids));
+        });
+    }
+
+    fn reconcile(&mut self, on_disk: Vec<JobId>) {
+        let on_disk: BTreeSet<JobId> = on_disk.into_iter().collect();
+        for id in self.index.idle_ids() {
+            if !on_disk.contains(&id) {
+                debug!(target: SCHED_TARGET, "job {id} is gone from the disk");
+                self.index.remove(&id);
+            }
+        }
+        let unknown: Vec<JobId> = on_disk
+            .into_iter()
+            .filter(|id| !self.index.contains(id))
+            .collect();
+        if !unknown.is_empty() {
+            debug!(target: SCHED_TARGET, "{} job(s) found by the rescan", unknown.len());
+            self.pending_loads.extend(unknown);
+            self.start_pending_loads();
+        }
+    }
+}
+
+/// A wall-clock due time on the scheduler's monotonic clock. Past or absent
+/// times are due now. Tests pause the monotonic clock, so waits are never slept.
+fn instant_at(due: Option<SystemTime>) -> Instant {
+    let now = Instant::now();
+    match due.map(|due| due.duration_since(SystemTime::now())) {
+        Some(Ok(wait)) => now + wait,
+        Some(Err(_)) | None => now,
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}

@@ -1,0 +1,483 @@
+//! One worker run: a batch of due jobs goes to the deliverer over one
+//! session, then each job is settled on disk: its log, its state, `sent/` or
+//! `failed/`, a notice to the sender, or a new job for the recipients still
+//! to be tried. The scheduler only learns what to do next with each id.
+
+use crate::deliver::{Attempt, Deliver, Report};
+use crate::notice::{FailedJob, build_notice, wants_notice};
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing::{debug, info, warn};
+use vmail_config::Config;
+use vmail_core::{DebugLevel, Envelope, JobId, Outcome};
+use vmail_spool::{JobState, QueuedJob, Spool, SpoolError};
+
+/// What the scheduler should do with a job after a worker had it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Delivered, failed, deleted or unreadable: forget it.
+    Done,
+    /// Deferred: try again at this time.
+    RetryAt(SystemTime),
+    /// Held by an administrator since it was picked: keep it, but not due.
+    Held,
+}
+
+/// The end of a worker run.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    pub finished: Vec<(JobId, Next)>,
+    /// Jobs the run queued itself: failure notices and requeued recipients.
+    pub queued: Vec<JobId>,
+}
+
+/// What a worker needs, cloned cheaply into each run.
+pub struct WorkerContext<D> {
+    pub spool: Arc<Spool>,
+    pub deliverer: Arc<D>,
+    pub config: Arc<Config>,
+}
+
+impl<D> Clone for WorkerContext<D> {
+    fn clone(&self) -> Self {
+        WorkerContext {
+            spool: Arc::clone(&self.spool),
+            deliverer: Arc::clone(&self.deliverer),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Delivers `ids` and settles every one of them.
+pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> BatchResult {
+    let prep_ctx = ctx.clone();
+    let prepared = tokio::task::spawn_blocking(move || prepare(&prep_ctx, ids)).await;
+    let (jobs, mut result) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            warn!("a worker failed while reading its jobs: {err}");
+            return BatchResult::default();
+        }
+    };
+    if jobs.is_empty() {
+        return result;
+    }
+    let attempts = jobs.iter().map(attempt_for).collect();
+    let reports = ctx.deliverer.deliver(attempts).await;
+    let settle_ctx = ctx.clone();
+    let settled = tokio::task::spawn_blocking(move || settle_all(&settle_ctx, jobs, reports)).await;
+    match settled {
+        Ok(settled) => {
+            result.finished.extend(settled.finished);
+            result.queued.extend(settled.queued);
+        }
+        Err(err) => warn!("a worker failed while recording results: {err}"),
+    }
+    result
+}
+
+fn attempt_for(job: &QueuedJob) -> Attempt {
+    let file_len = std::fs::metadata(&job.message_path).map_or(job.size, |m| m.len());
+    Attempt {
+        id: job.id.clone(),
+        envelope: job.envelope.clone(),
+        message_path: job.message_path.clone(),
+        body_offset: file_len.saturating_sub(job.size),
+        size: job.size,
+    }
+}
+
+/// Loads each job; those gone, held or unreadable are settled at once.
+fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, BatchResult) {
+    let mut jobs = Vec::with_capacity(ids.len());
+    let mut result = BatchResult::default();
+    for id in ids {
+        match ctx.spool.load(&id) {
+            Ok(job) if job.state.held => result.finished.push((id, Next::Held)),
+            Ok(job) => jobs.push(job),
+            Err(SpoolError::UnknownJob { .. }) => result.finished.push((id, Next::Done)),
+            Err(err) => {
+                warn!(job = %id, "cannot read the job, setting it aside: {err}");
+                if let Err(err) = ctx.spool.quarantine_state(&id) {
+                    warn!(job = %id, "cannot set the job's state aside either: {err}");
+                }
+                result.finished.push((id, Next::Done));
+            }
+        }
+    }
+    (jobs, result)
+}
+
+fn settle_all<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    jobs: Vec<QueuedJob>,
+    reports: Vec<Report>,
+) -> BatchResult {
+    let mut result = BatchResult::default();
+    let mut reports = reports.into_iter();
+    for job in jobs {
+        let report = reports.next().unwrap_or_else(|| {
+            Report::new(Outcome::Deferred {
+                reason: "the deliverer returned no report for this job".to_string(),
+                reply: None,
+            })
+        });
+        let next = settle(ctx, &job, &report, &mut result.queued);
+        result.finished.push((job.id, next));
+    }
+    result
+}
+
+/// Records one job's attempt and moves it on.
+fn settle<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    report: &Report,
+    queued: &mut Vec<JobId>,
+) -> Next {
+    let destination = ctx.deliverer.destination();
+    let attempt_no = job.state.attempts + 1;
+    let mut log = JobLogLines::new(ctx, &job.id);
+    log.line(&format!(
+        "attempt {attempt_no} via {destination}: {}",
+        report.outcome
+    ));
+    for (recipient, outcome) in &report.recipients {
+        log.line(&format!("  <{recipient}>: {outcome}"));
+    }
+    for note in &report.notes {
+        log.line(&format!("  note: {note}"));
+    }
+    if ctx.config.debug >= DebugLevel::Transcript {
+        for line in &report.transcript {
+            log.line(&format!("  {line}"));
+        }
+    }
+    let split = RecipientSplit::of(job, report);
+    match split.verdict() {
+        Verdict::AllDelivered => finish_sent(ctx, job, &mut log),
+        Verdict::AllFailed => {
+            finish_failed(ctx, job, &report.outcome, attempt_no, &mut log, queued)
+        }
+        Verdict::AllDeferred => defer(ctx, job, &report.outcome, attempt_no, &mut log, queued),
+        Verdict::Mixed => settle_mixed(ctx, job, report, split, attempt_no, &mut log, queued),
+    }
+}
+
+fn finish_sent<D>(ctx: &WorkerContext<D>, job: &QueuedJob, log: &mut JobLogLines) -> Next {
+    match ctx.spool.finish_sent(&job.id) {
+        Ok(_) => {
+            log.line("status: delivered");
+            info!(job = %job.id, "delivered to {}", job.envelope.recipients.join(", "));
+        }
+        // The server has the message; at worst it is sent again. Never lost.
+        Err(err) => warn!(job = %job.id, "delivered, but cannot move it to sent/: {err}"),
+    }
+    Next::Done
+}
+
+fn finish_failed<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    outcome: &Outcome,
+    attempts: u32,
+    log: &mut JobLogLines,
+    queued: &mut Vec<JobId>,
+) -> Next {
+    let subject = subject_of(ctx, &job.id);
+    if let Err(err) = ctx.spool.finish_failed(&job.id) {
+        warn!(job = %job.id, "failed, but cannot move it to failed/: {err}");
+        return Next::Done;
+    }
+    log.line(&format!("status: failed ({outcome})"));
+    warn!(job = %job.id, "failed: {outcome}");
+    let failed = Failure {
+        envelope: &job.envelope,
+        outcome,
+        attempts,
+        subject,
+    };
+    send_notice(ctx, job, &failed, log, queued);
+    Next::Done
+}
+
+fn defer<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    outcome: &Outcome,
+    attempts: u32,
+    log: &mut JobLogLines,
+    queued: &mut Vec<JobId>,
+) -> Next {
+    let now = SystemTime::now();
+    let (reason, reply) = match outcome {
+        Outcome::Deferred { reason, reply } | Outcome::Failed { reason, reply } => {
+            (reason.clone(), reply.clone())
+        }
+        Outcome::Delivered { reply } => (String::new(), Some(reply.clone())),
+    };
+    let Some(state) = job
+        .state
+        .deferred(now, reason, reply.clone(), &ctx.config.retry)
+    else {
+        let expired = Outcome::Failed {
+            reason: format!(
+                "not delivered within max-lifetime ({}s); last error: {outcome}",
+                ctx.config.retry.max_lifetime.as_secs()
+            ),
+            reply,
+        };
+        return finish_failed(ctx, job, &expired, attempts, log, queued);
+    };
+    if let Err(err) = ctx.spool.record_attempt(&job.id, &state) {
+        warn!(job = %job.id, "cannot record the attempt: {err}");
+    }
+    let due = state.next_due.unwrap_or(now);
+    log.line(&format!(
+        "next attempt at {}",
+        vmail_spool::format_time(due)
+    ));
+    debug!(job = %job.id, "deferred: {outcome}");
+    Next::RetryAt(due)
+}
+
+/// Some recipients took the message and some did not: the job is done for
+/// the delivered ones, the failed ones get a notice, and the deferred ones
+/// go on as a new job so the delivered ones are never sent twice.
+fn settle_mixed<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    report: &Report,
+    split: RecipientSplit,
+    attempts: u32,
+    log: &mut JobLogLines,
+    queued: &mut Vec<JobId>,
+) -> Next {
+    if !split.failed.is_empty() {
+        let envelope = Envelope::new(job.envelope.from.clone(), split.failed.clone());
+        let failed = Failure {
+            envelope: &envelope,
+            outcome: &report.outcome,
+            attempts,
+            subject: subject_of(ctx, &job.id),
+        };
+        send_notice(ctx, job, &failed, log, queued);
+    }
+    if !split.deferred.is_empty() {
+        let rest = Envelope::new(job.envelope.from.clone(), split.deferred.clone());
+        match requeue(ctx, job, &rest) {
+            Ok(id) => {
+                log.line(&format!(
+                    "{} recipient(s) deferred: they go on as job {id}",
+                    rest.recipients.len()
+                ));
+                queued.push(id);
+            }
+            Err(err) => {
+                warn!(job = %job.id, "cannot requeue the deferred recipients, retrying the whole job: {err}");
+                return defer(ctx, job, &report.outcome, attempts, log, queued);
+            }
+        }
+    }
+    finish_sent(ctx, job, log)
+}
+
+fn requeue<D>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    envelope: &Envelope,
+) -> Result<JobId, SpoolError> {
+    let message = ctx.spool.open_message(&job.id)?;
+    let id = ctx.spool.submit(envelope, message, u64::MAX)?;
+    let mut state = JobState::fresh(job.state.first_queued);
+    state.attempts = job.state.attempts + 1;
+    state.next_due = job
+        .state
+        .deferred(SystemTime::now(), "requeued", None, &ctx.config.retry)
+        .and_then(|s| s.next_due);
+    ctx.spool.record_attempt(&id, &state)?;
+    Ok(id)
+}
+
+/// The recipients a notice is about, and why.
+struct Failure<'a> {
+    envelope: &'a Envelope,
+    outcome: &'a Outcome,
+    attempts: u32,
+    subject: Option<String>,
+}
+
+fn subject_of<D>(ctx: &WorkerContext<D>, id: &JobId) -> Option<String> {
+    ctx.spool.open_message(id).ok().and_then(read_subject)
+}
+
+fn send_notice<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    failure: &Failure<'_>,
+    log: &mut JobLogLines,
+    queued: &mut Vec<JobId>,
+) {
+    let failed = failure.envelope;
+    if !wants_notice(failed) {
+        log.line("no failure notice: the job has no sender (it may be a notice itself)");
+        return;
+    }
+    let helo = ctx
+        .config
+        .smtp()
+        .map_or("localhost", |s| s.helo_name.as_str());
+    let notice = FailedJob {
+        id: &job.id,
+        envelope: failed,
+        subject: failure.subject.as_deref(),
+        outcome: failure.outcome,
+        attempts: failure.attempts,
+        server: &ctx.deliverer.destination(),
+    };
+    let queued_notice = build_notice(&notice, helo)
+        .map_err(|err| err.to_string())
+        .and_then(|bytes| {
+            let envelope = Envelope::new("", vec![failed.from.clone()]);
+            ctx.spool
+                .submit(&envelope, bytes.as_slice(), u64::MAX)
+                .map_err(|err| err.to_string())
+        });
+    match queued_notice {
+        Ok(id) => {
+            log.line(&format!(
+                "failure notice to <{}> queued as job {id}",
+                failed.from
+            ));
+            queued.push(id);
+        }
+        Err(err) => log.line(&format!("no failure notice could be queued: {err}")),
+    }
+}
+
+/// The Subject of a queued message, for the notice; reads the header only.
+fn read_subject(message: impl BufRead) -> Option<String> {
+    let mut subject: Option<String> = None;
+    for line in message.take(256 * 1024).lines() {
+        let line = line.ok()?;
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            break;
+        }
+        match subject.as_mut() {
+            Some(text) if line.starts_with([' ', '\t']) => {
+                text.push(' ');
+                text.push_str(line.trim());
+                continue;
+            }
+            Some(_) => break,
+            None => {}
+        }
+        if line.len() >= 8 && line[..8].eq_ignore_ascii_case("subject:") {
+            subject = Some(line[8..].trim().to_string());
+        }
+    }
+    subject
+}
+
+enum Verdict {
+    AllDelivered,
+    AllFailed,
+    AllDeferred,
+    Mixed,
+}
+
+/// The recipients sorted by what became of them.
+struct RecipientSplit {
+    delivered: Vec<String>,
+    deferred: Vec<String>,
+    failed: Vec<String>,
+    whole: Verdict,
+}
+
+impl RecipientSplit {
+    fn of(job: &QueuedJob, report: &Report) -> RecipientSplit {
+        let whole = match report.outcome {
+            Outcome::Delivered { .. } => Verdict::AllDelivered,
+            Outcome::Deferred { .. } => Verdict::AllDeferred,
+            Outcome::Failed { .. } => Verdict::AllFailed,
+        };
+        let mut split = RecipientSplit {
+            delivered: Vec::new(),
+            deferred: Vec::new(),
+            failed: Vec::new(),
+            whole,
+        };
+        // A message the server took in DATA decides for every recipient it
+        // accepted at RCPT; the per-recipient verdicts are from RCPT.
+        for (recipient, outcome) in &report.recipients {
+            if !job.envelope.recipients.contains(recipient) {
+                continue;
+            }
+            match (outcome, &report.outcome) {
+                (Outcome::Delivered { .. }, Outcome::Delivered { .. }) => {
+                    split.delivered.push(recipient.clone())
+                }
+                (Outcome::Delivered { .. }, Outcome::Deferred { .. }) => {
+                    split.deferred.push(recipient.clone())
+                }
+                (Outcome::Delivered { .. }, Outcome::Failed { .. }) => {
+                    split.failed.push(recipient.clone())
+                }
+                (Outcome::Deferred { .. }, _) => split.deferred.push(recipient.clone()),
+                (Outcome::Failed { .. }, _) => split.failed.push(recipient.clone()),
+            }
+        }
+        split
+    }
+
+    fn verdict(&self) -> Verdict {
+        let kinds = [
+            !self.delivered.is_empty(),
+            !self.deferred.is_empty(),
+            !self.failed.is_empty(),
+        ];
+        match kinds {
+            [false, false, false] => match self.whole {
+                Verdict::AllDelivered => Verdict::AllDelivered,
+                Verdict::AllFailed => Verdict::AllFailed,
+                Verdict::AllDeferred | Verdict::Mixed => Verdict::AllDeferred,
+            },
+            [true, false, false] => Verdict::AllDelivered,
+            [false, true, false] => Verdict::AllDeferred,
+            [false, false, true] => Verdict::AllFailed,
+            _ => Verdict::Mixed,
+        }
+    }
+}
+
+/// The job's log, written line by line; a log that cannot be written is
+/// reported once in the daemon log and does not stop the delivery.
+struct JobLogLines {
+    log: Option<vmail_spool::JobLog>,
+    id: JobId,
+}
+
+impl JobLogLines {
+    fn new<D>(ctx: &WorkerContext<D>, id: &JobId) -> JobLogLines {
+        let log = ctx
+            .spool
+            .job_log(id)
+            .map_err(|err| warn!(job = %id, "cannot open the job's log: {err}"))
+            .ok();
+        JobLogLines {
+            log,
+            id: id.clone(),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        if let Some(log) = self.log.as_mut() {
+            if let Err(err) = log.append(text) {
+                warn!(job = %self.id, "cannot write the job's log: {err}");
+                self.log = None;
+            }
+        }
+    }
+}
