@@ -36,7 +36,7 @@ pub fn ensure_dir(path: &Path) -> Result<(), SpoolError> {
     }
 }
 
-fn check_dir(path: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> {
+pub fn check_dir(path: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> {
     if !meta.is_dir() {
         return Err(SpoolError::NotADirectory {
             path: path.to_path_buf(),

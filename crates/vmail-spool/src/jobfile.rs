@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::Utc;
 use lettre::Message;
 use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailboxes, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use vmail_core::Envelope;
 
 use crate::drops::{Prepared, open_plain};
@@ -110,13 +110,15 @@ fn mailboxes(field: &str, values: &[String]) -> Result<Option<Mailboxes>, String
         .map_err(|_| format!("`{field} = {joined}` is not a list of addresses"))
 }
 
-/// Builds the message; returns it, the envelope and the files it consumed.
-fn build(
-    job: &JobFile,
-    base: &Path,
-    default_from: &str,
-    limit: u64,
-) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
+/// The parsed addresses of a job file.
+struct Addresses {
+    from: Mailbox,
+    to: Option<Mailboxes>,
+    cc: Option<Mailboxes>,
+    envelope: Envelope,
+}
+
+fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, String> {
     let header_from = job
         .from
         .as_deref()
@@ -125,13 +127,11 @@ fn build(
     if header_from.is_empty() {
         return Err("has no sender: no `from` key, and [VMAIL] from is not set".to_string());
     }
-    let from = lettre::message::Mailbox::from_str(header_from)
+    let from = Mailbox::from_str(header_from)
         .map_err(|_| format!("`from = {header_from}` is not an address"))?;
-    let (to, cc, bcc) = (
-        mailboxes("to", &job.to)?,
-        mailboxes("cc", &job.cc)?,
-        mailboxes("bcc", &job.bcc)?,
-    );
+    let to = mailboxes("to", &job.to)?;
+    let cc = mailboxes("cc", &job.cc)?;
+    let bcc = mailboxes("bcc", &job.bcc)?;
     let recipients: Vec<String> = [&to, &cc, &bcc]
         .into_iter()
         .flatten()
@@ -140,19 +140,35 @@ fn build(
     if recipients.is_empty() {
         return Err("has no recipients: `to`, `cc` and `bcc` are all empty".to_string());
     }
-    let sender = if default_from.is_empty() {
-        from.email.to_string()
-    } else {
-        default_from.to_string()
+    let sender = match default_from {
+        "" => from.email.to_string(),
+        configured => configured.to_string(),
     };
+    Ok(Addresses {
+        from,
+        to,
+        cc,
+        envelope: Envelope::new(sender, recipients),
+    })
+}
+
+/// Builds the message; returns it, the envelope and the files it consumed.
+/// Bcc recipients are in the envelope only, never in a header.
+fn build(
+    job: &JobFile,
+    base: &Path,
+    default_from: &str,
+    limit: u64,
+) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
+    let addresses = addresses(job, default_from)?;
     let mut builder = Message::builder()
-        .from(from.clone())
+        .from(addresses.from.clone())
         .date_now()
-        .message_id(Some(message_id(from.email.domain())));
-    for mbox in to.iter().flat_map(|l| l.iter()) {
+        .message_id(Some(message_id(addresses.from.email.domain())));
+    for mbox in addresses.to.iter().flat_map(|l| l.iter()) {
         builder = builder.to(mbox.clone());
     }
-    for mbox in cc.iter().flat_map(|l| l.iter()) {
+    for mbox in addresses.cc.iter().flat_map(|l| l.iter()) {
         builder = builder.cc(mbox.clone());
     }
     if let Some(subject) = &job.subject {
@@ -164,15 +180,11 @@ fn build(
     let message = if parts.is_empty() {
         builder.singlepart(SinglePart::plain(body))
     } else {
-        let mixed = parts.into_iter().fold(
-            MultiPart::mixed().singlepart(SinglePart::plain(body)),
-            |m, p| m.singlepart(p),
-        );
-        builder.multipart(mixed)
+        let text = MultiPart::mixed().singlepart(SinglePart::plain(body));
+        builder.multipart(parts.into_iter().fold(text, |m, p| m.singlepart(p)))
     }
     .map_err(|err| format!("cannot be packed into a message: {err}"))?;
-    let bytes = message.formatted();
-    Ok((bytes, Envelope::new(sender, recipients), consumed))
+    Ok((message.formatted(), addresses.envelope, consumed))
 }
 
 fn message_id(domain: &str) -> String {
@@ -266,4 +278,39 @@ fn read_beside(
     file.read_to_end(&mut bytes)
         .map_err(|err| format!("{key} `{name}` cannot be read: {err}"))?;
     Ok((path, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_types_follow_the_file_name() {
+        let cases = [
+            ("a.pdf", "application/pdf"),
+            ("a.tif", "image/tiff"),
+            ("a.TIFF", "image/tiff"),
+            ("a.png", "image/png"),
+            ("a.jpg", "image/jpeg"),
+            ("a.jpeg", "image/jpeg"),
+            ("a.txt", "text/plain"),
+            ("a.fax-g3", "application/octet-stream"),
+            ("noext", "application/octet-stream"),
+        ];
+        for (name, expected) in cases {
+            let mime = mime_guess::from_path(name).first_or_octet_stream();
+            assert_eq!(mime.essence_str(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn lists_repeat_and_comments_are_skipped() {
+        let job = JobFile::parse(
+            "; comment\n[job]\nTo = a@x\nto = b@x, c@x\nattach = p/1.pdf, p/2.png\nattach=p/3.txt\nbody=one\nbody = two\n",
+        )
+        .unwrap();
+        assert_eq!(job.to, vec!["a@x", "b@x, c@x"]);
+        assert_eq!(job.attach, vec!["p/1.pdf", "p/2.png", "p/3.txt"]);
+        assert_eq!(job.body, vec!["one", "two"]);
+    }
 }

@@ -52,9 +52,15 @@ pub struct Recovery {
 impl Spool {
     /// Opens the spool at `root`, creating it and its folders (mode 0750) as
     /// needed. A folder that others may write to is refused, with the fix.
+    /// `root` itself may be a symbolic link (an administrator's choice);
+    /// the folders inside may not.
     pub fn open(root: impl AsRef<Path>) -> Result<Spool, SpoolError> {
         let root = root.as_ref().to_path_buf();
-        fsutil::ensure_dir(&root)?;
+        match fs::metadata(&root) {
+            Ok(meta) => fsutil::check_dir(&root, &meta)?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => fsutil::ensure_dir(&root)?,
+            Err(err) => return Err(SpoolError::io("inspect", &root)(err)),
+        }
         for dir in DIRS {
             fsutil::ensure_dir(&root.join(dir))?;
         }

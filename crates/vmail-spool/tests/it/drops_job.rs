@@ -90,3 +90,32 @@ fn a_job_without_attachments_is_plain_text_and_takes_the_default_sender() {
     assert_eq!(message.content_type().unwrap().subtype(), Some("plain"));
     assert_eq!(message.body_text(0).unwrap().trim_end(), "hello");
 }
+
+#[test]
+fn a_body_file_follows_the_body_lines_and_is_consumed() {
+    let (_dir, spool) = spool();
+    std::fs::create_dir(spool.in_dir().join("n.files")).unwrap();
+    std::fs::write(spool.in_dir().join("n.files/cover.txt"), "from the file\n").unwrap();
+    let path = drop_file(
+        &spool,
+        "n.job",
+        b"to = a@x.org\nfrom = f@x.org\nbody = first\nbody-file = n.files/cover.txt\n",
+    );
+    let id = spool.ingest(&path, "", 1 << 20).unwrap();
+    let mut raw = Vec::new();
+    spool
+        .open_message(&id)
+        .unwrap()
+        .read_to_end(&mut raw)
+        .unwrap();
+    let message = MessageParser::new().parse(&raw).unwrap();
+    assert_eq!(
+        message
+            .body_text(0)
+            .unwrap()
+            .replace("\r\n", "\n")
+            .trim_end(),
+        "first\nfrom the file"
+    );
+    assert!(names(&spool.in_dir()).is_empty());
+}

@@ -102,3 +102,22 @@ fn recover_empties_tmp_and_repairs_half_finished_jobs() {
     let moved = std::fs::read_to_string(spool.sent_dir().join(format!("{sent}.state"))).unwrap();
     assert_eq!(moved, state.to_text());
 }
+
+#[test]
+fn the_root_may_be_a_link_but_the_folders_inside_may_not() {
+    let (dir, spool) = spool();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(spool.root(), &link).unwrap();
+    Spool::open(&link).unwrap();
+
+    std::fs::remove_dir(spool.root().join("sent")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), spool.root().join("sent")).unwrap();
+    let err = Spool::open(spool.root()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is not a directory; the spool needs a directory there",
+            spool.root().join("sent").display()
+        )
+    );
+}
