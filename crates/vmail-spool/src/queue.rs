@@ -263,6 +263,24 @@ impl Spool {
         fsutil::sync_dir(&self.queue_dir())
     }
 
+    /// Sets a corrupt queue entry (from [`Spool::jobs`] or [`Spool::load`])
+    /// aside in `quarantine/`, with its reason beside it. A bad state record
+    /// goes alone, and the job is tried again as a fresh one; a bad message
+    /// file goes with its state, since it cannot be delivered.
+    pub fn set_aside(&self, corrupt: &Corrupt) -> Result<Corrupt, SpoolError> {
+        let moved = self.quarantine(corrupt.clone())?;
+        if let Some(id) = &corrupt.id {
+            let state = self.state_path(id);
+            if corrupt.path == self.message_path(id) && state.exists() {
+                let dest = self.quarantine_dir().join(format!("{id}.state"));
+                fsutil::rename(&state, &dest)?;
+                fsutil::sync_dir(&self.quarantine_dir())?;
+            }
+        }
+        fsutil::sync_dir(&self.queue_dir())?;
+        Ok(moved)
+    }
+
     /// Moves a job's unreadable state record to `quarantine/`, so the job
     /// is tried again as a fresh one; returns where the record went.
     pub fn quarantine_state(&self, id: &JobId) -> Result<PathBuf, SpoolError> {

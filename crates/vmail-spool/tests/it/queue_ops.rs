@@ -198,3 +198,33 @@ fn a_job_log_gets_one_timestamped_line_per_event() {
     let mode = std::fs::metadata(log.path()).unwrap().mode();
     assert_eq!(mode & 0o777, 0o640);
 }
+
+#[test]
+fn a_corrupt_message_file_is_set_aside_with_its_state() {
+    let (_dir, spool) = spool();
+    let id = submit_one(&spool);
+    spool.hold(&id).unwrap();
+    std::fs::write(spool.message_path(&id), b"no envelope here").unwrap();
+    let corrupt = spool.jobs().unwrap().next().unwrap().unwrap_err();
+    assert_eq!(
+        corrupt.to_string(),
+        format!(
+            "{}: bad queue entry: the envelope has no end (no blank line before the message)",
+            spool.message_path(&id).display()
+        )
+    );
+    let moved = spool.set_aside(&corrupt).unwrap();
+    assert_eq!(
+        moved.quarantined,
+        Some(spool.quarantine_dir().join(id.as_str()))
+    );
+    assert!(names(&spool.queue_dir()).is_empty());
+    assert_eq!(
+        names(&spool.quarantine_dir()),
+        vec![
+            id.to_string(),
+            format!("{id}.reason"),
+            format!("{id}.state")
+        ]
+    );
+}
