@@ -1,6 +1,6 @@
 //! `vsisrv.ini` -> a validated [`Config`].
 //!
-//! Two layers: [`raw`] says what each line is (section, `key = value`,
+//! Two layers: the raw layer says what each line is (section, `key = value`,
 //! comment, blank, malformed) with its line number; the validator turns the
 //! `[VMAIL]` and `[VFXSCHED]` entries into typed settings and collects every
 //! problem on the way, each as `PATH:LINE: [SECTION] key: what is wrong (what
