@@ -53,6 +53,8 @@ impl Malformed {
 
 /// Classifies one line (without its line break; a trailing `\r` is ignored).
 pub(crate) fn classify(line: &str) -> LineKind {
+    // A byte-order mark, as Windows editors write at the start of a file, is not content.
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     let text = line.strip_suffix('\r').unwrap_or(line).trim();
     if text.is_empty() {
         return LineKind::Blank;
@@ -115,6 +117,12 @@ mod tests {
         assert!(classify("   # note") == LineKind::Comment);
         assert!(classify("; note = x") == LineKind::Comment);
         assert!(classify(" \t\r") == LineKind::Blank);
+        assert!(
+            classify("\u{feff}[VMAIL]\r")
+                == LineKind::Section {
+                    name: "VMAIL".into()
+                }
+        );
         assert!(
             classify(" [ VMAIL ] ")
                 == LineKind::Section {

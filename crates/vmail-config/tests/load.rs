@@ -350,3 +350,13 @@ fn the_shipped_configuration_loads_without_errors() {
     );
     assert_eq!(c.spool, Path::new("/var/spool/vmail"));
 }
+
+#[test]
+fn a_file_saved_by_a_windows_editor_loads() {
+    let (_dir, loaded) = load_ok(
+        "\u{feff}; VSI-FAX\r\n[VMAIL]\r\nmail-server = mx.example\r\nmail-port = 587\r\n[VFXSCHED]\r\nspool = C:\\vsifax\\spool\r\n",
+    );
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.smtp().unwrap().port, 587);
+    assert!(loaded.config.spool.ends_with("C:\\vsifax\\spool"));
+}
