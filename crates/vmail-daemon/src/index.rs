@@ -52,8 +52,9 @@ impl QueueIndex {
             if entry.in_flight {
                 return;
             }
+            let released = entry.held && !held;
             entry.held = held;
-            if entry.due == due {
+            if entry.due == due && !released {
                 return;
             }
             entry.due = due;

@@ -4,6 +4,7 @@
 //! starts the watcher and the signal listener, and hands everything to the
 //! [`scheduler::Scheduler`], which owns the queue until SIGTERM.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod capture;
 pub mod deliver;

@@ -473,11 +473,11 @@ impl JobLogLines {
     }
 
     fn line(&mut self, text: &str) {
-        if let Some(log) = self.log.as_mut() {
-            if let Err(err) = log.append(text) {
-                warn!(job = %self.id, "cannot write the job's log: {err}");
-                self.log = None;
-            }
+        if let Some(log) = self.log.as_mut()
+            && let Err(err) = log.append(text)
+        {
+            warn!(job = %self.id, "cannot write the job's log: {err}");
+            self.log = None;
         }
     }
 }

@@ -1,0 +1,203 @@
+//! A scheduler on a real spool in a temp folder, with a scripted deliverer.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use vmail_config::Config;
+use vmail_core::{Envelope, Outcome, Reply, RetryPolicy};
+use vmail_daemon::deliver::{Attempt, Deliver, Report};
+use vmail_daemon::lifecycle::Control;
+use vmail_daemon::scheduler::{Exit, Inputs, Mode, Scheduler};
+use vmail_daemon::watcher::Hint;
+use vmail_daemon::worker::WorkerContext;
+use vmail_spool::Spool;
+
+/// What the fake answers, per attempt, in order; once the script is empty
+/// every job is delivered.
+pub enum Answer {
+    Deliver,
+    Defer(u16),
+    Fail(u16),
+    /// Per recipient, in envelope order: true accepted, false refused 550,
+    /// None deferred 450.
+    Recipients(Vec<Option<bool>>),
+    /// Wait until the test releases the gate, then deliver.
+    Gate,
+}
+
+#[derive(Default)]
+pub struct Fake {
+    pub script: Mutex<VecDeque<Answer>>,
+    pub attempts: Mutex<Vec<(Instant, Attempt)>>,
+    pub gate: Notify,
+    pub gate_entered: Notify,
+}
+
+pub fn reply(code: u16) -> Reply {
+    Reply::new(code, None, format!("scripted {code}"))
+}
+
+impl Fake {
+    pub fn scripted(answers: Vec<Answer>) -> Arc<Fake> {
+        Arc::new(Fake {
+            script: Mutex::new(answers.into()),
+            ..Fake::default()
+        })
+    }
+
+    pub fn attempts(&self) -> Vec<(Instant, Attempt)> {
+        self.attempts.lock().unwrap().clone()
+    }
+
+    async fn answer(&self, attempt: &Attempt) -> Report {
+        let answer = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Answer::Deliver);
+        match answer {
+            Answer::Deliver => Report::new(Outcome::Delivered { reply: reply(250) }),
+            Answer::Defer(code) => Report::new(Outcome::Deferred {
+                reason: "scripted".into(),
+                reply: Some(reply(code)),
+            }),
+            Answer::Fail(code) => Report::new(Outcome::Failed {
+                reason: "scripted".into(),
+                reply: Some(reply(code)),
+            }),
+            Answer::Recipients(verdicts) => per_recipient(attempt, &verdicts),
+            Answer::Gate => {
+                self.gate_entered.notify_one();
+                self.gate.notified().await;
+                Report::new(Outcome::Delivered { reply: reply(250) })
+            }
+        }
+    }
+}
+
+fn per_recipient(attempt: &Attempt, verdicts: &[Option<bool>]) -> Report {
+    let recipients = attempt
+        .envelope
+        .recipients
+        .iter()
+        .zip(verdicts)
+        .map(|(rcpt, verdict)| {
+            let outcome = match verdict {
+                Some(true) => Outcome::Delivered { reply: reply(250) },
+                Some(false) => Outcome::Failed {
+                    reason: "refused".into(),
+                    reply: Some(reply(550)),
+                },
+                None => Outcome::Deferred {
+                    reason: "later".into(),
+                    reply: Some(reply(450)),
+                },
+            };
+            (rcpt.clone(), outcome)
+        })
+        .collect();
+    let mut report = Report::new(Outcome::Delivered { reply: reply(250) });
+    report.recipients = recipients;
+    report
+}
+
+impl Deliver for Fake {
+    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
+        let mut reports = Vec::new();
+        for attempt in batch {
+            self.attempts
+                .lock()
+                .unwrap()
+                .push((Instant::now(), attempt.clone()));
+            reports.push(self.answer(&attempt).await);
+        }
+        reports
+    }
+
+    fn destination(&self) -> String {
+        "fake".into()
+    }
+}
+
+/// A configuration for a spool in `dir`, with retries shortened to `min`.
+pub fn config(dir: &Path, min: Duration, lifetime: Duration) -> Config {
+    let ini = dir.join("vsisrv.ini");
+    let text =
+        "[VMAIL]\nmail-server = file:capture\nfrom = fax@example.test\n[VFXSCHED]\nspool = spool\n";
+    std::fs::write(&ini, text).unwrap();
+    let mut config = vmail_config::load(&ini).unwrap().config;
+    config.retry = RetryPolicy {
+        min,
+        max: min * 8,
+        max_lifetime: lifetime,
+    };
+    config.max_connections = 2;
+    config
+}
+
+pub struct Running {
+    pub spool: Arc<Spool>,
+    pub control: mpsc::Sender<Control>,
+    pub hints: mpsc::Sender<Hint>,
+    pub task: tokio::task::JoinHandle<Exit>,
+}
+
+pub fn start(config: Config, fake: Arc<Fake>, mode: Mode) -> Running {
+    let spool = Arc::new(Spool::open(&config.spool).unwrap());
+    let (control, control_rx) = mpsc::channel(8);
+    let (hints, hints_rx) = mpsc::channel(64);
+    let ctx = WorkerContext {
+        spool: Arc::clone(&spool),
+        deliverer: fake,
+        config: Arc::new(config),
+    };
+    let inputs = Inputs {
+        hints: hints_rx,
+        control: control_rx,
+    };
+    let scheduler = Scheduler::new(ctx, inputs, Box::new(|| None), mode);
+    Running {
+        spool,
+        control,
+        hints,
+        task: tokio::spawn(scheduler.run()),
+    }
+}
+
+pub fn envelope(recipients: &[&str]) -> Envelope {
+    Envelope::new(
+        "fax@example.test",
+        recipients.iter().map(|r| r.to_string()).collect(),
+    )
+}
+
+pub fn message(subject: &str) -> Vec<u8> {
+    format!("From: fax@example.test\nTo: a@example.test\nSubject: {subject}\n\nbody\n").into_bytes()
+}
+
+/// Waits, bounded, until `done` holds; panics with `what` otherwise.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".state"))
+                .count()
+        })
+        .unwrap_or(0)
+}
