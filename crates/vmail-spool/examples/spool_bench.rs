@@ -25,6 +25,27 @@ fn report(what: &str, jobs: usize, start: Instant) {
     );
 }
 
+/// Drop-to-queued latency of one drop at a time (3 fsyncs: file, queue/, in/).
+fn latency_of_single_drops(spool: &Spool, count: usize) {
+    let mut micros: Vec<u128> = (0..count)
+        .map(|n| {
+            let path = spool.in_dir().join(format!("one-{n}.eml"));
+            std::fs::write(&path, message(n)).unwrap();
+            let start = Instant::now();
+            spool.ingest(&path, "", 1 << 20).unwrap();
+            start.elapsed().as_micros()
+        })
+        .collect();
+    micros.sort();
+    let at = |q: f64| micros[((micros.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "{:<40} {count:>6} jobs  p50 {:.2} ms  p99 {:.2} ms",
+        "ingest of one drop at a time",
+        at(0.5),
+        at(0.99)
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let jobs: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000);
@@ -72,6 +93,8 @@ fn main() {
         }
     }
     report("ingest_many of 128 .eml drops (2 KB)", drops.len(), start);
+
+    latency_of_single_drops(&spool, 200);
 
     let start = Instant::now();
     let ids = spool.ids().unwrap();

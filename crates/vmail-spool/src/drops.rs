@@ -123,7 +123,8 @@ impl Spool {
         match batch.add(&prepared.envelope, prepared.message, limit) {
             Ok(()) => Ok(prepared.consumed),
             Err(SpoolError::TooLarge { size, limit }) => {
-                let reason = format!("is {size} bytes, over the limit of {limit} bytes");
+                let reason =
+                    format!("makes a message of {size} bytes, over the limit of {limit} bytes");
                 Err(IngestError::Quarantined(
                     self.quarantine(Corrupt::new(path, reason))?,
                 ))

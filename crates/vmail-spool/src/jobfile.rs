@@ -174,7 +174,7 @@ fn build(
     if let Some(subject) = &job.subject {
         builder = builder.subject(subject.clone());
     }
-    let (body, mut consumed) = body_text(job, base)?;
+    let (body, mut consumed) = body_text(job, base, limit)?;
     let (parts, files) = attachments(job, base, limit)?;
     consumed.extend(files);
     let message = if parts.is_empty() {
@@ -192,11 +192,11 @@ fn message_id(domain: &str) -> String {
     format!("<{stamp}.{:016x}@{domain}>", rand::random::<u64>())
 }
 
-fn body_text(job: &JobFile, base: &Path) -> Result<(String, Vec<PathBuf>), String> {
+fn body_text(job: &JobFile, base: &Path, limit: u64) -> Result<(String, Vec<PathBuf>), String> {
     let mut body = job.body.join("\n");
     let mut consumed = Vec::new();
     if let Some(name) = &job.body_file {
-        let (path, bytes) = read_beside(base, name, "body-file", u64::MAX)?;
+        let (path, bytes) = read_beside(base, name, "body-file", limit)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| format!("body-file `{name}` is not UTF-8 text"))?;
         if !body.is_empty() {

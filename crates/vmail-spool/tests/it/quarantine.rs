@@ -185,3 +185,36 @@ fn job_files_that_reach_outside_or_make_no_sense_are_refused() {
     }
     assert!(outside.exists());
 }
+
+#[test]
+fn a_job_whose_packed_message_is_over_the_limit_says_so() {
+    let (_dir, spool) = spool();
+    std::fs::create_dir(spool.in_dir().join("f")).unwrap();
+    std::fs::write(spool.in_dir().join("f/a.bin"), vec![7u8; 900]).unwrap();
+    let path = drop_file(
+        &spool,
+        "big.job",
+        b"to = a@x.org\nfrom = b@x.org\nattach = f/a.bin\n",
+    );
+    let err = spool.ingest(&path, "", 1000).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("{}: makes a message of ", path.display())),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(" bytes, over the limit of 1000 bytes"),
+        "{err}"
+    );
+    let path = drop_file(
+        &spool,
+        "big2.job",
+        b"to = a@x.org\nfrom = b@x.org\nattach = f/a.bin\n",
+    );
+    assert_eq!(
+        spool.ingest(&path, "", 500).unwrap_err().to_string(),
+        format!(
+            "{}: attach `f/a.bin` makes the job larger than the limit of 500 bytes",
+            path.display()
+        )
+    );
+}
