@@ -88,7 +88,45 @@
 //!   the job is queued, and their folder when it is left empty.
 //!
 //! Anything else (another suffix, binary garbage, an empty file, a file over
-//! the size limit) goes to `quarantine/`.
+//! the size limit) goes to `quarantine/`. When a `.job` is quarantined, the
+//! files it names stay where they are for the administrator to inspect.
+//!
+//! # Use
+//!
+//! ```
+//! use std::io::Read;
+//! use vmail_core::Envelope;
+//! use vmail_spool::Spool;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let root = dir.path().join("spool");
+//! let spool = Spool::open(&root)?;              // creates the layout
+//! let _lock = spool.lock()?;                     // the daemon only
+//! let recovery = spool.recover()?;               // at start, under the lock
+//! assert_eq!(recovery.temp_removed, 0);
+//!
+//! // vfx and the sendmail shim: queue a message (streamed, fsynced).
+//! let envelope = Envelope::new("fax@example.com", vec!["ann@example.org".into()]);
+//! let message = "From: fax@example.com\r\nTo: ann@example.org\r\n\r\nHello\r\n";
+//! let id = spool.submit(&envelope, message.as_bytes(), 10 << 20)?;
+//!
+//! // The daemon: read the job, stream its message, record the attempt.
+//! let job = spool.load(&id)?;
+//! assert_eq!(job.envelope, envelope);
+//! let mut text = String::new();
+//! spool.open_message(&id)?.read_to_string(&mut text)?;
+//! assert_eq!(text, message);
+//! spool.job_log(&id)?.append("delivered: 250 2.0.0 Ok: queued as 4F2A")?;
+//! spool.finish_sent(&id)?;
+//! assert!(spool.ids()?.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Nothing leaves `queue/` while a job is being delivered (there are no
+//! claims on disk; the daemon's scheduler is the one owner of what is in
+//! flight), so after a crash every unfinished job is simply still queued.
 #![forbid(unsafe_code)]
 
 mod drops;
