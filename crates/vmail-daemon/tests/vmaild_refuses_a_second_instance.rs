@@ -1,0 +1,24 @@
+//! Two daemons on one spool would send every job twice: the second refuses
+//! and names the first one's pid.
+#![allow(clippy::unwrap_used)]
+#[path = "common/daemon.rs"]
+mod daemon;
+
+use daemon::*;
+use std::process::Command;
+
+#[test]
+fn the_second_vmaild_names_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = write_config(dir.path(), "");
+    let first = Daemon::start(dir.path());
+    let second = Command::new(env!("CARGO_BIN_EXE_vmaild"))
+        .arg("--config")
+        .arg(&ini)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains(&format!("pid {}", first.pid())), "{stderr}");
+    assert!(first.stop().success());
+}
