@@ -97,12 +97,24 @@ fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, Batch
             Ok(job) if job.state.held => result.finished.push((id, Next::Held)),
             Ok(job) => jobs.push(job),
             Err(SpoolError::UnknownJob { .. }) => result.finished.push((id, Next::Done)),
-            Err(err) => {
-                warn!(job = %id, "cannot read the job, setting it aside: {err}");
-                if let Err(err) = ctx.spool.quarantine_state(&id) {
-                    warn!(job = %id, "cannot set the job's state aside either: {err}");
+            Err(SpoolError::Corrupt(corrupt)) => {
+                match ctx.spool.set_aside(&corrupt) {
+                    Ok(moved) => warn!(job = %id, "set aside: {moved}"),
+                    Err(err) => warn!(job = %id, "{corrupt}; it cannot be set aside: {err}"),
                 }
-                result.finished.push((id, Next::Done));
+                // Only a bad state was set aside: the job goes on as a fresh one.
+                let next = if ctx.spool.message_path(&id).exists() {
+                    Next::RetryAt(SystemTime::now())
+                } else {
+                    Next::Done
+                };
+                result.finished.push((id, next));
+            }
+            Err(err) => {
+                // An I/O error (a full or read-only disk) passes; the job stays.
+                let again = SystemTime::now() + ctx.config.retry.min;
+                warn!(job = %id, "cannot read the job now, trying again later: {err}");
+                result.finished.push((id, Next::RetryAt(again)));
             }
         }
     }
