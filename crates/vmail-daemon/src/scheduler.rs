@@ -144,7 +144,10 @@ impl<D: Deliver> Scheduler<D> {
                 Some(hint) = self.hints.recv() => self.on_hint(hint),
                 Some(control) = self.control.recv() => self.on_control(control),
                 () = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {}
-                _ = rescan.tick() => self.start_listing(),
+                _ = rescan.tick() => {
+                    self.start_listing();
+                    self.start_purge();
+                }
                 _ = heartbeat.tick() => self.on_heartbeat(),
             }
         }
@@ -257,6 +260,22 @@ impl<D: Deliver> Scheduler<D> {
             self.pending_loads.insert(id);
         }
         self.start_pending_loads();
+        if self.ctx.config.sent_retention.is_zero() {
+            self.start_purge();
+        }
+    }
+
+    /// Removes delivered jobs older than `[VFXSCHED] keep-sent` from sent/.
+    fn start_purge(&self) {
+        let spool = Arc::clone(&self.ctx.spool);
+        let keep = self.ctx.config.sent_retention;
+        tokio::task::spawn_blocking(move || match spool.purge_sent(keep) {
+            Ok(0) => {}
+            Ok(n) => {
+                debug!(target: SCHED_TARGET, "removed {n} delivered job(s) older than keep-sent from sent/")
+            }
+            Err(err) => warn!("cannot clean sent/: {err}"),
+        });
     }
 
     fn on_hint(&mut self, hint: Hint) {

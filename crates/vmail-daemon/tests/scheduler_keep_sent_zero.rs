@@ -1,0 +1,39 @@
+//! `[VFXSCHED] keep-sent = 0`: delivered jobs leave sent/ (and their logs)
+//! as soon as they are delivered.
+#![allow(clippy::unwrap_used)]
+mod common;
+
+use common::*;
+use std::time::Duration;
+use vmail_daemon::lifecycle::Control;
+use vmail_daemon::scheduler::Mode;
+use vmail_daemon::watcher::Hint;
+
+#[tokio::test]
+async fn delivered_jobs_are_removed_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(
+        dir.path(),
+        Duration::from_secs(60),
+        Duration::from_secs(3600),
+    );
+    config.sent_retention = Duration::ZERO;
+    let fake = Fake::scripted(vec![]);
+    let run = start(config, fake.clone(), Mode::Daemon);
+    run.spool
+        .submit(
+            &envelope(&["a@example.test"]),
+            message("gone").as_slice(),
+            u64::MAX,
+        )
+        .unwrap();
+    run.hints.send(Hint::Rescan).await.unwrap();
+    wait_until("one delivery", || fake.attempts().len() == 1).await;
+    let spool = run.spool.clone();
+    wait_until("sent/ emptied", || {
+        count(&spool.sent_dir()) == 0 && spool.ids().unwrap().is_empty()
+    })
+    .await;
+    run.control.send(Control::Shutdown).await.unwrap();
+    run.task.await.unwrap();
+}
