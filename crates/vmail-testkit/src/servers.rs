@@ -1,1 +1,382 @@
-//! Filled in by the test-server harness work.
+//! The private Postfix and Dovecot that `tests/servers/start.sh` starts, as
+//! described by the `servers.env` file it writes.
+//!
+//! `bash tests/run.sh` starts them and exports `VMAIL_TEST_SERVERS` (the path
+//! of that file) before running `cargo test`; [`TestServers::from_env`]
+//! reads it. Everything listens on 127.0.0.1:
+//!
+//! | field              | service                                              |
+//! |--------------------|------------------------------------------------------|
+//! | `smtp_plain_port`  | SMTP, no TLS, no AUTH; relays for 127.0.0.0/8        |
+//! | `submission_port`  | SMTP, STARTTLS; AUTH only after TLS; auth'd relay    |
+//! | `smtps_port`       | SMTP over implicit TLS, AUTH; auth'd relay           |
+//! | `plainauth_port`   | SMTP, no TLS, AUTH in clear text; auth'd relay       |
+//! | `pop3_port`        | POP3, USER/PASS without TLS                          |
+//! | `pop3s_port`       | POP3 over implicit TLS                               |
+//!
+//! AUTH offers PLAIN, LOGIN and CRAM-MD5 (Dovecot SASL). Mail accepted for
+//! `example.test` and `jms1.net` lands in Maildirs under `maildir_root`
+//! (`<domain>/<user>/new`, other local parts in `<domain>/catchall`);
+//! [`TestServers::wait_for_message`] finds it by its Message-ID.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The environment variable that names the `servers.env` file.
+pub const SERVERS_ENV_VAR: &str = "VMAIL_TEST_SERVERS";
+
+/// How often [`TestServers::wait_for_message`] looks at the Maildirs.
+const POLL_INTERVAL: Duration = Duration::from_millis(25);
+
+/// A login known to Dovecot (and so to Postfix's SASL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestUser {
+    pub user: String,
+    pub password: String,
+}
+
+/// The running test servers: where they listen and what they know.
+#[derive(Debug, Clone)]
+pub struct TestServers {
+    /// The directory start.sh was given (configs, logs, mail, TLS material).
+    pub dir: PathBuf,
+    /// Always `127.0.0.1`.
+    pub host: String,
+    /// The name the server certificate is issued to (`localhost`; it also
+    /// carries the IP address 127.0.0.1).
+    pub tls_name: String,
+    pub smtp_plain_port: u16,
+    pub submission_port: u16,
+    pub smtps_port: u16,
+    pub plainauth_port: u16,
+    pub pop3_port: u16,
+    pub pop3s_port: u16,
+    /// PEM of the throwaway CA that issued the servers' certificate.
+    pub ca_cert: PathBuf,
+    /// Root of the Maildirs Postfix delivers into (`<domain>/<user>/`).
+    pub maildir_root: PathBuf,
+    /// Postfix's `message_size_limit`, announced in the EHLO `SIZE` line.
+    pub message_size_limit: u64,
+    /// `jms1@jms1.net` / `not.my.real.password`.
+    pub user: TestUser,
+    /// `colon@example.test` / `pa:ss:wd`: colons break `user:password` splitting.
+    pub colon_user: TestUser,
+    /// `special@example.test`, a password with a space, `:`, `#`, `;`, `"`,
+    /// a backslash, `$`, `%`, `&` and `!`.
+    pub special_user: TestUser,
+    /// A recipient that always gets `450 4.2.0 ... try later` at RCPT.
+    pub defer_rcpt: String,
+    /// A recipient that always gets `550 5.1.1 ... no such user` at RCPT.
+    pub reject_rcpt: String,
+    /// A recipient in a domain the servers do not serve (`554 5.7.1 Relay
+    /// access denied` on the plain port).
+    pub unknown_rcpt: String,
+    pub postfix_pid: u32,
+    pub dovecot_pid: u32,
+    pub postfix_log: PathBuf,
+    pub dovecot_log: PathBuf,
+}
+
+impl TestServers {
+    /// Reads the file named by `VMAIL_TEST_SERVERS`.
+    ///
+    /// # Panics
+    /// When the variable is unset or the file is missing or incomplete: these
+    /// tests need the real servers, which `bash tests/run.sh` starts.
+    pub fn from_env() -> TestServers {
+        let Some(path) = std::env::var_os(SERVERS_ENV_VAR) else {
+            panic!(
+                "{SERVERS_ENV_VAR} is not set: this test needs the private Postfix and Dovecot; \
+                 run the tests with `bash tests/run.sh`"
+            );
+        };
+        match TestServers::from_file(Path::new(&path)) {
+            Ok(servers) => servers,
+            Err(error) => panic!("{error}; run the tests with `bash tests/run.sh`"),
+        }
+    }
+
+    /// Reads a `servers.env` file written by `tests/servers/start.sh`.
+    pub fn from_file(path: &Path) -> Result<TestServers, String> {
+        let text = fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read the test servers file {} ({SERVERS_ENV_VAR}): {e}",
+                path.display()
+            )
+        })?;
+        let env = Env::parse(path, &text)?;
+        Ok(TestServers {
+            dir: env.get("VMAIL_TEST_DIR")?.into(),
+            host: env.get("VMAIL_TEST_HOST")?,
+            tls_name: env.get("VMAIL_TEST_TLS_NAME")?,
+            smtp_plain_port: env.number("VMAIL_TEST_SMTP_PLAIN_PORT")?,
+            submission_port: env.number("VMAIL_TEST_SMTP_SUBMISSION_PORT")?,
+            smtps_port: env.number("VMAIL_TEST_SMTPS_PORT")?,
+            plainauth_port: env.number("VMAIL_TEST_SMTP_PLAINAUTH_PORT")?,
+            pop3_port: env.number("VMAIL_TEST_POP3_PORT")?,
+            pop3s_port: env.number("VMAIL_TEST_POP3S_PORT")?,
+            ca_cert: env.get("VMAIL_TEST_CA_CERT")?.into(),
+            maildir_root: env.get("VMAIL_TEST_MAILDIR_ROOT")?.into(),
+            message_size_limit: env.number("VMAIL_TEST_MESSAGE_SIZE_LIMIT")?,
+            user: env.user("VMAIL_TEST_USER", "VMAIL_TEST_PASSWORD")?,
+            colon_user: env.user("VMAIL_TEST_COLON_USER", "VMAIL_TEST_COLON_PASSWORD")?,
+            special_user: env.user("VMAIL_TEST_SPECIAL_USER", "VMAIL_TEST_SPECIAL_PASSWORD")?,
+            defer_rcpt: env.get("VMAIL_TEST_DEFER_RCPT")?,
+            reject_rcpt: env.get("VMAIL_TEST_REJECT_RCPT")?,
+            unknown_rcpt: env.get("VMAIL_TEST_UNKNOWN_RCPT")?,
+            postfix_pid: env.number("VMAIL_TEST_POSTFIX_PID")?,
+            dovecot_pid: env.number("VMAIL_TEST_DOVECOT_PID")?,
+            postfix_log: env.get("VMAIL_TEST_POSTFIX_LOG")?.into(),
+            dovecot_log: env.get("VMAIL_TEST_DOVECOT_LOG")?.into(),
+        })
+    }
+
+    /// Every test user.
+    pub fn users(&self) -> [&TestUser; 3] {
+        [&self.user, &self.colon_user, &self.special_user]
+    }
+
+    /// `host:port`, for `TcpStream::connect`.
+    pub fn addr(&self, port: u16) -> String {
+        format!("{}:{port}", self.host)
+    }
+
+    /// The Maildir of one address served here (`jms1@jms1.net` ->
+    /// `<maildir_root>/jms1.net/jms1`); unlisted local parts of a served
+    /// domain share `<domain>/catchall`.
+    pub fn maildir_of(&self, address: &str) -> PathBuf {
+        let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+        let (local, domain) = (local.to_ascii_lowercase(), domain.to_ascii_lowercase());
+        let listed = self
+            .users()
+            .iter()
+            .any(|u| u.user.eq_ignore_ascii_case(address));
+        let mailbox = if listed { local.as_str() } else { "catchall" };
+        self.maildir_root.join(domain).join(mailbox)
+    }
+
+    /// The delivered files (one per recipient mailbox) whose `Message-ID`
+    /// header is `message_id` (with or without the angle brackets), as they
+    /// are now. Does not wait.
+    pub fn find_message(&self, message_id: &str) -> Vec<PathBuf> {
+        let wanted = message_id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        let mut found: Vec<PathBuf> = maildir_files(&self.maildir_root)
+            .into_iter()
+            .filter(|file| has_message_id(file, wanted))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Waits up to `timeout` for a message with this Message-ID to be
+    /// delivered into any Maildir, and returns its path (the first one, when
+    /// it went to several mailboxes). `None` when the time is up.
+    pub fn wait_for_message(&self, message_id: &str, timeout: Duration) -> Option<PathBuf> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(path) = self.find_message(message_id).into_iter().next() {
+                return Some(path);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            thread::sleep(POLL_INTERVAL.min(deadline - now));
+        }
+    }
+
+    /// The bytes of the message with this Message-ID as Postfix delivered
+    /// it (with its Return-Path, Delivered-To and Received headers), waiting
+    /// up to `timeout` for it.
+    pub fn delivered_message(&self, message_id: &str, timeout: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let path = self.wait_for_message(message_id, remaining)?;
+            // POP3 may move it from new/ to cur/ in between: look again.
+            if let Ok(bytes) = fs::read(&path) {
+                return Some(bytes);
+            }
+        }
+    }
+
+    /// The last `lines` lines of the Postfix and Dovecot logs, for the
+    /// message of a failed assertion.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for log in [&self.postfix_log, &self.dovecot_log] {
+            let text = fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})\n"));
+            let all: Vec<&str> = text.lines().collect();
+            let _ = writeln!(out, "--- last lines of {}:", log.display());
+            for line in &all[all.len().saturating_sub(lines)..] {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out
+    }
+}
+
+/// The KEY=VALUE lines of `servers.env`; values may be wrapped in single
+/// quotes (start.sh quotes every string; none holds a single quote).
+struct Env<'a> {
+    path: &'a Path,
+    values: HashMap<String, String>,
+}
+
+impl<'a> Env<'a> {
+    fn parse(path: &'a Path, text: &str) -> Result<Env<'a>, String> {
+        let mut values = HashMap::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(format!(
+                    "{}:{}: not KEY=VALUE: {line}",
+                    path.display(),
+                    index + 1
+                ));
+            };
+            let value = value
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or(value);
+            values.insert(key.to_owned(), value.to_owned());
+        }
+        Ok(Env { path, values })
+    }
+
+    fn get(&self, key: &str) -> Result<String, String> {
+        self.values
+            .get(key)
+            .cloned()
+            .ok_or_else(|| format!("{}: no {key}", self.path.display()))
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
+        let value = self.get(key)?;
+        value
+            .parse()
+            .map_err(|_| format!("{}: {key}={value} is not a number", self.path.display()))
+    }
+
+    fn user(&self, user_key: &str, password_key: &str) -> Result<TestUser, String> {
+        Ok(TestUser {
+            user: self.get(user_key)?,
+            password: self.get(password_key)?,
+        })
+    }
+}
+
+/// Every file in `<root>/<domain>/<mailbox>/{new,cur}/`.
+fn maildir_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for domain in subdirectories(root) {
+        for mailbox in subdirectories(&domain) {
+            for sub in ["new", "cur"] {
+                let Ok(entries) = fs::read_dir(mailbox.join(sub)) else {
+                    continue;
+                };
+                files.extend(entries.flatten().map(|entry| entry.path()));
+            }
+        }
+    }
+    files
+}
+
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Whether the header section of this file has `Message-ID: <wanted>`
+/// (header name in any case, folded or not). A file that vanished (moved
+/// to cur/ meanwhile) does not match.
+fn has_message_id(file: &Path, wanted: &str) -> bool {
+    let Ok(bytes) = fs::read(file) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut header = String::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            header.push_str(line); // a folded continuation line
+            continue;
+        }
+        if message_id_matches(&header, wanted) {
+            return true;
+        }
+        header = line.to_owned();
+    }
+    message_id_matches(&header, wanted)
+}
+
+fn message_id_matches(header: &str, wanted: &str) -> bool {
+    let Some((name, value)) = header.split_once(':') else {
+        return false;
+    };
+    name.trim().eq_ignore_ascii_case("message-id")
+        && value.trim().trim_start_matches('<').trim_end_matches('>') == wanted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_is_found_in_any_case_and_folded() {
+        assert!(message_id_matches("Message-ID: <a.b@c>", "a.b@c"));
+        assert!(message_id_matches("message-id:<a.b@c>", "a.b@c"));
+        assert!(message_id_matches("Message-Id:  <a.b@c>  ", "a.b@c"));
+        assert!(!message_id_matches("Message-ID: <a.b@cd>", "a.b@c"));
+        assert!(!message_id_matches("In-Reply-To: <a.b@c>", "a.b@c"));
+        assert!(!message_id_matches("X-Message-ID: <a.b@c>", "a.b@c"));
+    }
+
+    #[test]
+    fn header_section_only_and_folding() -> Result<(), std::io::Error> {
+        let dir = std::env::temp_dir().join(format!("vmail-testkit-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let folded = dir.join("folded");
+        fs::write(
+            &folded,
+            "Subject: x\r\nMessage-ID:\r\n <id@x>\r\n\r\nbody\r\n",
+        )?;
+        let in_body = dir.join("in-body");
+        fs::write(&in_body, "Subject: x\r\n\r\nMessage-ID: <id@x>\r\n")?;
+        let found = has_message_id(&folded, "id@x");
+        let not_found = has_message_id(&in_body, "id@x");
+        fs::remove_dir_all(&dir)?;
+        assert!(found);
+        assert!(!not_found);
+        Ok(())
+    }
+
+    #[test]
+    fn env_values_lose_their_quotes() -> Result<(), String> {
+        let text = "# comment\nA='p@ss w0rd:#;\"x\"\\$%&!'\nB=12\n\nC=''\n";
+        let env = Env::parse(Path::new("servers.env"), text)?;
+        assert_eq!(env.get("A")?, "p@ss w0rd:#;\"x\"\\$%&!");
+        assert_eq!(env.number::<u16>("B")?, 12);
+        assert_eq!(env.get("C")?, "");
+        assert_eq!(env.get("D"), Err("servers.env: no D".to_owned()));
+        Ok(())
+    }
+}
