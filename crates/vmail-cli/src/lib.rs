@@ -1,9 +1,24 @@
 //! vmail's command-line front-ends. The binaries in `src/bin` only call
-//! `main` here; each command lives in its own module so that `vfxadmin`'s
-//! `queue` and `check` can join `config` as further [`vfxadmin::Command`]s.
+//! `main` here; each command lives in its own module:
+//!
+//! * `vfx` ([`vfx`]): queue a job, with [`compose`] (the MIME message) and
+//!   [`cover`] (cover page templates);
+//! * `vfxadmin` ([`vfxadmin`]): `config` ([`config_cmd`]) and `queue`
+//!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`);
+//! * `vmail-sendmail` ([`sendmail`]): the sendmail-compatible shim;
+//! * `vmail-docgen` ([`docgen`]): man pages and shell completions.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod compose;
 pub mod config_cmd;
+pub mod cover;
+pub mod docgen;
+pub mod finished;
 pub mod prompt;
+pub mod queue_cmd;
+pub mod sendmail;
+pub mod sendmail_input;
+pub mod setup;
+pub mod vfx;
 pub mod vfxadmin;

@@ -4,6 +4,7 @@
 //! the arguments and the logic, and an arm in [`run`].
 
 use crate::config_cmd::{self, ConfigArgs};
+use crate::queue_cmd::{self, QueueArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Print or set a key of vsisrv.ini, keeping its comments
     Config(ConfigArgs),
+    /// List, show, retry, hold, release or delete queued jobs
+    Queue(QueueArgs),
 }
 
 /// Runs a parsed command line.
@@ -34,6 +37,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let path = vmail_config::config_path(cli.config.as_deref());
     match &cli.command {
         Command::Config(args) => config_cmd::run(&path, args),
+        Command::Queue(args) => queue_cmd::run(Some(&path), args),
     }
 }
 
@@ -67,7 +71,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("/x.ini")));
-        let Command::Config(args) = cli.command;
+        let Command::Config(args) = cli.command else {
+            panic!("not parsed as config");
+        };
         assert!(args.add && args.prompt && args.encrypt);
         assert_eq!(
             (args.section.as_str(), args.key.as_str()),

@@ -1,0 +1,5 @@
+//! `vmail-docgen OUT_DIR`: man pages and shell completions for packaging.
+
+fn main() -> std::process::ExitCode {
+    vmail_cli::docgen::main()
+}

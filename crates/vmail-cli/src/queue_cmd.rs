@@ -1,0 +1,343 @@
+//! `vfxadmin queue`: list, show, retry, hold, release and delete jobs.
+//! Changes go through the spool's atomic state rewrite, which a running
+//! vmaild notices at once (it watches `queue/`).
+
+use crate::finished::{self, Found, Where};
+use crate::setup;
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+use vmail_core::JobId;
+use vmail_spool::{JobState, QueuedJob, Spool, format_time};
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    #[command(subcommand)]
+    pub action: QueueAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueAction {
+    /// List the queued jobs: id, age, attempts, next try, recipients, last reply
+    List {
+        /// Print JSON (an array of jobs) instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job (queued, sent or failed): envelope, state, size and its log
+    Show {
+        id: String,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a job (or every job) due now, releasing it if held
+    Retry {
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        /// Every queued job
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+    /// Hold a job: vmaild leaves it alone until it is released
+    Hold { id: String },
+    /// Release a held job
+    Release { id: String },
+    /// Delete a queued job (its log stays)
+    Delete { id: String },
+}
+
+pub fn run(config_path: Option<&Path>, args: &QueueArgs) -> anyhow::Result<ExitCode> {
+    let config = setup::load_config(config_path)?;
+    let spool = setup::open_spool(&config)?;
+    match &args.action {
+        QueueAction::List { json } => list(&spool, *json),
+        QueueAction::Show { id, json } => show(&spool, &parse_id(id)?, *json),
+        QueueAction::Retry { id: Some(id), .. } => change(&spool, id, "due now", Spool::retry_now),
+        QueueAction::Retry { id: None, .. } => retry_all(&spool),
+        QueueAction::Hold { id } => change(&spool, id, "held", Spool::hold),
+        QueueAction::Release { id } => change(&spool, id, "released", Spool::release),
+        QueueAction::Delete { id } => {
+            let id = parse_id(id)?;
+            spool.delete(&id).map_err(|e| anyhow!("{e}"))?;
+            println!("{id}: deleted");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_id(id: &str) -> anyhow::Result<JobId> {
+    JobId::parse(id).map_err(|e| anyhow!("{e}"))
+}
+
+fn change(
+    spool: &Spool,
+    id: &str,
+    done: &str,
+    action: fn(&Spool, &JobId) -> Result<JobState, vmail_spool::SpoolError>,
+) -> anyhow::Result<ExitCode> {
+    let id = parse_id(id)?;
+    action(spool, &id).map_err(|e| anyhow!("{e}"))?;
+    println!("{id}: {done}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry_all(spool: &Spool) -> anyhow::Result<ExitCode> {
+    let mut count = 0;
+    for id in spool.ids().map_err(|e| anyhow!("{e}"))? {
+        match spool.retry_now(&id) {
+            Ok(_) => count += 1,
+            Err(e) if e.is_unknown_job() => {} // delivered meanwhile
+            Err(e) => return Err(anyhow!("{e}")),
+        }
+    }
+    println!("{count} job(s) due now");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads every queued job; a corrupt entry is reported on stderr and skipped.
+fn queued(spool: &Spool) -> anyhow::Result<Vec<QueuedJob>> {
+    let mut jobs = Vec::new();
+    for entry in spool.jobs().map_err(|e| anyhow!("{e}"))? {
+        match entry {
+            Ok(job) => jobs.push(job),
+            Err(corrupt) => eprintln!("vfxadmin: warning: corrupt queue entry {corrupt}"),
+        }
+    }
+    Ok(jobs)
+}
+
+fn list(spool: &Spool, as_json: bool) -> anyhow::Result<ExitCode> {
+    let jobs = queued(spool)?;
+    let now = SystemTime::now();
+    if as_json {
+        let all: Vec<Value> = jobs.iter().map(|j| job_json(j, now)).collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if jobs.is_empty() {
+        println!("The queue of {} is empty.", spool.root().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 6]> = jobs.iter().map(|j| row(j, now)).collect();
+    let header = ["ID", "AGE", "TRIES", "NEXT TRY", "RECIPIENTS", "LAST REPLY"].map(String::from);
+    print!("{}", table(&header, &rows));
+    println!("{} job(s)", jobs.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(job: &QueuedJob, now: SystemTime) -> [String; 6] {
+    [
+        job.id.to_string(),
+        age(job.state.first_queued, now),
+        job.state.attempts.to_string(),
+        next_try(&job.state, now),
+        job.envelope.recipients.join(", "),
+        last_reply(&job.state),
+    ]
+}
+
+/// Columns padded to their widest cell; the last column is not padded.
+fn table(header: &[String; 6], rows: &[[String; 6]]) -> String {
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == 5 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn span(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+fn age(since: SystemTime, now: SystemTime) -> String {
+    span(now.duration_since(since).unwrap_or_default())
+}
+
+fn next_try(state: &JobState, now: SystemTime) -> String {
+    match (state.held, state.next_due) {
+        (true, _) => "held".to_string(),
+        (false, None) => "now".to_string(),
+        (false, Some(due)) => match due.duration_since(now) {
+            Ok(wait) if wait > Duration::ZERO => format!("in {}", span(wait)),
+            _ => "now".to_string(),
+        },
+    }
+}
+
+fn last_reply(state: &JobState) -> String {
+    match (&state.last_reply, &state.last_reason) {
+        (Some(reply), _) => reply.one_line(),
+        (None, Some(reason)) => reason.clone(),
+        (None, None) => "-".to_string(),
+    }
+}
+
+/// One job in the manner of Postfix's `mailq`: id (`!` when held), size,
+/// arrival, sender; the last reply in parentheses; one line per recipient.
+pub fn mailq_entry(job: &QueuedJob) -> String {
+    let mark = if job.state.held { "!" } else { "" };
+    let arrival =
+        chrono::DateTime::<chrono::Local>::from(job.state.first_queued).format("%a %b %e %H:%M:%S");
+    let sender = match job.envelope.from.as_str() {
+        "" => "MAILER-DAEMON",
+        from => from,
+    };
+    let id = format!("{}{mark}", job.id);
+    let mut out = format!(
+        "{id:<27} {:>8} {arrival}  {sender}
+",
+        job.size
+    );
+    let reply = last_reply(&job.state);
+    if reply != "-" {
+        out.push_str(&format!(
+            "{:indent$}({reply})
+",
+            "",
+            indent = 48
+        ));
+    }
+    for rcpt in &job.envelope.recipients {
+        out.push_str(&format!("{:indent$}{rcpt}\n", "", indent = 57));
+    }
+    out.push('\n');
+    out
+}
+
+fn state_json(state: &JobState) -> Value {
+    json!({
+        "attempts": state.attempts,
+        "first_queued": format_time(state.first_queued),
+        "next_due": state.next_due.map(format_time),
+        "held": state.held,
+        "last_reply": state.last_reply.as_ref().map(|r| json!({
+            "code": r.code,
+            "enhanced": r.enhanced.map(|e| e.to_string()),
+            "text": r.text,
+        })),
+        "last_reason": state.last_reason,
+    })
+}
+
+fn job_json(job: &QueuedJob, now: SystemTime) -> Value {
+    json!({
+        "id": job.id.as_str(),
+        "from": job.envelope.from,
+        "recipients": job.envelope.recipients,
+        "size": job.size,
+        "age_seconds": now.duration_since(job.state.first_queued).unwrap_or_default().as_secs(),
+        "state": state_json(&job.state),
+    })
+}
+
+fn show(spool: &Spool, id: &JobId, as_json: bool) -> anyhow::Result<ExitCode> {
+    let found = finished::find(spool, id)?;
+    let log = spool.read_job_log(id).map_err(|e| anyhow!("{e}"))?;
+    if as_json {
+        let value = json!({
+            "id": id.as_str(),
+            "where": found.place.name(),
+            "path": found.path.display().to_string(),
+            "from": found.envelope.from,
+            "recipients": found.envelope.recipients,
+            "size": found.size,
+            "state": found.state.as_ref().map(state_json),
+            "log": log.lines().collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", show_text(id, &found, &log, SystemTime::now()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_text(id: &JobId, found: &Found, log: &str, now: SystemTime) -> String {
+    let from = match found.envelope.from.as_str() {
+        "" => "<> (null sender)",
+        from => from,
+    };
+    let mut out = format!(
+        "Job:         {id}\nWhere:       {} ({})\nFrom:        {from}\nTo:          {}\nSize:        {} bytes\n",
+        found.place.describe(),
+        found.path.display(),
+        found.envelope.recipients.join(", "),
+        found.size,
+    );
+    if let Some(state) = &found.state {
+        let queued = format_time(state.first_queued);
+        out.push_str(&format!(
+            "Queued:      {queued} ({} ago)\nAttempts:    {}\n",
+            age(state.first_queued, now),
+            state.attempts
+        ));
+        if found.place == Where::Queue {
+            out.push_str(&format!("Next try:    {}\n", next_try(state, now)));
+        }
+        out.push_str(&format!("Last reply:  {}\n", last_reply(state)));
+        if let (Some(_), Some(reason)) = (&state.last_reply, &state.last_reason) {
+            out.push_str(&format!("Why:         {reason}\n"));
+        }
+    }
+    match log {
+        "" => out.push_str("\nLog:         (empty)\n"),
+        log => out.push_str(&format!("\nLog:\n{log}")),
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_short() {
+        let cases = [(5, "5s"), (90, "1m"), (3900, "1h05m"), (180_000, "2d02h")];
+        for (secs, text) in cases {
+            assert_eq!(span(Duration::from_secs(secs)), text);
+        }
+    }
+
+    #[test]
+    fn the_table_lines_up() {
+        let header =
+            ["ID", "AGE", "TRIES", "NEXT TRY", "RECIPIENTS", "LAST REPLY"].map(String::from);
+        let rows = [["a-1", "5s", "0", "now", "x@y", "-"].map(String::from)];
+        assert_eq!(
+            table(&header, &rows),
+            "ID   AGE  TRIES  NEXT TRY  RECIPIENTS  LAST REPLY\na-1  5s   0      now       x@y         -\n"
+        );
+    }
+}

@@ -1,0 +1,421 @@
+//! `vmail-sendmail`: a sendmail-compatible front-end that queues into the
+//! vmail spool, so that cron, mailx and scripts can send through vmail.
+//! Installed as `/usr/sbin/sendmail` by the packaging.
+//!
+//! It is called once per message, so it does only what it must: no async
+//! runtime, one read of the configuration, one job written with
+//! [`vmail_spool::Spool::submit`] (the message file's fsync and the queue
+//! folder's), one line appended to the job's log. Exit codes follow
+//! sysexits(3).
+
+use crate::sendmail_input::{self, InputError, Parts};
+use crate::setup;
+use clap::{ArgAction, Parser};
+use lettre::Address;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vmail_core::Envelope;
+
+pub const EX_USAGE: u8 = 64;
+pub const EX_DATAERR: u8 = 65;
+pub const EX_NOUSER: u8 = 67;
+pub const EX_SOFTWARE: u8 = 70;
+pub const EX_TEMPFAIL: u8 = 75;
+pub const EX_CONFIG: u8 = 78;
+
+/// The `-o` options accepted and ignored (by their first letters).
+const HARMLESS_O: &[&str] = &["e", "d", "m", "L", "8", "7", "b", "c", "s"];
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vmail-sendmail",
+    version,
+    about = "sendmail-compatible front-end: queues a message from standard input into the vmail spool",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_help = "\
+Examples:
+  printf 'Subject: hi\\n\\nhello\\n' | vmail-sendmail ann@example.com
+  vmail-sendmail -t -i < message.eml          (recipients from To, Cc and Bcc)
+  vmail-sendmail -bp                          (list the queue, like mailq)
+
+Accepted and ignored: -oe*, -od*, -om, -oL*, -B TYPE, -N DSN, -R RET, -V ID,
+-v, -n, -U, -h N, -L TAG, -O OPTION=VALUE, -bm, -bi.
+Exit codes (sysexits): 64 usage, 65 bad message or address, 67 address
+without a domain, 70 internal error, 75 spool not writable (try again),
+78 configuration error."
+)]
+pub struct Cli {
+    /// Take the recipients from the To, Cc and Bcc fields too (Bcc is removed)
+    #[arg(short = 't')]
+    pub extract: bool,
+
+    /// The envelope sender [default: [VMAIL] from]
+    #[arg(short = 'f', short_alias = 'r', value_name = "ADDRESS")]
+    pub from: Option<String>,
+
+    /// The sender's full name, for the From field added when the message has none
+    #[arg(short = 'F', value_name = "NAME")]
+    pub full_name: Option<String>,
+
+    /// A line with a single dot does not end the message (also -oi)
+    #[arg(short = 'i')]
+    pub ignore_dots: bool,
+
+    /// sendmail option: i (as -i); e*, d*, m, L* ... are ignored
+    #[arg(short = 'o', value_name = "OPTION", action = ArgAction::Append)]
+    pub options: Vec<String>,
+
+    /// Mode: m (deliver a message, the default), p (list the queue, as mailq), i (no-op)
+    #[arg(short = 'b', value_name = "MODE", default_value = "m")]
+    pub mode: String,
+
+    /// The configuration file [default: $VSIFAX/lib/vsisrv.ini, else /etc/vmail/vsisrv.ini]
+    #[arg(short = 'C', long = "config", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Print help
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// Print the version
+    #[arg(long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+
+    #[arg(short = 'B', hide = true)]
+    pub body_type: Option<String>,
+    #[arg(short = 'N', hide = true)]
+    pub dsn: Option<String>,
+    #[arg(short = 'R', hide = true)]
+    pub dsn_return: Option<String>,
+    #[arg(short = 'V', hide = true)]
+    pub envelope_id: Option<String>,
+    #[arg(short = 'h', hide = true)]
+    pub hop_count: Option<String>,
+    #[arg(short = 'L', hide = true)]
+    pub log_tag: Option<String>,
+    #[arg(short = 'O', hide = true, action = ArgAction::Append)]
+    pub long_options: Vec<String>,
+    #[arg(short = 'v', hide = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    #[arg(short = 'n', hide = true)]
+    pub no_alias: bool,
+    #[arg(short = 'U', hide = true)]
+    pub initial_submission: bool,
+
+    /// Recipients
+    #[arg(value_name = "ADDRESS")]
+    pub recipients: Vec<String>,
+}
+
+/// A failure with its sysexits code.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+fn fail(code: u8, message: impl Into<String>) -> Exit {
+    Exit {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Parses the arguments (EX_USAGE on an unknown option) and runs them.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("vmail-sendmail: {}", usage_error(&err));
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    match run(&cli, &mut io::stdin().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(exit) => {
+            eprintln!("vmail-sendmail: {}", exit.message);
+            ExitCode::from(exit.code)
+        }
+    }
+}
+
+/// clap's error, first line only, with the hint that matters here.
+fn usage_error(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or("bad arguments");
+    let first = first.trim_start_matches("error: ");
+    format!("{first}; this option is not supported (see vmail-sendmail --help)")
+}
+
+/// Runs a parsed command line with the message on `input`.
+pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
+    let ignore_dots = check_options(cli)?;
+    let config =
+        setup::load_config(cli.config.as_deref()).map_err(|e| fail(EX_CONFIG, format!("{e:#}")))?;
+    match cli.mode.as_str() {
+        "m" => {}
+        "p" => return list_queue(&config),
+        "i" => return Ok(()),
+        "s" => {
+            return Err(fail(
+                EX_USAGE,
+                "-bs (SMTP on standard input) is not supported; give the message on standard input",
+            ));
+        }
+        "d" => {
+            return Err(fail(
+                EX_USAGE,
+                "-bd: vmail-sendmail is not a daemon; vmaild is",
+            ));
+        }
+        other => {
+            return Err(fail(
+                EX_USAGE,
+                format!("-b{other} is not supported (only -bm, -bp, -bi)"),
+            ));
+        }
+    }
+    let message = sendmail_input::read_message(input, ignore_dots, config.max_message_size)
+        .map_err(|e| match e {
+            InputError::TooLarge { limit } => fail(EX_DATAERR, format!("the message is over [VMAIL] max-message-size ({limit} bytes); nothing was queued")),
+            InputError::Io(why) => fail(EX_SOFTWARE, format!("cannot read the message: {why}")),
+        })?;
+    let parts = sendmail_input::split(&message);
+    let envelope = envelope(cli, &config.from, &parts)?;
+    let mut queued = added_fields(cli, &envelope, &parts);
+    queued.extend_from_slice(&parts.kept);
+    queued.extend_from_slice(&parts.body);
+    submit(&config, &envelope, &queued)
+}
+
+/// Checks the `-o` options; returns whether dots are ignored (-i or -oi).
+fn check_options(cli: &Cli) -> Result<bool, Exit> {
+    let mut ignore_dots = cli.ignore_dots;
+    for option in &cli.options {
+        if option == "i" {
+            ignore_dots = true;
+        } else if !HARMLESS_O.iter().any(|p| option.starts_with(p)) {
+            return Err(fail(
+                EX_USAGE,
+                format!("-o{option} is not supported (accepted: -oi, -oe*, -od*, -om, -oL*)"),
+            ));
+        }
+    }
+    Ok(ignore_dots)
+}
+
+/// The envelope: `-f` or `[VMAIL] from`; the arguments, and with `-t`
+/// the header's To, Cc and Bcc, each checked, duplicates dropped.
+fn envelope(cli: &Cli, default_from: &str, parts: &Parts) -> Result<Envelope, Exit> {
+    let from = match cli
+        .from
+        .as_deref()
+        .map(|f| f.trim().trim_start_matches('<').trim_end_matches('>'))
+    {
+        Some("") => String::new(),
+        Some(from) => checked(from, "-f")?,
+        None => default_from.to_string(),
+    };
+    let mut wanted: Vec<String> = cli
+        .recipients
+        .iter()
+        .flat_map(|r| r.split(','))
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if cli.extract {
+        wanted.extend(sendmail_input::header_recipients(&parts.header));
+    }
+    let mut recipients: Vec<String> = Vec::new();
+    for rcpt in &wanted {
+        let address = checked(rcpt, "recipient")?;
+        if !recipients
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(&address))
+        {
+            recipients.push(address);
+        }
+    }
+    if recipients.is_empty() {
+        let hint = if cli.extract {
+            "the To, Cc and Bcc fields name no address"
+        } else {
+            "give addresses as arguments, or -t to read them from the header"
+        };
+        return Err(fail(
+            EX_USAGE,
+            format!("no recipients: {hint}; nothing was queued"),
+        ));
+    }
+    Ok(Envelope::new(from, recipients))
+}
+
+/// A bare address (`Name <a@b>` gives `a@b`), or the error that says why not.
+fn checked(text: &str, what: &str) -> Result<String, Exit> {
+    let bare = match (text.rfind('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+        _ => text,
+    };
+    if !bare.contains('@') {
+        return Err(fail(
+            EX_NOUSER,
+            format!(
+                "{what} `{text}` has no domain: vmail relays to a mail server and has no local mailboxes; give user@domain; nothing was queued"
+            ),
+        ));
+    }
+    bare.parse::<Address>().map(|a| a.to_string()).map_err(|_| {
+        fail(
+            EX_DATAERR,
+            format!("{what} `{text}` is not an email address; nothing was queued"),
+        )
+    })
+}
+
+/// From (the envelope sender, with -F's full name), Date and Message-ID,
+/// each only when the message lacks it, as sendmail adds them.
+fn added_fields(cli: &Cli, envelope: &Envelope, parts: &Parts) -> Vec<u8> {
+    let eol = parts.eol;
+    let mut out = String::new();
+    if !sendmail_input::has_field(&parts.header, "From") && !envelope.from.is_empty() {
+        match cli
+            .full_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            Some(name) => {
+                let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+                out.push_str(&format!("From: \"{quoted}\" <{}>{eol}", envelope.from));
+            }
+            None => out.push_str(&format!("From: {}{eol}", envelope.from)),
+        }
+    }
+    if !sendmail_input::has_field(&parts.header, "Date") {
+        out.push_str(&format!("Date: {}{eol}", chrono::Local::now().to_rfc2822()));
+    }
+    if !sendmail_input::has_field(&parts.header, "Message-ID") {
+        let domain = envelope
+            .from
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d);
+        out.push_str(&format!(
+            "Message-ID: {}{eol}",
+            crate::compose::message_id(domain)
+        ));
+    }
+    out.into_bytes()
+}
+
+fn submit(config: &vmail_config::Config, envelope: &Envelope, message: &[u8]) -> Result<(), Exit> {
+    let spool = vmail_spool::Spool::open(&config.spool).map_err(|e| {
+        fail(
+            EX_TEMPFAIL,
+            format!("cannot open the spool {}: {e}", config.spool.display()),
+        )
+    })?;
+    let id = spool
+        .submit(envelope, message, config.max_message_size)
+        .map_err(|e| match e {
+            vmail_spool::SpoolError::TooLarge { .. }
+            | vmail_spool::SpoolError::BadEnvelope { .. } => fail(EX_DATAERR, e.to_string()),
+            other => fail(EX_TEMPFAIL, other.to_string()),
+        })?;
+    let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
+    let line = format!(
+        "submitted by vmail-sendmail (uid {uid}) to {}",
+        envelope.recipients.join(", ")
+    );
+    if let Err(err) = spool.job_log(&id).and_then(|mut log| log.append(&line)) {
+        eprintln!(
+            "vmail-sendmail: warning: job {id} is queued, but its log cannot be written: {err}"
+        );
+    }
+    Ok(())
+}
+
+/// `-bp`: the queue, in the manner of `mailq`.
+fn list_queue(config: &vmail_config::Config) -> Result<(), Exit> {
+    let spool = vmail_spool::Spool::open(&config.spool).map_err(|e| {
+        fail(
+            EX_TEMPFAIL,
+            format!("cannot open the spool {}: {e}", config.spool.display()),
+        )
+    })?;
+    let jobs = spool.jobs().map_err(|e| fail(EX_TEMPFAIL, e.to_string()))?;
+    let mut out = String::new();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    for job in jobs.flatten() {
+        if count == 0 {
+            out.push_str("-Queue ID-                  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+        }
+        count += 1;
+        bytes += job.size;
+        out.push_str(&crate::queue_cmd::mailq_entry(&job));
+    }
+    match count {
+        0 => out.push_str("Mail queue is empty\n"),
+        n => out.push_str(&format!(
+            "-- {} Kbytes in {n} Request{}.\n",
+            bytes.div_ceil(1024),
+            if n == 1 { "" } else { "s" }
+        )),
+    }
+    io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|e| fail(EX_SOFTWARE, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sendmail_style_options_parse() {
+        let cli = Cli::try_parse_from([
+            "sendmail",
+            "-ti",
+            "-oem",
+            "-odi",
+            "-B8BITMIME",
+            "-ffax@x.test",
+            "-F",
+            "Fax Server",
+            "a@x.test",
+        ])
+        .unwrap();
+        assert!(cli.extract && cli.ignore_dots);
+        assert_eq!(cli.options, ["em", "di"]);
+        assert_eq!(cli.from.as_deref(), Some("fax@x.test"));
+        assert_eq!(cli.recipients, ["a@x.test"]);
+        assert!(check_options(&cli).unwrap());
+        let cli = Cli::try_parse_from(["sendmail", "-oi", "-bp"]).unwrap();
+        assert!(check_options(&cli).unwrap());
+        assert_eq!(cli.mode, "p");
+        let cli = Cli::try_parse_from(["sendmail", "-oQ/tmp", "a@x"]).unwrap();
+        assert_eq!(check_options(&cli).unwrap_err().code, EX_USAGE);
+        assert!(Cli::try_parse_from(["sendmail", "-X", "/tmp/log", "a@x"]).is_err());
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert_eq!(
+            checked("Ann <ann@x.test>", "recipient").unwrap(),
+            "ann@x.test"
+        );
+        assert_eq!(checked("root", "recipient").unwrap_err().code, EX_NOUSER);
+        assert_eq!(checked("a@@x", "recipient").unwrap_err().code, EX_DATAERR);
+    }
+}

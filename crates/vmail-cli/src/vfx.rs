@@ -1,0 +1,216 @@
+//! `vfx`: submit a job. Every check (addresses, files, sizes, the cover
+//! page) is made before anything is queued; the job is then written with
+//! [`vmail_spool::Spool::submit`] (atomic, fsynced) and its id printed. A
+//! running vmaild sees it at once; without one it waits in the queue.
+
+use crate::compose::{self, Document, Draft};
+use crate::cover::{self, CoverFields};
+use crate::setup;
+use anyhow::{Context, anyhow, bail};
+use clap::Parser;
+use lettre::message::Mailbox;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use vmail_core::Envelope;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vfx",
+    version,
+    about = "Queue a job for vmail: files as attachments, with an optional cover page",
+    after_help = "\
+Examples:
+  vfx -n ann@example.com invoice.pdf scan.tiff
+  vfx -n ann@example.com,bob@example.com -s 'Invoice 42' -m 'Please sign.' -C classic invoice.pdf
+  vfx -n ann@example.com -O -C classic        (the cover page alone)"
+)]
+pub struct Cli {
+    /// A recipient; repeat -n or give a comma list
+    #[arg(
+        short = 'n',
+        long = "to",
+        value_name = "ADDRESS",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub to: Vec<String>,
+
+    /// The subject
+    #[arg(short = 's', long = "subject")]
+    pub subject: Option<String>,
+
+    /// The sender [default: [VMAIL] from]
+    #[arg(short = 'f', long = "from", value_name = "ADDRESS")]
+    pub from: Option<String>,
+
+    /// A note: the text of the message (and of the cover page)
+    #[arg(short = 'm', long = "note")]
+    pub note: Option<String>,
+
+    /// A cover page: a built-in template (classic) or a template file
+    #[arg(short = 'C', long = "cover", value_name = "NAME")]
+    pub cover: Option<String>,
+
+    /// Send the cover page only, no files (classic unless -C names another)
+    #[arg(short = 'O', long = "cover-only", conflicts_with = "files")]
+    pub cover_only: bool,
+
+    /// The configuration file [default: $VSIFAX/lib/vsisrv.ini, else /etc/vmail/vsisrv.ini]
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Files to attach (PDF, TIFF, PNG, JPEG, text, anything)
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Parses the process's arguments and runs them; errors print as
+/// `vfx: what: why; nothing was queued` and exit 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(id) => {
+            println!("{id}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vfx: {e:#}; nothing was queued");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Checks everything, queues the job, returns its id.
+pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
+    let config = setup::load_config(cli.config.as_deref())?;
+    let to = recipients(&cli.to)?;
+    let from_text = cli.from.as_deref().unwrap_or(&config.from);
+    let from = Mailbox::from_str(from_text)
+        .map_err(|_| anyhow!("`{from_text}` is not an email address (the sender)"))?;
+    let documents =
+        compose::read_documents(&cli.files, config.max_message_size).map_err(|e| anyhow!(e))?;
+    let subject = cli
+        .subject
+        .clone()
+        .unwrap_or_else(|| default_subject(&documents));
+    let text = body_text(cli, &from, &to, &subject, &documents)?;
+    if documents.is_empty() && text.trim().is_empty() {
+        bail!("nothing to send: name files, or give a note (-m) or a cover page (-C, -O)");
+    }
+    let draft = Draft {
+        from,
+        to,
+        subject,
+        text,
+        documents,
+    };
+    let message = compose::build(&draft).map_err(|e| anyhow!(e))?;
+    let spool = setup::open_spool(&config)?;
+    let envelope = Envelope::new(
+        draft.from.email.to_string(),
+        draft.to.iter().map(|m| m.email.to_string()).collect(),
+    );
+    let id = spool
+        .submit(&envelope, message.as_slice(), config.max_message_size)
+        .map_err(|e| anyhow!("{e}"))?;
+    log_submission(&spool, &id, &envelope, &draft.documents, message.len());
+    Ok(id)
+}
+
+/// `-n` values (already split on commas), each a valid address.
+fn recipients(values: &[String]) -> anyhow::Result<Vec<Mailbox>> {
+    let mut out = Vec::new();
+    for value in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        let mbox = Mailbox::from_str(value)
+            .map_err(|_| anyhow!("`{value}` is not an email address (-n)"))?;
+        out.push(mbox);
+    }
+    if out.is_empty() {
+        bail!("no recipient: give -n ADDRESS");
+    }
+    Ok(out)
+}
+
+fn default_subject(documents: &[Document]) -> String {
+    if documents.is_empty() {
+        return "Fax".to_string();
+    }
+    let names: Vec<&str> = documents.iter().map(|d| d.name.as_str()).collect();
+    format!("Fax: {}", names.join(", "))
+}
+
+/// The cover page (when asked for), then the note, or the note alone.
+fn body_text(
+    cli: &Cli,
+    from: &Mailbox,
+    to: &[Mailbox],
+    subject: &str,
+    documents: &[Document],
+) -> anyhow::Result<String> {
+    let note = cli.note.clone().unwrap_or_default();
+    let name = match (&cli.cover, cli.cover_only) {
+        (Some(name), _) => name.as_str(),
+        (None, true) => "classic",
+        (None, false) => return Ok(note),
+    };
+    let template = cover::template(name).map_err(|e| anyhow!(e))?;
+    let fields = CoverFields {
+        date: chrono::Local::now()
+            .format("%a %d %b %Y %H:%M %:z")
+            .to_string(),
+        sender: from.to_string(),
+        recipients: to.iter().map(|m| m.to_string()).collect(),
+        subject: subject.to_string(),
+        files: documents
+            .iter()
+            .map(|d| (d.name.clone(), d.bytes.len() as u64))
+            .collect(),
+        note,
+    };
+    Ok(cover::render(&template, &fields))
+}
+
+/// The first line of the job's log. The job is queued already, so a log
+/// that cannot be written is a warning, not a failure.
+fn log_submission(
+    spool: &vmail_spool::Spool,
+    id: &vmail_core::JobId,
+    envelope: &Envelope,
+    documents: &[Document],
+    size: usize,
+) {
+    let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
+    let line = format!(
+        "submitted by vfx (uid {uid}) to {}: {} file(s), {size} bytes",
+        envelope.recipients.join(", "),
+        documents.len()
+    );
+    if let Err(err) = spool
+        .job_log(id)
+        .and_then(|mut log| log.append(&line))
+        .context("cannot write the job log")
+    {
+        eprintln!("vfx: warning: job {id} is queued, but {err:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn n_repeats_and_splits_on_commas() {
+        let cli = Cli::try_parse_from(["vfx", "-n", "a@x,b@x", "-n", "c@x", "f.pdf"]).unwrap();
+        assert_eq!(cli.to, ["a@x", "b@x", "c@x"]);
+        assert!(Cli::try_parse_from(["vfx", "-n", "a@x", "-O", "f.pdf"]).is_err());
+        let cli = Cli::try_parse_from(["vfx", "-n", "a@x", "-O", "-C", "classic"]).unwrap();
+        assert!(cli.cover_only);
+    }
+}
