@@ -1,0 +1,153 @@
+//! A capture-mode configuration in a temp folder, the real binaries run
+//! on it, and readers of the spool they write.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A temp folder holding `vsisrv.ini` (capture mode) and `spool/`.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env::with_vmail("")
+    }
+
+    /// `extra` goes into `[VMAIL]`, e.g. `max-message-size = 1k`.
+    pub fn with_vmail(extra: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[VMAIL]\nmail-server = file:capture\nfrom = fax@example.test\n{extra}\n[VFXSCHED]\nspool = spool\ndebug = On\n"
+        );
+        std::fs::write(dir.path().join("vsisrv.ini"), text).unwrap();
+        Env { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn ini(&self) -> PathBuf {
+        self.path().join("vsisrv.ini")
+    }
+
+    pub fn spool(&self) -> PathBuf {
+        self.path().join("spool")
+    }
+
+    /// Writes a file in the temp folder and returns its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Runs `bin` with `-c vsisrv.ini` (or `-C` for the shim) first.
+    pub fn run(&self, bin: &str, args: &[&str], stdin: &[u8]) -> Run {
+        let flag = if bin.ends_with("sendmail") {
+            "-C"
+        } else {
+            "-c"
+        };
+        let ini = self.ini();
+        let mut all = vec![flag, ini.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_in(self.path(), bin, &all, stdin, &[])
+    }
+
+    /// The ids in `queue/`, sorted.
+    pub fn queued(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.spool().join("queue"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.ends_with(".state"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// The one queued job's envelope lines and message.
+    pub fn only_job(&self) -> (String, Vec<u8>) {
+        let ids = self.queued();
+        assert_eq!(ids.len(), 1, "one job queued: {ids:?}");
+        let bytes = std::fs::read(self.spool().join("queue").join(&ids[0])).unwrap();
+        let split = bytes.windows(2).position(|w| w == b"\n\n").unwrap();
+        let envelope = String::from_utf8(bytes[..split + 1].to_vec()).unwrap();
+        (envelope, bytes[split + 2..].to_vec())
+    }
+}
+
+/// The path of one of this package's binaries.
+pub fn bin_path(bin: &str) -> PathBuf {
+    match bin {
+        "vfx" => PathBuf::from(env!("CARGO_BIN_EXE_vfx")),
+        "vfxadmin" => PathBuf::from(env!("CARGO_BIN_EXE_vfxadmin")),
+        "vmail-sendmail" => PathBuf::from(env!("CARGO_BIN_EXE_vmail-sendmail")),
+        "vmail-docgen" => PathBuf::from(env!("CARGO_BIN_EXE_vmail-docgen")),
+        other => PathBuf::from(other),
+    }
+}
+
+/// Runs `bin` in `dir` with `stdin`, bounded to 60 s.
+pub fn run_in(dir: &Path, bin: &str, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(bin_path(bin));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("VSIFAX")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    // A program may exit before reading all of its input (-bp): ignore EPIPE.
+    let _ = input.write_all(stdin);
+    drop(input);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{bin} {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Polls `done` every 20 ms for at most 20 s; on timeout panics with
+/// `what` and what `show` returns.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool, show: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after 20 s waiting for {what}\n{}",
+            show()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
