@@ -1,0 +1,123 @@
+//! A real program that calls sendmail: Debian's `bsd-mailx`, installed
+//! here when missing (`apt-get install -y bsd-mailx`).
+//!
+//! bsd-mailx runs the program named by its `sendmail` variable (else
+//! /usr/sbin/sendmail) as `sendmail -i -t [-f FROM]`, with the whole
+//! message, Bcc included, on standard input. The test sets the variable in
+//! a private start-up file (`MAILRC`), and, since the variable holds a path
+//! and no arguments, points the shim at its configuration with `VSIFAX`
+//! (`$VSIFAX/lib/vsisrv.ini`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MAILX: &str = "/usr/bin/bsd-mailx";
+
+/// Runs a command to its end within `limit`; its output goes to our stderr.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> bool {
+    let mut child = cmd.stdin(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ensure_mailx() {
+    if Path::new(MAILX).exists() {
+        return;
+    }
+    let install = || {
+        run_bounded(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "bsd-mailx"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            Duration::from_secs(300),
+        )
+    };
+    let updated_and_installed = || {
+        run_bounded(
+            Command::new("apt-get").args(["update", "-q"]),
+            Duration::from_secs(300),
+        ) && install()
+    };
+    assert!(
+        install() || updated_and_installed(),
+        "{MAILX} is missing and `apt-get install -y bsd-mailx` failed (it needs root and Debian's package archive); install bsd-mailx and run the test again"
+    );
+}
+
+#[test]
+fn bsd_mailx_queues_through_the_shim() {
+    ensure_mailx();
+    let env = Env::new();
+    std::fs::create_dir(env.path().join("lib")).unwrap();
+    std::fs::write(
+        env.path().join("lib/vsisrv.ini"),
+        std::fs::read_to_string(env.ini())
+            .unwrap()
+            .replace("spool = spool", "spool = ../spool"),
+    )
+    .unwrap();
+    let mailrc = env.file(
+        "mailrc",
+        format!("set sendmail={}\n", bin_path("vmail-sendmail").display()).as_bytes(),
+    );
+    let home = env.path().to_str().unwrap();
+    let run = run_in(
+        env.path(),
+        MAILX,
+        &[
+            "-s",
+            "From mailx",
+            "-c",
+            "cy@example.test",
+            "-b",
+            "secret@example.test",
+            "-r",
+            "me@example.test",
+            "ann@example.test",
+        ],
+        b"Hello from mailx.\n.\nA line after a lone dot.\n",
+        &[
+            ("MAILRC", mailrc.to_str().unwrap()),
+            ("VSIFAX", home),
+            ("HOME", home),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let (envelope, message) = env.only_job();
+    assert_eq!(
+        envelope,
+        "Fme@example.test\nTann@example.test\nTcy@example.test\nTsecret@example.test\n"
+    );
+    let message = String::from_utf8(message).unwrap();
+    assert!(message.contains("Subject: From mailx\n"), "{message}");
+    assert!(
+        message.contains("To: ann@example.test\n") && message.contains("Cc: cy@example.test\n"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "Bcc stripped: {message}");
+    assert!(
+        message.contains("Message-ID: <") && message.contains("Date: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("Hello from mailx.\n.\nA line after a lone dot.\n"),
+        "mailx passes -i: {message}"
+    );
+    let id = &env.queued()[0];
+    let log = std::fs::read_to_string(env.spool().join("logs").join(format!("{id}.log"))).unwrap();
+    assert!(log.contains("submitted by vmail-sendmail (uid "), "{log}");
+}
