@@ -1,0 +1,105 @@
+use super::*;
+use vmail_core::TlsMode;
+
+fn s(value: &str) -> Secret {
+    Secret::new(value)
+}
+
+#[test]
+fn plain_matches_the_seed_vector() {
+    let payload = plain_response(&s("jms1@jms1.net"), &s("not.my.real.password"));
+    assert_eq!(
+        payload.expose(),
+        "AGptczFAam1zMS5uZXQAbm90Lm15LnJlYWwucGFzc3dvcmQ="
+    );
+}
+
+#[test]
+fn login_prompts_and_answers_are_base64() {
+    assert_eq!(
+        BASE64.decode("VXNlcm5hbWU6").ok(),
+        Some(b"Username:".to_vec())
+    );
+    assert_eq!(
+        BASE64.decode("UGFzc3dvcmQ6").ok(),
+        Some(b"Password:".to_vec())
+    );
+    assert_eq!(
+        login_response(&s("jms1@jms1.net")).expose(),
+        "am1zMUBqbXMxLm5ldA=="
+    );
+    assert_eq!(
+        login_response(&s("not.my.real.password")).expose(),
+        "bm90Lm15LnJlYWwucGFzc3dvcmQ="
+    );
+}
+
+#[test]
+fn cram_md5_matches_rfc_2195() {
+    let challenge = "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+";
+    let answer = cram_md5_response(&s("tim"), &s("tanstaaftanstaaf"), challenge);
+    assert_eq!(
+        answer.as_ref().map(Secret::expose),
+        Some("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw")
+    );
+    assert!(cram_md5_response(&s("tim"), &s("x"), "not base64!").is_none());
+}
+
+fn settings(auth_type: AuthType, allow_plaintext_auth: bool) -> SmtpSettings {
+    let mut settings = SmtpSettings::plain("127.0.0.1", 25);
+    settings.tls = TlsMode::None;
+    settings.auth_type = auth_type;
+    settings.allow_plaintext_auth = allow_plaintext_auth;
+    settings
+}
+
+fn offering(mechanisms: &str) -> Result<Extensions, String> {
+    let raw = if mechanisms.is_empty() {
+        "250-x\r\n250 PIPELINING\r\n".to_string()
+    } else {
+        format!("250-x\r\n250 AUTH {mechanisms}\r\n")
+    };
+    Extensions::parse(raw.as_bytes())
+}
+
+#[test]
+fn auto_prefers_plain_over_tls_and_cram_md5_in_clear() -> Result<(), String> {
+    let all = offering("LOGIN PLAIN CRAM-MD5")?;
+    let auto = settings(AuthType::Auto, true);
+    assert_eq!(
+        choose(&auto, &all, true).ok().flatten(),
+        Some(Mechanism::Plain)
+    );
+    assert_eq!(
+        choose(&auto, &all, false).ok().flatten(),
+        Some(Mechanism::CramMd5)
+    );
+    let login_only = offering("LOGIN")?;
+    assert_eq!(
+        choose(&auto, &login_only, true).ok().flatten(),
+        Some(Mechanism::Login)
+    );
+    Ok(())
+}
+
+#[test]
+fn policy_errors_say_what_to_change() -> Result<(), String> {
+    let all = offering("PLAIN LOGIN")?;
+    let refused = choose(&settings(AuthType::Plain, false), &all, false);
+    let text = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(text.contains("allow-plaintext-auth"), "{text}");
+
+    let missing = choose(&settings(AuthType::CramMd5, true), &all, true);
+    let text = missing.err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        text,
+        "the server does not offer AUTH CRAM-MD5; it offers: PLAIN LOGIN"
+    );
+
+    let none_offered = offering("")?;
+    assert!(matches!(
+        choose(&settings(AuthType::Plain, false), &none_offered, false),
+        Ok(None)
+    ));
+    Ok(())
+}

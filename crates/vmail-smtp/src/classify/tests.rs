@@ -1,0 +1,251 @@
+use super::*;
+use crate::error::{RefusedRecipient, Step};
+use std::io;
+use vmail_core::EnhancedCode;
+
+fn reply(code: u16, text: &str) -> Reply {
+    let class = (code / 100) as u8;
+    Reply::new(code, Some(EnhancedCode::new(class, 0, 0)), text)
+}
+
+fn io_error() -> io::Error {
+    io::Error::new(io::ErrorKind::Other, "boom")
+}
+
+/// One of every variant, with the outcome each must get.
+fn every_variant() -> Vec<(SmtpError, &'static str)> {
+    vec![
+        (
+            SmtpError::Connect {
+                host: "h".into(),
+                port: 25,
+                source: io_error(),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Timeout {
+                step: Step::Greeting,
+                seconds: 0.5,
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::ConnectionClosed {
+                step: Step::DataEnd,
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Io {
+                step: Step::Data,
+                source: io_error(),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Protocol {
+                step: Step::Ehlo,
+                detail: "x".into(),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Greeting {
+                reply: reply(421, "busy"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Greeting {
+                reply: reply(554, "go away"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Helo {
+                reply: reply(502, "no"),
+            },
+            "deferred",
+        ),
+        (SmtpError::StartTlsNotOffered { port: 465 }, "deferred"),
+        (
+            SmtpError::StartTlsRefused {
+                reply: reply(454, "no tls"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Tls {
+                host: "h".into(),
+                detail: "bad cert".into(),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::TlsConfig {
+                detail: "no ca".into(),
+            },
+            "deferred",
+        ),
+        (SmtpError::PlaintextAuthRefused, "deferred"),
+        (
+            SmtpError::AuthMechanismNotOffered {
+                wanted: "PLAIN".into(),
+                offered: vec![],
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::AuthMissingResponses {
+                mechanism: "PLAIN",
+                needed: "x",
+                found: 0,
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::AuthRejected {
+                mechanism: "PLAIN",
+                reply: reply(535, "bad"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::AuthBadChallenge {
+                mechanism: "CRAM-MD5",
+                reply: reply(334, "!"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Pop {
+                host: "h".into(),
+                port: 110,
+                command: "PASS",
+                response: "-ERR".into(),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::MailFrom {
+                reply: reply(451, "later"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::MailFrom {
+                reply: reply(550, "no"),
+            },
+            "failed",
+        ),
+        (
+            SmtpError::Recipient {
+                address: "a".into(),
+                reply: reply(550, "no such user"),
+            },
+            "failed",
+        ),
+        (
+            SmtpError::Recipient {
+                address: "a".into(),
+                reply: reply(450, "later"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::RecipientsRefused {
+                refused: vec![refused(550), refused(550)],
+            },
+            "failed",
+        ),
+        (
+            SmtpError::RecipientsRefused {
+                refused: vec![refused(550), refused(451)],
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::Data {
+                reply: reply(554, "no"),
+            },
+            "failed",
+        ),
+        (
+            SmtpError::Data {
+                reply: reply(451, "later"),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::DataEnd {
+                reply: reply(552, "too big"),
+            },
+            "failed",
+        ),
+        (
+            SmtpError::DataEnd {
+                reply: reply(452, "full"),
+            },
+            "deferred",
+        ),
+        (SmtpError::SizeExceeded { size: 10, limit: 5 }, "failed"),
+        (SmtpError::Body { source: io_error() }, "deferred"),
+        (
+            SmtpError::Rset {
+                reply: reply(500, "?"),
+            },
+            "deferred",
+        ),
+    ]
+}
+
+fn refused(code: u16) -> RefusedRecipient {
+    RefusedRecipient {
+        address: format!("r{code}@x"),
+        reply: reply(code, "r"),
+    }
+}
+
+#[test]
+fn every_variant_gets_its_outcome_and_keeps_the_reply() {
+    for (error, expected) in every_variant() {
+        let outcome = classify(&error);
+        assert_eq!(outcome.label(), expected, "{error:?}");
+        assert_eq!(
+            outcome.reply().is_some(),
+            error.reply().is_some(),
+            "{error:?}"
+        );
+        assert_eq!(error.is_transient(), expected == "deferred");
+    }
+}
+
+#[test]
+fn messages_an_administrator_reads() {
+    let e = SmtpError::StartTlsNotOffered { port: 465 };
+    assert_eq!(
+        e.to_string(),
+        "tls=starttls is required but the server does not offer STARTTLS in its EHLO reply; \
+         port 465 speaks TLS from the first byte: set [VMAIL] tls=implicit for it"
+    );
+    let e = SmtpError::AuthRejected {
+        mechanism: "LOGIN",
+        reply: reply(535, "bad"),
+    };
+    let outcome = classify(&e).to_string();
+    assert_eq!(
+        outcome,
+        "deferred: the server rejected the login (AUTH LOGIN): check the user and password \
+         in [VMAIL] auth-rsp (server said: 535 5.0.0 bad)"
+    );
+    let e = SmtpError::SizeExceeded {
+        size: 2_000_000,
+        limit: 1_000_000,
+    };
+    assert!(
+        classify(&e)
+            .to_string()
+            .contains("over the 1000000 bytes the server accepts")
+    );
+}

@@ -1,0 +1,238 @@
+//! Everything that can go wrong in a session, as data: each variant keeps the
+//! server's reply where there is one, and no variant ever holds a command as
+//! it went on the wire (an AUTH line would carry a secret).
+
+use std::fmt;
+use std::io;
+use thiserror::Error;
+use vmail_core::Reply;
+
+/// The step of the session an error happened in, for timeouts and dropped
+/// connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Connect,
+    Greeting,
+    Ehlo,
+    StartTls,
+    TlsHandshake,
+    Auth,
+    MailFrom,
+    RcptTo,
+    Data,
+    /// Sending the message body and waiting for the reply to the final dot.
+    DataEnd,
+    Rset,
+    Quit,
+    /// The POP3 login of POP-before-SMTP.
+    Pop,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Connect => "connecting",
+            Step::Greeting => "waiting for the greeting",
+            Step::Ehlo => "EHLO/HELO",
+            Step::StartTls => "STARTTLS",
+            Step::TlsHandshake => "the TLS handshake",
+            Step::Auth => "AUTH",
+            Step::MailFrom => "MAIL FROM",
+            Step::RcptTo => "RCPT TO",
+            Step::Data => "DATA",
+            Step::DataEnd => "sending the message data",
+            Step::Rset => "RSET",
+            Step::Quit => "QUIT",
+            Step::Pop => "the POP-before-SMTP login",
+        })
+    }
+}
+
+/// One refused recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRecipient {
+    pub address: String,
+    pub reply: Reply,
+}
+
+/// A session error. [`crate::classify`] maps each one to an outcome.
+#[derive(Debug, Error)]
+pub enum SmtpError {
+    #[error("cannot connect to {host}:{port}: {source}")]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no answer from the server within {seconds:.1} s during {step}")]
+    Timeout { step: Step, seconds: f64 },
+    #[error("the server closed the connection during {step}")]
+    ConnectionClosed { step: Step },
+    #[error("network error during {step}: {source}")]
+    Io {
+        step: Step,
+        #[source]
+        source: io::Error,
+    },
+    #[error("unreadable reply from the server during {step}: {detail}")]
+    Protocol { step: Step, detail: String },
+    #[error("the server refused the connection in its greeting")]
+    Greeting { reply: Reply },
+    #[error("the server refused both EHLO and HELO")]
+    Helo { reply: Reply },
+    #[error("{}", starttls_not_offered(*.port))]
+    StartTlsNotOffered { port: u16 },
+    #[error("the server refused STARTTLS")]
+    StartTlsRefused { reply: Reply },
+    #[error("TLS with {host} failed: {detail}")]
+    Tls { host: String, detail: String },
+    #[error("TLS setup: {detail}")]
+    TlsConfig { detail: String },
+    #[error(
+        "refusing to send AUTH over an unencrypted connection (base64 is not encryption): \
+         use tls=starttls or tls=implicit, or set [VMAIL] allow-plaintext-auth=yes"
+    )]
+    PlaintextAuthRefused,
+    #[error("the server does not offer AUTH {wanted}; it offers: {}", offered_list(.offered))]
+    AuthMechanismNotOffered {
+        wanted: String,
+        offered: Vec<String>,
+    },
+    #[error("AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, found {found}")]
+    AuthMissingResponses {
+        mechanism: &'static str,
+        needed: &'static str,
+        found: usize,
+    },
+    #[error(
+        "the server rejected the login (AUTH {mechanism}): check the user and password in \
+         [VMAIL] auth-rsp"
+    )]
+    AuthRejected {
+        mechanism: &'static str,
+        reply: Reply,
+    },
+    #[error("AUTH {mechanism}: the server's challenge is not valid base64")]
+    AuthBadChallenge {
+        mechanism: &'static str,
+        reply: Reply,
+    },
+    #[error("POP-before-SMTP login to {host}:{port} failed at {command}: {response}")]
+    Pop {
+        host: String,
+        port: u16,
+        command: &'static str,
+        response: String,
+    },
+    #[error("the server refused the sender in MAIL FROM")]
+    MailFrom { reply: Reply },
+    #[error("the server refused every recipient")]
+    RecipientsRefused { refused: Vec<RefusedRecipient> },
+    #[error("the server refused the recipient {address}")]
+    Recipient { address: String, reply: Reply },
+    #[error("the server refused DATA")]
+    Data { reply: Reply },
+    #[error("the server refused the message after its data")]
+    DataEnd { reply: Reply },
+    #[error(
+        "the message is {size} bytes, over the {limit} bytes the server accepts (its SIZE); \
+         it was not sent"
+    )]
+    SizeExceeded { size: u64, limit: u64 },
+    #[error("cannot read the message to send: {source}")]
+    Body {
+        #[source]
+        source: io::Error,
+    },
+    #[error("the server refused RSET between two messages")]
+    Rset { reply: Reply },
+}
+
+fn starttls_not_offered(port: u16) -> String {
+    let mut text = String::from(
+        "tls=starttls is required but the server does not offer STARTTLS in its EHLO reply",
+    );
+    if port == 465 {
+        text.push_str("; port 465 speaks TLS from the first byte: set [VMAIL] tls=implicit for it");
+    }
+    text
+}
+
+fn offered_list(offered: &[String]) -> String {
+    if offered.is_empty() {
+        "nothing".to_string()
+    } else {
+        offered.join(" ")
+    }
+}
+
+impl SmtpError {
+    /// The server's reply that caused this error, when there is one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            SmtpError::Greeting { reply }
+            | SmtpError::Helo { reply }
+            | SmtpError::StartTlsRefused { reply }
+            | SmtpError::AuthRejected { reply, .. }
+            | SmtpError::AuthBadChallenge { reply, .. }
+            | SmtpError::MailFrom { reply }
+            | SmtpError::Recipient { reply, .. }
+            | SmtpError::Data { reply }
+            | SmtpError::DataEnd { reply }
+            | SmtpError::Rset { reply } => Some(reply),
+            SmtpError::RecipientsRefused { refused } => refused.first().map(|r| &r.reply),
+            SmtpError::Connect { .. }
+            | SmtpError::Timeout { .. }
+            | SmtpError::ConnectionClosed { .. }
+            | SmtpError::Io { .. }
+            | SmtpError::Protocol { .. }
+            | SmtpError::StartTlsNotOffered { .. }
+            | SmtpError::Tls { .. }
+            | SmtpError::TlsConfig { .. }
+            | SmtpError::PlaintextAuthRefused
+            | SmtpError::AuthMechanismNotOffered { .. }
+            | SmtpError::AuthMissingResponses { .. }
+            | SmtpError::Pop { .. }
+            | SmtpError::SizeExceeded { .. }
+            | SmtpError::Body { .. } => None,
+        }
+    }
+
+    /// Whether trying again later may succeed (the job is deferred).
+    pub fn is_transient(&self) -> bool {
+        crate::classify(self).is_deferred()
+    }
+
+    /// Whether this error ends the connection: after it no further message
+    /// can go over the same session.
+    pub fn ends_session(&self) -> bool {
+        match self {
+            SmtpError::MailFrom { .. }
+            | SmtpError::RecipientsRefused { .. }
+            | SmtpError::Recipient { .. }
+            | SmtpError::Data { .. }
+            | SmtpError::DataEnd { .. }
+            | SmtpError::SizeExceeded { .. } => false,
+            SmtpError::Connect { .. }
+            | SmtpError::Timeout { .. }
+            | SmtpError::ConnectionClosed { .. }
+            | SmtpError::Io { .. }
+            | SmtpError::Protocol { .. }
+            | SmtpError::Greeting { .. }
+            | SmtpError::Helo { .. }
+            | SmtpError::StartTlsNotOffered { .. }
+            | SmtpError::StartTlsRefused { .. }
+            | SmtpError::Tls { .. }
+            | SmtpError::TlsConfig { .. }
+            | SmtpError::PlaintextAuthRefused
+            | SmtpError::AuthMechanismNotOffered { .. }
+            | SmtpError::AuthMissingResponses { .. }
+            | SmtpError::AuthRejected { .. }
+            | SmtpError::AuthBadChallenge { .. }
+            | SmtpError::Pop { .. }
+            | SmtpError::Body { .. }
+            | SmtpError::Rset { .. } => true,
+        }
+    }
+}

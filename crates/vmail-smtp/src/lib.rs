@@ -1,0 +1,169 @@
+//! vmail's SMTP session engine.
+//!
+//! A [`Submitter`] holds the `[VMAIL]` settings and the TLS trust anchors;
+//! [`Submitter::send`] opens one session (POP-before-SMTP, connect, greeting,
+//! EHLO or HELO, STARTTLS or implicit TLS, AUTH), sends every message over
+//! it (`RSET` between them, one login), says QUIT and returns a
+//! [`SessionReport`]: per message and per recipient an [`Outcome`] with the
+//! server's reply, and the redacted, timestamped [`Transcript`].
+//! [`Submitter::connect`] gives the open [`Session`] itself, for tools that
+//! want to look at the greeting, the extensions and the certificate.
+//!
+//! Every error is an [`SmtpError`]; [`classify`] is the one function that
+//! turns it into Deferred or Failed.
+//!
+//! ```no_run
+//! use vmail_core::{AuthType, Envelope, Secret, SmtpSettings, TlsMode};
+//! use vmail_smtp::{Body, Outgoing, Submitter};
+//!
+//! # async fn demo() {
+//! let mut settings = SmtpSettings::plain("mail.example.com", 587);
+//! settings.tls = TlsMode::StartTls;
+//! settings.auth_type = AuthType::Auto;
+//! settings.auth_responses = vec![Secret::new("jms1@jms1.net"), Secret::new("not.my.real.password")];
+//! let submitter = Submitter::new(settings);
+//! let message = Outgoing::new(
+//!     Envelope::new("fax@example.com", vec!["jms1@jms1.net".to_string()]),
+//!     Body::File("/var/spool/vmail/queue/job.eml".into()),
+//! );
+//! let report = submitter.send(vec![message]).await;
+//! for message in &report.messages {
+//!     println!("{}", message.outcome);
+//! }
+//! print!("{}", report.transcript);
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+mod auth;
+mod classify;
+mod conn;
+mod data;
+mod error;
+mod message;
+mod pop;
+mod reply;
+mod session;
+mod tls;
+mod transcript;
+
+pub use auth::Mechanism;
+pub use classify::classify;
+pub use error::{RefusedRecipient, SmtpError, Step};
+pub use message::{Body, MessageReport, Outgoing, RecipientReport};
+pub use reply::Extensions;
+pub use session::{Session, SessionFailure};
+pub use tls::{PeerCertificate, TlsInfo};
+pub use transcript::{Direction, Transcript, TranscriptLine};
+pub use vmail_core::Outcome;
+
+use tls::TlsContext;
+use vmail_core::{SmtpSettings, TlsMode};
+
+/// Sends messages to the one server its settings name.
+#[derive(Debug)]
+pub struct Submitter {
+    settings: SmtpSettings,
+    /// Trust anchors, loaded once (system store and `ca-file`); `None` when
+    /// neither SMTP nor POP uses TLS.
+    tls: Option<Result<TlsContext, String>>,
+}
+
+/// The result of one session.
+#[derive(Debug)]
+pub struct SessionReport {
+    /// One report per message given, in order.
+    pub messages: Vec<MessageReport>,
+    pub transcript: Transcript,
+    pub tls: Option<TlsInfo>,
+    /// The EHLO extensions, when the session got that far.
+    pub extensions: Option<Extensions>,
+    pub authenticated: Option<Mechanism>,
+    /// The error that kept the session from opening (every message then
+    /// carries its outcome).
+    pub session_error: Option<SmtpError>,
+}
+
+impl Submitter {
+    pub fn new(settings: SmtpSettings) -> Submitter {
+        let pop_tls = settings.pop.as_ref().is_some_and(|pop| pop.tls);
+        let tls = (settings.tls != TlsMode::None || pop_tls)
+            .then(|| TlsContext::new(&settings).map_err(|e| e.to_string()));
+        Submitter { settings, tls }
+    }
+
+    pub fn settings(&self) -> &SmtpSettings {
+        &self.settings
+    }
+
+    /// Opens a session: POP-before-SMTP when configured, connect, greeting,
+    /// EHLO, TLS, AUTH.
+    pub async fn connect(&self) -> Result<Session, SessionFailure> {
+        let tls = match &self.tls {
+            None => None,
+            Some(Ok(ctx)) => Some(ctx),
+            Some(Err(detail)) => {
+                return Err(SessionFailure {
+                    error: SmtpError::TlsConfig {
+                        detail: detail.clone(),
+                    },
+                    transcript: Transcript::new(),
+                    tls: None,
+                });
+            }
+        };
+        Session::open(&self.settings, tls).await
+    }
+
+    /// Sends every message over one session and says QUIT.
+    pub async fn send(&self, messages: Vec<Outgoing>) -> SessionReport {
+        let mut session = match self.connect().await {
+            Ok(session) => session,
+            Err(failure) => return not_sent(messages, failure),
+        };
+        let mut reports = Vec::with_capacity(messages.len());
+        for message in messages {
+            reports.push(session.send(&message.envelope, message.body).await);
+        }
+        let tls = session.tls().cloned();
+        let extensions = Some(session.extensions().clone());
+        let authenticated = session.authenticated();
+        SessionReport {
+            messages: reports,
+            transcript: session.quit().await,
+            tls,
+            extensions,
+            authenticated,
+            session_error: None,
+        }
+    }
+}
+
+fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
+    let outcome = classify(&failure.error);
+    let reports = messages
+        .iter()
+        .map(|message| MessageReport {
+            outcome: outcome.clone(),
+            recipients: message
+                .envelope
+                .recipients
+                .iter()
+                .map(|address| RecipientReport {
+                    address: address.clone(),
+                    outcome: outcome.clone(),
+                })
+                .collect(),
+            error: None,
+            bytes: 0,
+        })
+        .collect();
+    SessionReport {
+        messages: reports,
+        transcript: failure.transcript,
+        tls: failure.tls,
+        extensions: None,
+        authenticated: None,
+        session_error: Some(failure.error),
+    }
+}

@@ -1,0 +1,385 @@
+//! One message over an open session: envelope (pipelined when offered),
+//! DATA streamed from its source, and the per-recipient verdicts.
+
+use crate::classify::classify;
+use crate::conn::{Stream, WRITE_CHUNK};
+use crate::data::DotStuffer;
+use crate::error::{RefusedRecipient, SmtpError, Step};
+use crate::session::Session;
+use std::path::PathBuf;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use vmail_core::{Envelope, Outcome, Reply};
+
+/// Where a message's bytes come from. They are streamed into DATA, never
+/// held whole (except for [`Body::Bytes`], which already is).
+pub enum Body {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+    /// Any reader; `size` (when known) is announced with `SIZE=` and checked
+    /// against the server's limit before MAIL FROM.
+    Reader {
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        size: Option<u64>,
+    },
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Bytes(bytes) => write!(f, "Body::Bytes({} bytes)", bytes.len()),
+            Body::File(path) => write!(f, "Body::File({})", path.display()),
+            Body::Reader { size, .. } => write!(f, "Body::Reader(size {size:?})"),
+        }
+    }
+}
+
+/// A message to send: its envelope and its bytes (RFC 5322, headers first).
+#[derive(Debug)]
+pub struct Outgoing {
+    pub envelope: Envelope,
+    pub body: Body,
+}
+
+impl Outgoing {
+    pub fn new(envelope: Envelope, body: Body) -> Self {
+        Outgoing { envelope, body }
+    }
+}
+
+/// What became of one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientReport {
+    pub address: String,
+    pub outcome: Outcome,
+}
+
+/// What became of one message: the message's outcome (the reply to its
+/// data, or the error that stopped it) and each recipient's.
+#[derive(Debug)]
+pub struct MessageReport {
+    pub outcome: Outcome,
+    pub recipients: Vec<RecipientReport>,
+    /// The error behind a non-delivered outcome.
+    pub error: Option<SmtpError>,
+    /// Bytes read from the message source (0 when DATA was never reached).
+    pub bytes: u64,
+}
+
+impl MessageReport {
+    /// Every recipient shares the message's outcome.
+    fn all(envelope: &Envelope, error: SmtpError) -> MessageReport {
+        let outcome = classify(&error);
+        MessageReport {
+            recipients: each(envelope, &outcome),
+            outcome,
+            error: Some(error),
+            bytes: 0,
+        }
+    }
+}
+
+fn each(envelope: &Envelope, outcome: &Outcome) -> Vec<RecipientReport> {
+    envelope
+        .recipients
+        .iter()
+        .map(|address| RecipientReport {
+            address: address.clone(),
+            outcome: outcome.clone(),
+        })
+        .collect()
+}
+
+/// The envelope's result: the accepted recipients and the refused ones.
+struct Accepted {
+    recipients: Vec<String>,
+    refused: Vec<RefusedRecipient>,
+}
+
+impl Session {
+    /// Sends one message. Before every message after the first, `RSET`.
+    /// A refused recipient fails alone; with none accepted there is no DATA.
+    pub async fn send(&mut self, envelope: &Envelope, body: Body) -> MessageReport {
+        if let Some(reason) = &self.broken {
+            let reason = format!("not tried: an earlier error ended the connection ({reason})");
+            let outcome = Outcome::Deferred {
+                reason,
+                reply: None,
+            };
+            return MessageReport {
+                recipients: each(envelope, &outcome),
+                outcome,
+                error: None,
+                bytes: 0,
+            };
+        }
+        let mut accepted = None;
+        let mut bytes = 0;
+        let result = self
+            .transaction(envelope, body, &mut accepted, &mut bytes)
+            .await;
+        self.transactions += 1;
+        let report = match result {
+            Ok(reply) => delivered(envelope, accepted, reply, bytes),
+            Err(error) => self.failed(envelope, accepted, error, bytes),
+        };
+        report
+    }
+
+    fn failed(
+        &mut self,
+        envelope: &Envelope,
+        accepted: Option<Accepted>,
+        error: SmtpError,
+        bytes: u64,
+    ) -> MessageReport {
+        if error.ends_session() {
+            self.broken = Some(error.to_string());
+            self.conn.stream = Stream::Closed;
+        }
+        let Some(accepted) = accepted else {
+            return MessageReport::all(envelope, error);
+        };
+        let outcome = classify(&error);
+        let mut recipients = refused_reports(&accepted.refused);
+        recipients.extend(accepted.recipients.iter().map(|address| RecipientReport {
+            address: address.clone(),
+            outcome: outcome.clone(),
+        }));
+        sort_like(envelope, &mut recipients);
+        MessageReport {
+            outcome,
+            recipients,
+            error: Some(error),
+            bytes,
+        }
+    }
+
+    async fn transaction(
+        &mut self,
+        envelope: &Envelope,
+        body: Body,
+        accepted: &mut Option<Accepted>,
+        bytes: &mut u64,
+    ) -> Result<Reply, SmtpError> {
+        if self.transactions > 0 {
+            self.rset().await?;
+        }
+        let (mut reader, size) = open_body(body).await?;
+        if let (Some(limit), Some(size)) = (self.ext.size_limit(), size) {
+            if size > limit {
+                return Err(SmtpError::SizeExceeded { size, limit });
+            }
+        }
+        let result = self.envelope(envelope, size).await?;
+        let none_accepted = result.recipients.is_empty();
+        let refused = result.refused.clone();
+        *accepted = Some(result);
+        if none_accepted {
+            return Err(SmtpError::RecipientsRefused { refused });
+        }
+        if !self.ext.pipelining {
+            self.data_command().await?;
+        }
+        self.data(&mut reader, bytes).await
+    }
+
+    async fn rset(&mut self) -> Result<(), SmtpError> {
+        let reply = self.conn.command("RSET", None, Step::Rset).await?;
+        if reply.code == 250 {
+            Ok(())
+        } else {
+            Err(SmtpError::Rset { reply })
+        }
+    }
+
+    /// MAIL FROM and RCPT TO; with PIPELINING, DATA too, all in one write.
+    async fn envelope(
+        &mut self,
+        envelope: &Envelope,
+        size: Option<u64>,
+    ) -> Result<Accepted, SmtpError> {
+        let mut mail = format!("MAIL FROM:<{}>", envelope.from);
+        if let (Some(_), Some(size)) = (self.ext.size, size) {
+            mail.push_str(&format!(" SIZE={size}"));
+        }
+        let pipelining = self.ext.pipelining;
+        self.conn.queue(&mail, None);
+        if !pipelining {
+            let reply = self.conn.command_reply(Step::MailFrom).await?;
+            return match reply.code {
+                250 => self.recipients_one_by_one(envelope).await,
+                _ => Err(SmtpError::MailFrom { reply }),
+            };
+        }
+        for recipient in &envelope.recipients {
+            self.conn.queue(&format!("RCPT TO:<{recipient}>"), None);
+        }
+        self.conn.queue("DATA", None);
+        self.conn.flush(Step::MailFrom).await?;
+        let mail = self.conn.read_reply(Step::MailFrom).await?.reply;
+        let mut accepted = Accepted {
+            recipients: Vec::new(),
+            refused: Vec::new(),
+        };
+        for recipient in &envelope.recipients {
+            let reply = self.conn.read_reply(Step::RcptTo).await?.reply;
+            accepted.note(recipient, reply);
+        }
+        let data = self.conn.read_reply(Step::Data).await?.reply;
+        if mail.code != 250 {
+            return Err(SmtpError::MailFrom { reply: mail });
+        }
+        if accepted.recipients.is_empty() {
+            if data.code == 354 {
+                // RFC 2920: the server should not have; end the empty data.
+                self.conn.queue_raw().extend_from_slice(b".\r\n");
+                self.conn.command_reply(Step::DataEnd).await?;
+            }
+            return Ok(accepted);
+        }
+        if data.code != 354 {
+            return Err(SmtpError::Data { reply: data });
+        }
+        Ok(accepted)
+    }
+
+    async fn recipients_one_by_one(&mut self, envelope: &Envelope) -> Result<Accepted, SmtpError> {
+        let mut accepted = Accepted {
+            recipients: Vec::new(),
+            refused: Vec::new(),
+        };
+        for recipient in &envelope.recipients {
+            let rcpt = format!("RCPT TO:<{recipient}>");
+            let reply = self.conn.command(&rcpt, None, Step::RcptTo).await?;
+            accepted.note(recipient, reply);
+        }
+        Ok(accepted)
+    }
+
+    async fn data_command(&mut self) -> Result<(), SmtpError> {
+        let reply = self.conn.command("DATA", None, Step::Data).await?;
+        if reply.code == 354 {
+            Ok(())
+        } else {
+            Err(SmtpError::Data { reply })
+        }
+    }
+
+    /// Streams the body, dot-stuffed, in large writes; then the final dot.
+    async fn data(
+        &mut self,
+        reader: &mut (dyn AsyncRead + Send + Unpin),
+        bytes: &mut u64,
+    ) -> Result<Reply, SmtpError> {
+        let mut stuffer = DotStuffer::default();
+        let mut chunk = vec![0u8; WRITE_CHUNK];
+        let mut wire = 0u64;
+        loop {
+            let n = reader
+                .read(&mut chunk)
+                .await
+                .map_err(|source| SmtpError::Body { source })?;
+            if n == 0 {
+                break;
+            }
+            *bytes += n as u64;
+            stuffer.encode(&chunk[..n], self.conn.queue_raw());
+            if self.conn.queued() >= WRITE_CHUNK {
+                wire += self.conn.queued() as u64;
+                self.conn.flush(Step::DataEnd).await?;
+            }
+        }
+        stuffer.finish(self.conn.queue_raw());
+        wire += self.conn.queued() as u64 - 3;
+        self.conn.transcript.client(format!(
+            "<message: {bytes} bytes, {wire} bytes on the wire after CRLF and dot-stuffing>"
+        ));
+        self.conn.transcript.client(".");
+        self.conn.flush(Step::DataEnd).await?;
+        let reply = self.conn.read_reply(Step::DataEnd).await?.reply;
+        if reply.code == 250 {
+            Ok(reply)
+        } else {
+            Err(SmtpError::DataEnd { reply })
+        }
+    }
+}
+
+impl Accepted {
+    fn note(&mut self, recipient: &str, reply: Reply) {
+        if reply.code == 250 || reply.code == 251 {
+            self.recipients.push(recipient.to_string());
+        } else {
+            self.refused.push(RefusedRecipient {
+                address: recipient.to_string(),
+                reply,
+            });
+        }
+    }
+}
+
+fn refused_reports(refused: &[RefusedRecipient]) -> Vec<RecipientReport> {
+    refused
+        .iter()
+        .map(|r| RecipientReport {
+            address: r.address.clone(),
+            outcome: classify(&SmtpError::Recipient {
+                address: r.address.clone(),
+                reply: r.reply.clone(),
+            }),
+        })
+        .collect()
+}
+
+fn delivered(
+    envelope: &Envelope,
+    accepted: Option<Accepted>,
+    reply: Reply,
+    bytes: u64,
+) -> MessageReport {
+    let outcome = Outcome::Delivered { reply };
+    let Some(accepted) = accepted else {
+        return MessageReport {
+            recipients: each(envelope, &outcome),
+            outcome,
+            error: None,
+            bytes,
+        };
+    };
+    let mut recipients = refused_reports(&accepted.refused);
+    recipients.extend(accepted.recipients.iter().map(|address| RecipientReport {
+        address: address.clone(),
+        outcome: outcome.clone(),
+    }));
+    sort_like(envelope, &mut recipients);
+    MessageReport {
+        outcome,
+        recipients,
+        error: None,
+        bytes,
+    }
+}
+
+/// Keeps the envelope's order of recipients.
+fn sort_like(envelope: &Envelope, recipients: &mut [RecipientReport]) {
+    recipients.sort_by_key(|r| envelope.recipients.iter().position(|a| *a == r.address));
+}
+
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+async fn open_body(body: Body) -> Result<(Reader, Option<u64>), SmtpError> {
+    match body {
+        Body::Bytes(bytes) => {
+            let size = bytes.len() as u64;
+            Ok((Box::new(std::io::Cursor::new(bytes)), Some(size)))
+        }
+        Body::File(path) => {
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|source| SmtpError::Body { source })?;
+            let size = file.metadata().await.ok().map(|m| m.len());
+            Ok((Box::new(file), size))
+        }
+        Body::Reader { reader, size } => Ok((reader, size)),
+    }
+}

@@ -1,0 +1,192 @@
+//! Server replies and EHLO extensions, parsed by `smtp-proto` (Stalwart's
+//! parser) rather than by hand.
+
+use smtp_proto::response::parser::ResponseReceiver;
+use smtp_proto::{EhloResponse, Response};
+use vmail_core::{EnhancedCode, Reply};
+
+/// Feeds bytes as they arrive; yields a [`Reply`] and the raw bytes it was
+/// made of (for the transcript and the EHLO parser) once it is complete.
+#[derive(Default)]
+pub(crate) struct ReplyParser {
+    receiver: ResponseReceiver,
+    raw: Vec<u8>,
+}
+
+/// A reply and its wire form.
+pub(crate) struct RawReply {
+    pub reply: Reply,
+    pub raw: Vec<u8>,
+}
+
+impl ReplyParser {
+    /// Consumes what it can of `buf` (removing it) and returns a complete
+    /// reply, `Ok(None)` when more bytes are needed.
+    pub fn feed(&mut self, buf: &mut Vec<u8>) -> Result<Option<RawReply>, String> {
+        let mut iter = buf.iter();
+        let result = self.receiver.parse(&mut iter);
+        let consumed = buf.len() - iter.len();
+        self.raw.extend_from_slice(&buf[..consumed]);
+        buf.drain(..consumed);
+        match result {
+            Ok(response) => {
+                self.receiver.reset();
+                let raw = std::mem::take(&mut self.raw);
+                Ok(Some(RawReply {
+                    reply: to_reply(response),
+                    raw,
+                }))
+            }
+            Err(smtp_proto::Error::NeedsMoreData { .. }) => Ok(None),
+            Err(error) => {
+                self.receiver.reset();
+                self.raw.clear();
+                Err(format!("{error:?}"))
+            }
+        }
+    }
+}
+
+fn to_reply(response: Response<String>) -> Reply {
+    let [class, subject, detail] = response.esc;
+    let enhanced = (class != 0).then(|| EnhancedCode::new(class, subject.into(), detail.into()));
+    Reply::new(response.code, enhanced, response.message)
+}
+
+/// What the server announced in its EHLO reply (all false and empty after
+/// HELO).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extensions {
+    pub starttls: bool,
+    /// The AUTH mechanisms offered, as the server names them (known ones).
+    pub auth: Vec<String>,
+    /// `SIZE` was announced; the limit when it named one (0 = no limit).
+    pub size: Option<u64>,
+    pub pipelining: bool,
+    pub eight_bit_mime: bool,
+    pub enhanced_status_codes: bool,
+    pub smtputf8: bool,
+    auth_bits: u64,
+}
+
+/// The mechanisms vmail knows by name, for messages listing what a server
+/// offers.
+const MECHANISMS: &[(u64, &str)] = &[
+    (smtp_proto::AUTH_PLAIN, "PLAIN"),
+    (smtp_proto::AUTH_LOGIN, "LOGIN"),
+    (smtp_proto::AUTH_CRAM_MD5, "CRAM-MD5"),
+    (smtp_proto::AUTH_DIGEST_MD5, "DIGEST-MD5"),
+    (smtp_proto::AUTH_SCRAM_SHA_1, "SCRAM-SHA-1"),
+    (smtp_proto::AUTH_SCRAM_SHA_256, "SCRAM-SHA-256"),
+    (smtp_proto::AUTH_XOAUTH2, "XOAUTH2"),
+    (smtp_proto::AUTH_OAUTHBEARER, "OAUTHBEARER"),
+    (smtp_proto::AUTH_GSSAPI, "GSSAPI"),
+    (smtp_proto::AUTH_NTLM, "NTLM"),
+    (smtp_proto::AUTH_EXTERNAL, "EXTERNAL"),
+    (smtp_proto::AUTH_ANONYMOUS, "ANONYMOUS"),
+];
+
+impl Extensions {
+    /// Parses the raw bytes of a 250 reply to EHLO.
+    pub(crate) fn parse(raw: &[u8]) -> Result<Extensions, String> {
+        let ehlo = EhloResponse::parse(&mut raw.iter()).map_err(|e| format!("{e:?}"))?;
+        let has = |flag: u32| ehlo.capabilities & flag != 0;
+        let auth = MECHANISMS
+            .iter()
+            .filter(|(bit, _)| ehlo.auth_mechanisms & bit != 0)
+            .map(|(_, name)| (*name).to_string())
+            .collect();
+        Ok(Extensions {
+            starttls: has(smtp_proto::EXT_START_TLS),
+            auth,
+            size: has(smtp_proto::EXT_SIZE).then_some(ehlo.size as u64),
+            pipelining: has(smtp_proto::EXT_PIPELINING),
+            eight_bit_mime: has(smtp_proto::EXT_8BIT_MIME),
+            enhanced_status_codes: has(smtp_proto::EXT_ENHANCED_STATUS_CODES),
+            smtputf8: has(smtp_proto::EXT_SMTP_UTF8),
+            auth_bits: ehlo.auth_mechanisms,
+        })
+    }
+
+    /// Whether AUTH was announced at all.
+    pub fn offers_auth(&self) -> bool {
+        self.auth_bits != 0
+    }
+
+    /// Whether a mechanism (by its SASL name) is offered.
+    pub fn offers(&self, mechanism: &str) -> bool {
+        self.auth.iter().any(|m| m.eq_ignore_ascii_case(mechanism))
+    }
+
+    /// The server's SIZE limit, when it announced one.
+    pub fn size_limit(&self) -> Option<u64> {
+        self.size.filter(|&limit| limit > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(bytes: &[u8]) -> Vec<Reply> {
+        let mut parser = ReplyParser::default();
+        let mut buf = bytes.to_vec();
+        let mut out = Vec::new();
+        while let Ok(Some(raw)) = parser.feed(&mut buf) {
+            out.push(raw.reply);
+        }
+        out
+    }
+
+    #[test]
+    fn multi_line_replies_keep_every_line_and_the_enhanced_code() {
+        let replies = parse_all(
+            b"220-mail.example.com ESMTP\r\n220 no UCE\r\n535 5.7.8 Error: authentication failed\r\n",
+        );
+        assert_eq!(replies.len(), 2);
+        assert_eq!(replies[0].code, 220);
+        assert_eq!(replies[0].text, "mail.example.com ESMTP\nno UCE");
+        assert_eq!(
+            replies[1].to_string(),
+            "535 5.7.8 Error: authentication failed"
+        );
+    }
+
+    #[test]
+    fn a_reply_split_across_reads_is_completed() -> Result<(), String> {
+        let mut parser = ReplyParser::default();
+        let mut buf = b"250-first\r\n25".to_vec();
+        assert!(parser.feed(&mut buf)?.is_none());
+        buf.extend_from_slice(b"0 2.1.0 Ok\r\n354 go\r\n");
+        let raw = parser.feed(&mut buf)?.ok_or("no reply")?;
+        assert_eq!(raw.raw, b"250-first\r\n250 2.1.0 Ok\r\n");
+        assert_eq!(raw.reply.code, 250);
+        assert_eq!(buf, b"354 go\r\n");
+        Ok(())
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let mut parser = ReplyParser::default();
+        let mut buf = b"hello there\r\n".to_vec();
+        assert!(parser.feed(&mut buf).is_err());
+    }
+
+    #[test]
+    fn ehlo_extensions_are_read() -> Result<(), String> {
+        let ext = Extensions::parse(
+            b"250-mail.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n\
+              250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n\
+              250 SMTPUTF8\r\n",
+        )?;
+        assert!(ext.starttls && ext.pipelining && ext.eight_bit_mime);
+        assert!(ext.enhanced_status_codes && ext.smtputf8 && ext.offers_auth());
+        assert_eq!(ext.auth, vec!["PLAIN", "LOGIN", "CRAM-MD5"]);
+        assert!(ext.offers("cram-md5"));
+        assert_eq!(ext.size_limit(), Some(10_240_000));
+        let bare = Extensions::parse(b"250-x\r\n250 SIZE\r\n")?;
+        assert_eq!((bare.size, bare.size_limit()), (Some(0), None));
+        assert!(!bare.offers_auth() && !bare.starttls);
+        Ok(())
+    }
+}

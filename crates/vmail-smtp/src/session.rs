@@ -1,0 +1,290 @@
+//! Opening a session: POP-before-SMTP, connect, greeting, EHLO (or HELO),
+//! TLS, AUTH. Each is a named step; the first error ends the opening.
+
+use crate::auth::{self, Mechanism};
+use crate::conn::{Conn, Stream, connect_tcp};
+use crate::error::{SmtpError, Step};
+use crate::pop::pop_before_smtp;
+use crate::reply::Extensions;
+use crate::tls::{TlsContext, TlsInfo};
+use crate::transcript::Transcript;
+use vmail_core::{Reply, SmtpSettings, TlsMode};
+
+/// An open, greeted, (maybe) encrypted and logged-in SMTP session, ready to
+/// carry messages with [`Session::send`].
+pub struct Session {
+    pub(crate) conn: Conn,
+    pub(crate) ext: Extensions,
+    greeting: Reply,
+    tls: Option<TlsInfo>,
+    auth: Option<Mechanism>,
+    /// Messages tried so far (an RSET goes before every one after the first).
+    pub(crate) transactions: usize,
+    /// Why no further message can go over this connection.
+    pub(crate) broken: Option<String>,
+}
+
+/// A session that could not be opened, with what was said until then.
+#[derive(Debug)]
+pub struct SessionFailure {
+    pub error: SmtpError,
+    pub transcript: Transcript,
+    /// The TLS details, when the failure came after the handshake.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What [`open`] has learnt so far, kept for the failure report.
+struct Opening {
+    tls: Option<TlsInfo>,
+}
+
+impl Session {
+    /// Opens a session per `settings`. `tls` holds the trust anchors; it is
+    /// needed unless both SMTP and POP run without TLS.
+    pub(crate) async fn open(
+        settings: &SmtpSettings,
+        tls: Option<&TlsContext>,
+    ) -> Result<Session, SessionFailure> {
+        let mut transcript = Transcript::new();
+        let mut opening = Opening { tls: None };
+        if let Some(pop) = &settings.pop {
+            if let Err(error) = pop_before_smtp(pop, tls, settings.timeout, &mut transcript).await {
+                return Err(SessionFailure {
+                    error,
+                    transcript,
+                    tls: None,
+                });
+            }
+        }
+        let mut conn = match connect(settings, tls, &mut transcript, &mut opening).await {
+            Ok(conn) => conn,
+            Err(error) => {
+                return Err(SessionFailure {
+                    error,
+                    transcript,
+                    tls: opening.tls,
+                });
+            }
+        };
+        match handshake(&mut conn, settings, tls, &mut opening).await {
+            Ok((greeting, ext, auth)) => Ok(Session {
+                conn,
+                ext,
+                greeting,
+                tls: opening.tls,
+                auth,
+                transactions: 0,
+                broken: None,
+            }),
+            Err(error) => {
+                if !matches!(
+                    error,
+                    SmtpError::Timeout { .. }
+                        | SmtpError::ConnectionClosed { .. }
+                        | SmtpError::Io { .. }
+                        | SmtpError::Tls { .. }
+                ) {
+                    conn.quit_quietly().await;
+                }
+                Err(SessionFailure {
+                    error,
+                    transcript: conn.transcript,
+                    tls: opening.tls,
+                })
+            }
+        }
+    }
+
+    /// The server's greeting (220).
+    pub fn greeting(&self) -> &Reply {
+        &self.greeting
+    }
+
+    /// What the last EHLO announced (empty after HELO).
+    pub fn extensions(&self) -> &Extensions {
+        &self.ext
+    }
+
+    /// The TLS details, when the session is encrypted.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    /// The mechanism the session logged in with, if it did.
+    pub fn authenticated(&self) -> Option<Mechanism> {
+        self.auth
+    }
+
+    /// The redacted transcript so far.
+    pub fn transcript(&self) -> &Transcript {
+        &self.conn.transcript
+    }
+
+    /// Says QUIT (errors do not matter any more) and returns the transcript.
+    pub async fn quit(mut self) -> Transcript {
+        self.conn.quit_quietly().await;
+        self.conn.transcript
+    }
+}
+
+/// TCP, then TLS at once for `tls=implicit`.
+async fn connect(
+    settings: &SmtpSettings,
+    tls: Option<&TlsContext>,
+    transcript: &mut Transcript,
+    opening: &mut Opening,
+) -> Result<Conn, SmtpError> {
+    transcript.note(format!(
+        "connecting to {}:{} (tls={})",
+        settings.host, settings.port, settings.tls
+    ));
+    let tcp = connect_tcp(&settings.host, settings.port, settings.timeout).await?;
+    let stream = if settings.tls == TlsMode::Implicit {
+        let ctx = need_tls(tls)?;
+        let (stream, info) = ctx
+            .handshake(&settings.host, tcp, settings.timeout, transcript)
+            .await?;
+        opening.tls = Some(info);
+        Stream::Tls(Box::new(stream))
+    } else {
+        Stream::Plain(tcp)
+    };
+    Ok(Conn::new(
+        stream,
+        settings.timeout,
+        std::mem::take(transcript),
+    ))
+}
+
+fn need_tls(tls: Option<&TlsContext>) -> Result<&TlsContext, SmtpError> {
+    tls.ok_or_else(|| SmtpError::TlsConfig {
+        detail: "TLS asked for but no TLS context was set up".to_string(),
+    })
+}
+
+/// Greeting, EHLO, STARTTLS, AUTH.
+async fn handshake(
+    conn: &mut Conn,
+    settings: &SmtpSettings,
+    tls: Option<&TlsContext>,
+    opening: &mut Opening,
+) -> Result<(Reply, Extensions, Option<Mechanism>), SmtpError> {
+    let greeting = greet(conn).await?;
+    let mut ext = ehlo(conn, &settings.helo_name).await?;
+    if wants_starttls(settings, &ext)? {
+        opening.tls = Some(starttls(conn, settings, need_tls(tls)?).await?);
+        ext = ehlo(conn, &settings.helo_name).await?;
+    }
+    let auth = login(conn, settings, &ext).await?;
+    Ok((greeting, ext, auth))
+}
+
+async fn greet(conn: &mut Conn) -> Result<Reply, SmtpError> {
+    let greeting = conn.read_reply(Step::Greeting).await?.reply;
+    if greeting.code == 220 {
+        Ok(greeting)
+    } else {
+        Err(SmtpError::Greeting { reply: greeting })
+    }
+}
+
+/// EHLO, and HELO when EHLO gets a 5xx (servers older than ESMTP).
+async fn ehlo(conn: &mut Conn, helo_name: &str) -> Result<Extensions, SmtpError> {
+    conn.queue(&format!("EHLO {helo_name}"), None);
+    conn.flush(Step::Ehlo).await?;
+    let raw = conn.read_reply(Step::Ehlo).await?;
+    if raw.reply.code == 250 {
+        return Extensions::parse(&raw.raw).map_err(|detail| SmtpError::Protocol {
+            step: Step::Ehlo,
+            detail,
+        });
+    }
+    if !raw.reply.is_permanent() {
+        return Err(SmtpError::Helo { reply: raw.reply });
+    }
+    conn.transcript
+        .note("EHLO refused; trying HELO (no ESMTP extensions)");
+    let reply = conn
+        .command(&format!("HELO {helo_name}"), None, Step::Ehlo)
+        .await?;
+    if reply.code == 250 {
+        Ok(Extensions::default())
+    } else {
+        Err(SmtpError::Helo { reply })
+    }
+}
+
+fn wants_starttls(settings: &SmtpSettings, ext: &Extensions) -> Result<bool, SmtpError> {
+    match settings.tls {
+        TlsMode::None | TlsMode::Implicit => Ok(false),
+        TlsMode::Opportunistic => Ok(ext.starttls),
+        TlsMode::StartTls if ext.starttls => Ok(true),
+        TlsMode::StartTls => Err(SmtpError::StartTlsNotOffered {
+            port: settings.port,
+        }),
+    }
+}
+
+async fn starttls(
+    conn: &mut Conn,
+    settings: &SmtpSettings,
+    ctx: &TlsContext,
+) -> Result<TlsInfo, SmtpError> {
+    let reply = conn.command("STARTTLS", None, Step::StartTls).await?;
+    if reply.code != 220 {
+        return Err(SmtpError::StartTlsRefused { reply });
+    }
+    if conn.has_unread() {
+        // Bytes sent before the handshake would be taken as said over TLS.
+        return Err(SmtpError::Protocol {
+            step: Step::StartTls,
+            detail: "the server sent data after its 220 to STARTTLS".to_string(),
+        });
+    }
+    let Stream::Plain(tcp) = std::mem::replace(&mut conn.stream, Stream::Closed) else {
+        return Err(SmtpError::Protocol {
+            step: Step::StartTls,
+            detail: "STARTTLS on a connection that is already encrypted".to_string(),
+        });
+    };
+    let (stream, info) = ctx
+        .handshake(&settings.host, tcp, settings.timeout, &mut conn.transcript)
+        .await?;
+    conn.stream = Stream::Tls(Box::new(stream));
+    Ok(info)
+}
+
+/// The AUTH policy: none offered → go on unauthenticated, loudly; otherwise
+/// log in or fail (never fall back to sending without the login).
+async fn login(
+    conn: &mut Conn,
+    settings: &SmtpSettings,
+    ext: &Extensions,
+) -> Result<Option<Mechanism>, SmtpError> {
+    let encrypted = conn.stream.is_tls();
+    if settings.auth_type != vmail_core::AuthType::None && !ext.offers_auth() {
+        conn.transcript.warn(format!(
+            "auth-type={} but the server offers no AUTH: sending without logging in",
+            settings.auth_type
+        ));
+    }
+    let Some(mechanism) = auth::choose(settings, ext, encrypted)? else {
+        return Ok(None);
+    };
+    auth::authenticate(conn, mechanism, &settings.auth_responses).await?;
+    Ok(Some(mechanism))
+}
+
+impl Conn {
+    /// QUIT with a short wait for the answer; the connection ends anyway.
+    pub(crate) async fn quit_quietly(&mut self) {
+        if matches!(self.stream, Stream::Closed) {
+            return;
+        }
+        if self.command("QUIT", None, Step::Quit).await.is_ok() {
+            use tokio::io::AsyncWriteExt;
+            let _ = tokio::time::timeout(self.timeout, self.stream.shutdown()).await;
+        }
+        self.stream = Stream::Closed;
+    }
+}

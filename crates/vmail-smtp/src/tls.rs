@@ -1,0 +1,258 @@
+//! TLS for SMTP, implicit or after STARTTLS, and for POP3S: rustls with the
+//! ring provider, the system roots plus `ca-file`, and a verifier that
+//! records what it saw so that a report can show the certificate and the
+//! verdict (even when `tls-verify=no` keeps the verdict from being enforced).
+
+use crate::conn::timed_out;
+use crate::error::{SmtpError, Step};
+use crate::transcript::Transcript;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::client::WebPkiServerVerifier;
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{
+    ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+};
+use vmail_core::SmtpSettings;
+
+/// The peer's certificate and what verification said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate {
+    pub subject: String,
+    pub issuer: String,
+    /// The end of validity, as written in the certificate (UTC).
+    pub not_after: String,
+    /// `Ok(())` when the chain and name verified; the reason otherwise.
+    pub verification: Result<(), String>,
+    /// False with `tls-verify=no`: the verdict was not enforced.
+    pub enforced: bool,
+}
+
+/// What a TLS connection ended up with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub protocol: String,
+    pub cipher: String,
+    pub peer: Option<PeerCertificate>,
+}
+
+/// Trust anchors and provider, built once per submitter.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsContext {
+    provider: Arc<CryptoProvider>,
+    webpki: Arc<WebPkiServerVerifier>,
+    verify: bool,
+}
+
+impl TlsContext {
+    /// Loads the system roots and `ca-file`. An unreadable or empty
+    /// `ca-file` is an error; unreadable system roots are not (a private CA
+    /// may be all there is).
+    pub fn new(settings: &SmtpSettings) -> Result<TlsContext, SmtpError> {
+        let provider = Arc::new(ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = &settings.ca_file {
+            let config_error = |detail: String| SmtpError::TlsConfig { detail };
+            let pem = std::fs::read(path).map_err(|e| {
+                config_error(format!("cannot read ca-file {}: {e}", path.display()))
+            })?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| config_error(format!("ca-file {}: {e:?}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(config_error(format!(
+                    "ca-file {} holds no usable PEM certificate",
+                    path.display()
+                )));
+            }
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| SmtpError::TlsConfig {
+                detail: format!("no trust anchors (system store and ca-file both empty): {e}"),
+            })?;
+        Ok(TlsContext {
+            provider,
+            webpki,
+            verify: settings.tls_verify,
+        })
+    }
+
+    /// Runs the TLS handshake over `tcp`, within `timeout`.
+    pub async fn handshake(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+        timeout: Duration,
+        transcript: &mut Transcript,
+    ) -> Result<(TlsStream<TcpStream>, TlsInfo), SmtpError> {
+        let tls_error = |detail: String| SmtpError::Tls {
+            host: host.to_string(),
+            detail,
+        };
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| tls_error(format!("`{host}` is not a valid TLS server name: {e}")))?;
+        let seen = Arc::new(Mutex::new(None));
+        let verifier = Arc::new(Recorder {
+            webpki: self.webpki.clone(),
+            verify: self.verify,
+            seen: seen.clone(),
+        });
+        let config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        if !self.verify {
+            transcript.warn(
+                "tls-verify=no: the server's certificate is NOT verified; anyone on the path \
+                 can read the login and the mail",
+            );
+        }
+        let connect = TlsConnector::from(Arc::new(config)).connect(name, tcp);
+        let result = tokio::time::timeout(timeout, connect).await;
+        let peer = seen.lock().ok().and_then(|mut slot| slot.take());
+        let stream = match result {
+            Err(_) => return Err(timed_out(Step::TlsHandshake, timeout)),
+            Ok(Err(e)) => return Err(tls_error(handshake_failure(&e, peer.as_ref()))),
+            Ok(Ok(stream)) => stream,
+        };
+        let info = describe(&stream, peer);
+        note(transcript, &info);
+        Ok((stream, info))
+    }
+}
+
+fn handshake_failure(error: &std::io::Error, peer: Option<&PeerCertificate>) -> String {
+    match peer {
+        Some(peer) => format!(
+            "{error} (certificate subject: {}, issuer: {}, valid until {})",
+            peer.subject, peer.issuer, peer.not_after
+        ),
+        None => error.to_string(),
+    }
+}
+
+fn describe(stream: &TlsStream<TcpStream>, peer: Option<PeerCertificate>) -> TlsInfo {
+    let (_, connection) = stream.get_ref();
+    TlsInfo {
+        protocol: connection
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default(),
+        cipher: connection
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default(),
+        peer,
+    }
+}
+
+fn note(transcript: &mut Transcript, info: &TlsInfo) {
+    transcript.note(format!(
+        "TLS established: {} {}",
+        info.protocol, info.cipher
+    ));
+    if let Some(peer) = &info.peer {
+        let verdict = match (&peer.verification, peer.enforced) {
+            (Ok(()), _) => "verified".to_string(),
+            (Err(why), _) => format!("NOT verified ({why})"),
+        };
+        transcript.note(format!(
+            "certificate: subject {}; issuer {}; valid until {}; {verdict}",
+            peer.subject, peer.issuer, peer.not_after
+        ));
+    }
+}
+
+/// Parses the end-entity certificate for the report.
+fn read_certificate(der: &CertificateDer<'_>) -> (String, String, String) {
+    match x509_parser::parse_x509_certificate(der.as_ref()) {
+        Ok((_, cert)) => (
+            cert.subject().to_string(),
+            cert.issuer().to_string(),
+            cert.validity().not_after.to_string(),
+        ),
+        Err(e) => {
+            let unreadable = format!("(unreadable certificate: {e})");
+            (unreadable.clone(), unreadable, String::new())
+        }
+    }
+}
+
+/// Verifies with webpki (or only records, with `tls-verify=no`) and keeps
+/// what it saw.
+#[derive(Debug)]
+struct Recorder {
+    webpki: Arc<WebPkiServerVerifier>,
+    verify: bool,
+    seen: Arc<Mutex<Option<PeerCertificate>>>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let (subject, issuer, not_after) = read_certificate(end_entity);
+        let peer = PeerCertificate {
+            subject,
+            issuer,
+            not_after,
+            verification: verdict.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+            enforced: self.verify,
+        };
+        if let Ok(mut slot) = self.seen.lock() {
+            *slot = Some(peer);
+        }
+        match verdict {
+            Err(error) if self.verify => Err(error),
+            Ok(_) | Err(_) => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
