@@ -29,6 +29,7 @@ pub enum QueueAction {
     },
     /// Show one job (queued, sent or failed): envelope, state, size and its log
     Show {
+        /// The job id, as `vfxadmin queue list` shows it
         id: String,
         /// Print JSON instead of text
         #[arg(long)]
@@ -36,6 +37,7 @@ pub enum QueueAction {
     },
     /// Make a job (or every job) due now, releasing it if held
     Retry {
+        /// The job id, as `vfxadmin queue list` shows it
         #[arg(required_unless_present = "all")]
         id: Option<String>,
         /// Every queued job
@@ -43,11 +45,20 @@ pub enum QueueAction {
         all: bool,
     },
     /// Hold a job: vmaild leaves it alone until it is released
-    Hold { id: String },
+    Hold {
+        /// The job id, as `vfxadmin queue list` shows it
+        id: String,
+    },
     /// Release a held job
-    Release { id: String },
+    Release {
+        /// The job id, as `vfxadmin queue list` shows it
+        id: String,
+    },
     /// Delete a queued job (its log stays)
-    Delete { id: String },
+    Delete {
+        /// The job id, as `vfxadmin queue list` shows it
+        id: String,
+    },
 }
 
 pub fn run(config_path: Option<&Path>, args: &QueueArgs) -> anyhow::Result<ExitCode> {

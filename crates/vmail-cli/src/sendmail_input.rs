@@ -79,7 +79,7 @@ pub fn split(message: &[u8]) -> Parts {
         body: Vec::new(),
         eol,
     };
-    let mut rest = message;
+    let mut rest = skip_mbox_line(message);
     let mut in_bcc = false;
     while !rest.is_empty() {
         let end = rest
@@ -106,6 +106,19 @@ pub fn split(message: &[u8]) -> Parts {
     }
     parts.body.extend_from_slice(rest);
     parts
+}
+
+/// A leading mbox separator (`From user date`, no colon after `From`) is
+/// not part of the message: sendmail drops it too.
+fn skip_mbox_line(message: &[u8]) -> &[u8] {
+    if !message.starts_with(b"From ") {
+        return message;
+    }
+    let end = message
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(message.len(), |i| i + 1);
+    &message[end..]
 }
 
 /// The name of a header field line (printable ASCII up to a colon).
@@ -174,5 +187,7 @@ mod tests {
         assert_eq!(parts.body, b"\njust a body line\n");
         assert!(has_field(b"To: a\r\nmessage-id: <1@x>\r\n", "Message-ID"));
         assert!(!has_field(b"To: a\n X-Date: y\n", "Date"));
+        let parts = split(b"From me Mon Nov 23 20:00:00 2026\nTo: a@x\n\nbody\n");
+        assert_eq!(parts.kept, b"To: a@x\n");
     }
 }
