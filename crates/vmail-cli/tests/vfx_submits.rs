@@ -150,3 +150,37 @@ fn refusals_name_what_is_wrong_and_queue_nothing() {
         "nothing to send: name files, or give a note (-m) or a cover page (-C, -O)",
     );
 }
+
+#[test]
+fn a_cover_page_template_can_be_a_file() {
+    let env = Env::new();
+    let template = env.file(
+        "acme.txt",
+        b"ACME FAX for {recipients} from {sender}: {note}\n{files}\n",
+    );
+    env.file("a.txt", b"text\n");
+    let run = env.run(
+        "vfx",
+        &[
+            "-n",
+            "Ann <ann@example.test>",
+            "-m",
+            "see attached",
+            "-C",
+            template.to_str().unwrap(),
+            "a.txt",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let (_, message) = env.only_job();
+    let parsed = MessageParser::new().parse(&message).unwrap();
+    assert_eq!(
+        parsed
+            .body_text(0)
+            .unwrap()
+            .replace("\r\n", "\n")
+            .trim_end(),
+        "ACME FAX for Ann <ann@example.test> from fax@example.test: see attached\n  a.txt (5 bytes)"
+    );
+}
