@@ -118,11 +118,10 @@ impl Session {
             .transaction(envelope, body, &mut accepted, &mut bytes)
             .await;
         self.transactions += 1;
-        let report = match result {
+        match result {
             Ok(reply) => delivered(envelope, accepted, reply, bytes),
             Err(error) => self.failed(envelope, accepted, error, bytes),
-        };
-        report
+        }
     }
 
     fn failed(
@@ -165,10 +164,10 @@ impl Session {
             self.rset().await?;
         }
         let (mut reader, size) = open_body(body).await?;
-        if let (Some(limit), Some(size)) = (self.ext.size_limit(), size) {
-            if size > limit {
-                return Err(SmtpError::SizeExceeded { size, limit });
-            }
+        if let (Some(limit), Some(size)) = (self.ext.size_limit(), size)
+            && size > limit
+        {
+            return Err(SmtpError::SizeExceeded { size, limit });
         }
         let result = self.envelope(envelope, size).await?;
         let none_accepted = result.recipients.is_empty();

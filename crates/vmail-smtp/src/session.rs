@@ -47,14 +47,14 @@ impl Session {
     ) -> Result<Session, SessionFailure> {
         let mut transcript = Transcript::new();
         let mut opening = Opening { tls: None };
-        if let Some(pop) = &settings.pop {
-            if let Err(error) = pop_before_smtp(pop, tls, settings.timeout, &mut transcript).await {
-                return Err(SessionFailure {
-                    error,
-                    transcript,
-                    tls: None,
-                });
-            }
+        if let Some(pop) = &settings.pop
+            && let Err(error) = pop_before_smtp(pop, tls, settings.timeout, &mut transcript).await
+        {
+            return Err(SessionFailure {
+                error,
+                transcript,
+                tls: None,
+            });
         }
         let mut conn = match connect(settings, tls, &mut transcript, &mut opening).await {
             Ok(conn) => conn,

@@ -1,1 +1,439 @@
-//! Filled in by the fault-server work (issue 3).
+//! A small SMTP server that misbehaves on demand, for what a real server
+//! will not do when asked: a 421 greeting, a silent banner, 451 on MAIL, 550
+//! for some recipients, a dropped connection or a stall in DATA, 535 on AUTH,
+//! EHLO answered 502 with HELO accepted, odd AUTH offers, a SIZE limit.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use vmail_testkit::fault::{FaultServer, Script};
+//! let server = FaultServer::start(Script::new().mail_reply("451 4.3.0 try later")).await?;
+//! // ... point the client at 127.0.0.1:server.port() ...
+//! assert!(server.commands().iter().any(|c| c.starts_with("MAIL FROM")));
+//! # Ok(()) }
+//! ```
+//!
+//! It binds `127.0.0.1:0`, records every line the client sent (AUTH answers
+//! included, so that tests can check them) and every message body, and stops
+//! when dropped. Every loop is bounded and every read has a deadline.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// No read waits longer than this: a client that went away never keeps a
+/// connection task alive for long.
+const READ_DEADLINE: Duration = Duration::from_secs(10);
+const MAX_CONNECTIONS: usize = 100;
+const MAX_COMMANDS: usize = 10_000;
+const MAX_LINE: u64 = 64 * 1024;
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// The CRAM-MD5 challenge the server sends (RFC 2195's example).
+pub const CRAM_CHALLENGE: &str = "<1896.697170952@postoffice.reston.mci.net>";
+
+/// What the server does during DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataBehavior {
+    /// Read the message and answer `250 2.0.0 Ok: queued as FAULTn`.
+    Accept,
+    /// Read the message and answer this (e.g. `554 5.6.0 rejected`).
+    Reply(String),
+    /// Answer 354, read a little of the message, close the connection.
+    Disconnect,
+    /// Answer 354, read the whole message, never answer it.
+    Stall,
+}
+
+/// One scenario: how the server answers each step.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// `None`: never send a banner.
+    greeting: Option<String>,
+    ehlo_refused: bool,
+    extensions: Vec<String>,
+    auth_reply: String,
+    mail_reply: String,
+    rcpt_replies: Vec<(String, String)>,
+    data: DataBehavior,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Script::new()
+    }
+}
+
+impl Script {
+    /// A well-behaved ESMTP server with PIPELINING, 8BITMIME,
+    /// ENHANCEDSTATUSCODES and no AUTH.
+    pub fn new() -> Script {
+        Script {
+            greeting: Some("220 fault.test ESMTP".to_string()),
+            ehlo_refused: false,
+            extensions: ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"]
+                .map(String::from)
+                .to_vec(),
+            auth_reply: "235 2.7.0 Authentication successful".to_string(),
+            mail_reply: "250 2.1.0 Ok".to_string(),
+            rcpt_replies: Vec::new(),
+            data: DataBehavior::Accept,
+        }
+    }
+
+    /// The greeting, whole (e.g. `421 4.3.2 busy` or a multi-line
+    /// `220-a\r\n220 b`).
+    pub fn greeting(mut self, greeting: &str) -> Script {
+        self.greeting = Some(greeting.to_string());
+        self
+    }
+
+    /// Accept the connection and say nothing.
+    pub fn silent_banner(mut self) -> Script {
+        self.greeting = None;
+        self
+    }
+
+    /// Answer EHLO with 502 and accept HELO.
+    pub fn ehlo_refused(mut self) -> Script {
+        self.ehlo_refused = true;
+        self
+    }
+
+    /// The EHLO keywords after the host name (replaces the defaults).
+    pub fn extensions(mut self, extensions: &[&str]) -> Script {
+        self.extensions = extensions.iter().map(|e| e.to_string()).collect();
+        self
+    }
+
+    /// The answer to the last step of any AUTH exchange.
+    pub fn auth_reply(mut self, reply: &str) -> Script {
+        self.auth_reply = reply.to_string();
+        self
+    }
+
+    pub fn mail_reply(mut self, reply: &str) -> Script {
+        self.mail_reply = reply.to_string();
+        self
+    }
+
+    /// The answer to `RCPT TO` for one address (others get 250).
+    pub fn rcpt_reply(mut self, address: &str, reply: &str) -> Script {
+        self.rcpt_replies
+            .push((address.to_ascii_lowercase(), reply.to_string()));
+        self
+    }
+
+    pub fn data(mut self, behavior: DataBehavior) -> Script {
+        self.data = behavior;
+        self
+    }
+}
+
+/// What the server saw.
+#[derive(Debug, Default)]
+struct Record {
+    commands: Vec<String>,
+    messages: Vec<Vec<u8>>,
+    connections: usize,
+}
+
+/// The running server; stops when dropped.
+pub struct FaultServer {
+    port: u16,
+    record: Arc<Mutex<Record>>,
+    task: JoinHandle<()>,
+}
+
+impl FaultServer {
+    /// Binds 127.0.0.1 on a free port and serves `script` to every
+    /// connection.
+    pub async fn start(script: Script) -> io::Result<FaultServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let record = Arc::new(Mutex::new(Record::default()));
+        let task = tokio::spawn(accept_loop(listener, Arc::new(script), record.clone()));
+        Ok(FaultServer { port, record, task })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every line the client sent outside DATA, in order, as sent.
+    pub fn commands(&self) -> Vec<String> {
+        self.record
+            .lock()
+            .map(|r| r.commands.clone())
+            .unwrap_or_default()
+    }
+
+    /// The bodies received (as on the wire, dot-stuffed, without the final
+    /// dot line).
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        self.record
+            .lock()
+            .map(|r| r.messages.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many connections were accepted.
+    pub fn connections(&self) -> usize {
+        self.record.lock().map(|r| r.connections).unwrap_or(0)
+    }
+
+    /// Whether the client sent a command starting with `verb` (any case).
+    pub fn received(&self, verb: &str) -> bool {
+        let verb = verb.to_ascii_uppercase();
+        self.commands()
+            .iter()
+            .any(|c| c.to_ascii_uppercase().starts_with(&verb))
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every
+        // connection task.
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, script: Arc<Script>, record: Arc<Mutex<Record>>) {
+    let mut connections = tokio::task::JoinSet::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        if let Ok(mut r) = record.lock() {
+            r.connections += 1;
+        }
+        let (script, record) = (script.clone(), record.clone());
+        connections.spawn(async move {
+            let _ = Connection::new(stream, script, record).serve().await;
+        });
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+struct Connection {
+    stream: BufReader<TcpStream>,
+    script: Arc<Script>,
+    record: Arc<Mutex<Record>>,
+    accepted_rcpts: usize,
+    queued: usize,
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "fault server: client silent")
+}
+
+impl Connection {
+    fn new(stream: TcpStream, script: Arc<Script>, record: Arc<Mutex<Record>>) -> Connection {
+        Connection {
+            stream: BufReader::new(stream),
+            script,
+            record,
+            accepted_rcpts: 0,
+            queued: 0,
+        }
+    }
+
+    async fn serve(mut self) -> io::Result<()> {
+        let Some(greeting) = self.script.greeting.clone() else {
+            // Silent: wait for the client to give up (bounded by the deadline).
+            while self.read_line().await.is_ok_and(|line| line.is_some()) {}
+            return Ok(());
+        };
+        self.reply(&greeting).await?;
+        if !greeting.starts_with("220") {
+            return Ok(());
+        }
+        for _ in 0..MAX_COMMANDS {
+            let Some(line) = self.read_command().await? else {
+                return Ok(());
+            };
+            if !self.dispatch(&line).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers one command; `false` ends the connection.
+    async fn dispatch(&mut self, line: &str) -> io::Result<bool> {
+        let upper = line.to_ascii_uppercase();
+        let verb = upper.split(' ').next().unwrap_or("");
+        match verb {
+            "EHLO" if self.script.ehlo_refused => {
+                self.reply("502 5.5.2 Error: command not recognized")
+                    .await?
+            }
+            "EHLO" => self.ehlo().await?,
+            "HELO" => self.reply("250 fault.test").await?,
+            "AUTH" => self.auth(&upper).await?,
+            "MAIL" => {
+                self.accepted_rcpts = 0;
+                let reply = self.script.mail_reply.clone();
+                self.reply(&reply).await?;
+            }
+            "RCPT" => self.rcpt(&upper).await?,
+            "DATA" => return self.data().await,
+            "RSET" => {
+                self.accepted_rcpts = 0;
+                self.reply("250 2.0.0 Ok").await?;
+            }
+            "NOOP" => self.reply("250 2.0.0 Ok").await?,
+            "STARTTLS" => self.reply("454 4.7.0 TLS not available").await?,
+            "QUIT" => {
+                self.reply("221 2.0.0 Bye").await?;
+                return Ok(false);
+            }
+            _ => {
+                self.reply("502 5.5.2 Error: command not recognized")
+                    .await?
+            }
+        }
+        Ok(true)
+    }
+
+    async fn ehlo(&mut self) -> io::Result<()> {
+        let mut lines = vec!["fault.test".to_string()];
+        lines.extend(self.script.extensions.iter().cloned());
+        let last = lines.len() - 1;
+        let text: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("250{}{l}", if i == last { ' ' } else { '-' }))
+            .collect();
+        self.reply(&text.join("\r\n")).await
+    }
+
+    async fn auth(&mut self, upper: &str) -> io::Result<()> {
+        let mut words = upper.split(' ').skip(1);
+        let mechanism = words.next().unwrap_or("");
+        let initial = words.next();
+        let prompts: Vec<String> = match (mechanism, initial) {
+            ("PLAIN", Some(_)) => vec![],
+            ("PLAIN", None) => vec!["334 ".to_string()],
+            ("LOGIN", _) => vec!["334 VXNlcm5hbWU6".into(), "334 UGFzc3dvcmQ6".into()],
+            ("CRAM-MD5", _) => vec![format!("334 {}", BASE64.encode(CRAM_CHALLENGE))],
+            _ => {
+                return self
+                    .reply("504 5.5.4 Unrecognized authentication type")
+                    .await;
+            }
+        };
+        for prompt in prompts {
+            self.reply(&prompt).await?;
+            match self.read_command().await? {
+                Some(answer) if answer != "*" => {}
+                _ => return self.reply("501 5.7.0 Authentication cancelled").await,
+            }
+        }
+        let reply = self.script.auth_reply.clone();
+        self.reply(&reply).await
+    }
+
+    async fn rcpt(&mut self, upper: &str) -> io::Result<()> {
+        let lower = upper.to_ascii_lowercase();
+        let scripted = self
+            .script
+            .rcpt_replies
+            .iter()
+            .find(|(address, _)| lower.contains(&format!("<{address}>")))
+            .map(|(_, reply)| reply.clone());
+        let reply = scripted.unwrap_or_else(|| "250 2.1.5 Ok".to_string());
+        if reply.starts_with('2') {
+            self.accepted_rcpts += 1;
+        }
+        self.reply(&reply).await
+    }
+
+    /// DATA per the script; `false` ends the connection.
+    async fn data(&mut self) -> io::Result<bool> {
+        if self.accepted_rcpts == 0 {
+            self.reply("554 5.5.1 Error: no valid recipients").await?;
+            return Ok(true);
+        }
+        self.reply("354 End data with <CR><LF>.<CR><LF>").await?;
+        if self.script.data == DataBehavior::Disconnect {
+            let mut some = [0u8; 16];
+            let _ = tokio::time::timeout(READ_DEADLINE, self.stream.read(&mut some)).await;
+            return Ok(false);
+        }
+        let body = self.read_body().await?;
+        if let Ok(mut r) = self.record.lock() {
+            r.messages.push(body);
+        }
+        match self.script.data.clone() {
+            DataBehavior::Accept => {
+                self.queued += 1;
+                let reply = format!("250 2.0.0 Ok: queued as FAULT{}", self.queued);
+                self.reply(&reply).await?;
+            }
+            DataBehavior::Reply(reply) => self.reply(&reply).await?,
+            DataBehavior::Stall => {
+                // Never answer; wait for the client to give up.
+                while self.read_line().await.is_ok_and(|line| line.is_some()) {}
+                return Ok(false);
+            }
+            DataBehavior::Disconnect => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    async fn read_body(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        while body.len() < MAX_MESSAGE {
+            let mut line = Vec::new();
+            let mut limited = (&mut self.stream).take(MAX_LINE);
+            let read = limited.read_until(b'\n', &mut line);
+            let n = tokio::time::timeout(READ_DEADLINE, read)
+                .await
+                .map_err(|_| timed_out())??;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if line == b".\r\n" {
+                return Ok(body);
+            }
+            body.extend_from_slice(&line);
+        }
+        Err(io::Error::other("fault server: message too large"))
+    }
+
+    /// A line without its line end, recorded; `None` at EOF.
+    async fn read_command(&mut self) -> io::Result<Option<String>> {
+        let line = self.read_line().await?;
+        if let (Some(line), Ok(mut r)) = (&line, self.record.lock()) {
+            r.commands.push(line.clone());
+        }
+        Ok(line)
+    }
+
+    async fn read_line(&mut self) -> io::Result<Option<String>> {
+        let mut line = Vec::new();
+        let mut limited = (&mut self.stream).take(MAX_LINE);
+        let read = limited.read_until(b'\n', &mut line);
+        let n = tokio::time::timeout(READ_DEADLINE, read)
+            .await
+            .map_err(|_| timed_out())??;
+        if n == 0 {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&line);
+        Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+    }
+
+    async fn reply(&mut self, text: &str) -> io::Result<()> {
+        let stream = self.stream.get_mut();
+        stream.write_all(text.as_bytes()).await?;
+        stream.write_all(b"\r\n").await?;
+        stream.flush().await
+    }
+}

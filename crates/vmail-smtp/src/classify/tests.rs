@@ -9,7 +9,7 @@ fn reply(code: u16, text: &str) -> Reply {
 }
 
 fn io_error() -> io::Error {
-    io::Error::new(io::ErrorKind::Other, "boom")
+    io::Error::other("boom")
 }
 
 /// One of every variant, with the outcome each must get.

@@ -1,0 +1,54 @@
+//! AUTH over an unencrypted link is refused unless allow-plaintext-auth=yes.
+mod common;
+use vmail_core::AuthType;
+use vmail_smtp::Submitter;
+use vmail_testkit::fault::{FaultServer, Script};
+
+#[tokio::test]
+async fn auth_in_clear_is_refused_naming_the_key() -> std::io::Result<()> {
+    let server = FaultServer::start(Script::new().extensions(&["AUTH PLAIN LOGIN"])).await?;
+    let mut settings = common::settings(server.port());
+    settings.auth_type = AuthType::Plain;
+    settings.auth_responses = common::credentials();
+    let report = Submitter::new(settings)
+        .send(vec![common::simple(&["a@example.test"])])
+        .await;
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_deferred(), "{outcome}");
+    assert!(
+        outcome.to_string().contains("allow-plaintext-auth=yes"),
+        "{outcome}"
+    );
+    assert!(!server.received("AUTH") && !server.received("MAIL"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn plain_auth_in_clear_when_allowed_sends_the_seed_blob_masked() -> std::io::Result<()> {
+    let server = FaultServer::start(Script::new().extensions(&["AUTH PLAIN LOGIN"])).await?;
+    let mut settings = common::settings(server.port());
+    settings.auth_type = AuthType::Plain;
+    settings.auth_responses = common::credentials();
+    settings.allow_plaintext_auth = true;
+    let report = Submitter::new(settings)
+        .send(vec![common::simple(&["a@example.test"])])
+        .await;
+    assert!(
+        report.messages[0].outcome.is_delivered(),
+        "{}",
+        report.messages[0].outcome
+    );
+    assert!(
+        server
+            .commands()
+            .contains(&"AUTH PLAIN AGptczFAam1zMS5uZXQAbm90Lm15LnJlYWwucGFzc3dvcmQ=".to_string())
+    );
+    assert!(
+        report
+            .transcript
+            .to_string()
+            .contains("C: AUTH PLAIN <redacted>")
+    );
+    common::assert_no_secret(&report, common::USER, common::PASSWORD);
+    Ok(())
+}
