@@ -19,17 +19,31 @@ const MAX_HEADER: usize = 256 * 1024;
 pub(crate) fn prepare(file: File, default_from: &str) -> Result<Prepared, String> {
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let header = read_header(&mut reader)?;
+    let (envelope, fixed) = queued_header(&header, default_from)?;
+    Ok(Prepared {
+        envelope,
+        message: Box::new(Cursor::new(fixed).chain(reader)),
+        consumed: Vec::new(),
+    })
+}
+
+/// The envelope of a header, and the header to queue: the fields it lacks,
+/// then the header without Bcc.
+fn queued_header(header: &Header, default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
     let message = MessageParser::new()
         .parse_headers(&header.all)
         .ok_or("has a header that cannot be parsed")?;
     let envelope = envelope_of(&message, default_from)?;
     let mut fixed = added_fields(&message, &envelope, &header.all);
     fixed.extend_from_slice(&header.kept);
-    Ok(Prepared {
-        envelope,
-        message: Box::new(Cursor::new(fixed).chain(reader)),
-        consumed: Vec::new(),
-    })
+    Ok((envelope, fixed))
+}
+
+/// What pickup makes of the start of an `.eml` drop held in memory: the
+/// envelope and the header it would queue (for `fuzz/`).
+pub(crate) fn header_of(bytes: &[u8], default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
+    let header = read_header(&mut &bytes[..])?;
+    queued_header(&header, default_from)
 }
 
 /// The fields RFC 5322 requires that the message lacks, as `sendmail`

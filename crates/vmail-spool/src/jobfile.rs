@@ -86,18 +86,29 @@ pub(crate) fn prepare(
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|err| format!("cannot be read: {err}"))?;
-    if bytes.contains(&0) {
-        return Err("contains NUL bytes: it is not a text job file".to_string());
-    }
-    let text = String::from_utf8(bytes).map_err(|_| "is not a UTF-8 text job file".to_string())?;
-    let job = JobFile::parse(&text)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let (message, envelope, consumed) = build(&job, base, default_from, limit)?;
+    let (message, envelope, consumed) = pack(bytes, base, default_from, limit)?;
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(message)),
         consumed,
     })
+}
+
+/// Parses the bytes of a job file and packs its message; the files it names
+/// are read from `base`. Returns the message, the envelope and those files.
+pub(crate) fn pack(
+    bytes: Vec<u8>,
+    base: &Path,
+    default_from: &str,
+    limit: u64,
+) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
+    if bytes.contains(&0) {
+        return Err("contains NUL bytes: it is not a text job file".to_string());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "is not a UTF-8 text job file".to_string())?;
+    let job = JobFile::parse(&text)?;
+    build(&job, base, default_from, limit)
 }
 
 fn mailboxes(field: &str, values: &[String]) -> Result<Option<Mailboxes>, String> {

@@ -148,3 +148,29 @@ pub use queue::{MessageReader, QueuedJob};
 pub use spool::{Recovery, Spool, SpoolLock};
 pub use state::{JobState, format_time};
 pub use submit::Batch;
+
+/// Entry points for the fuzz targets in `fuzz/`, not part of the API: what
+/// pickup makes of a dropped file, on bytes in memory.
+#[doc(hidden)]
+pub mod fuzz {
+    use std::path::Path;
+    use vmail_core::Envelope;
+
+    /// A `.job` drop: parsed and packed into the message that would be
+    /// queued. The files it names are looked up under `base` (a folder that
+    /// does not exist reads none).
+    pub fn job_file(
+        bytes: &[u8],
+        base: &Path,
+        default_from: &str,
+    ) -> Result<(Envelope, Vec<u8>), String> {
+        crate::jobfile::pack(bytes.to_vec(), base, default_from, u64::MAX)
+            .map(|(message, envelope, _)| (envelope, message))
+    }
+
+    /// The header of an `.eml` drop: the envelope and the header that would
+    /// be queued (fields added, Bcc removed).
+    pub fn eml_header(bytes: &[u8], default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
+        crate::eml::header_of(bytes, default_from)
+    }
+}
