@@ -2,6 +2,8 @@
 //! and the secret search.
 #![allow(dead_code)]
 
+pub mod real;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::time::Duration;

@@ -1,0 +1,98 @@
+//! Helpers for the scenarios against the private Postfix and Dovecot that
+//! `bash tests/run.sh` starts (`VMAIL_TEST_SERVERS`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use vmail_core::{AuthType, Envelope, PopSettings, Secret, SmtpSettings, TlsMode};
+use vmail_smtp::{Body, Outgoing, SessionReport};
+use vmail_testkit::servers::{TestServers, TestUser};
+
+pub const DELIVERY_WAIT: Duration = Duration::from_secs(20);
+
+pub type Servers = TestServers;
+
+pub fn servers() -> TestServers {
+    TestServers::from_env()
+}
+
+/// Settings for one of the servers' ports, trusting the throwaway CA.
+pub fn settings(servers: &TestServers, port: u16, tls: TlsMode) -> SmtpSettings {
+    let mut settings = SmtpSettings::plain(servers.host.clone(), port);
+    settings.tls = tls;
+    settings.ca_file = Some(servers.ca_cert.clone());
+    settings.helo_name = "vmail-test.example.test".to_string();
+    settings.timeout = Duration::from_secs(10);
+    settings
+}
+
+pub fn login(settings: &mut SmtpSettings, auth_type: AuthType, user: &TestUser) {
+    settings.auth_type = auth_type;
+    settings.auth_responses = vec![
+        Secret::new(user.user.as_str()),
+        Secret::new(user.password.as_str()),
+    ];
+}
+
+pub fn pop(
+    servers: &TestServers,
+    port: u16,
+    tls: bool,
+    user: &TestUser,
+    password: &str,
+) -> PopSettings {
+    PopSettings {
+        host: servers.host.clone(),
+        port,
+        tls,
+        responses: vec![Secret::new(user.user.as_str()), Secret::new(password)],
+        delay: Duration::from_millis(300),
+    }
+}
+
+/// A unique Message-ID for this test run.
+pub fn message_id(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{tag}.{}.{nanos}@vmail-test.example.test",
+        std::process::id()
+    )
+}
+
+/// A small message with a dot line, a bare LF and a known body.
+pub fn message(from: &str, to: &[&str], message_id: &str) -> Outgoing {
+    let body = format!(
+        "From: <{from}>\r\nTo: <{}>\r\nSubject: vmail test\r\nMessage-ID: <{message_id}>\r\n\r\n\
+         first line\r\n.\r\n.dot line\nbare LF above\r\nlast line\r\n",
+        to.join(">, <")
+    );
+    Outgoing::new(
+        Envelope::new(from, to.iter().map(|s| s.to_string()).collect()),
+        Body::Bytes(body.into_bytes()),
+    )
+}
+
+/// The body part of what arrived, after Postfix's own headers and ours.
+pub fn arrived_body(servers: &TestServers, message_id: &str) -> String {
+    let bytes = servers
+        .delivered_message(message_id, DELIVERY_WAIT)
+        .unwrap_or_else(|| panic!("{message_id} never arrived\n{}", servers.log_tails(30)));
+    let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
+    text.split_once("\n\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+pub const EXPECTED_BODY: &str = "first line\n.\n.dot line\nbare LF above\nlast line\n";
+
+pub fn assert_delivered(report: &SessionReport) {
+    for message in &report.messages {
+        assert!(
+            message.outcome.is_delivered(),
+            "{}\n{}",
+            message.outcome,
+            report.transcript
+        );
+    }
+}

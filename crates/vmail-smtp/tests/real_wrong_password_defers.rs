@@ -1,0 +1,41 @@
+//! A wrong password: Postfix answers 535, the job is deferred pointing at
+//! auth-rsp, and no MAIL FROM follows.
+mod common;
+use common::real;
+use vmail_core::{AuthType, TlsMode};
+use vmail_smtp::{SmtpError, Submitter};
+use vmail_testkit::servers::TestUser;
+
+#[tokio::test]
+async fn a_wrong_password_is_deferred_with_the_535() {
+    let servers = real::servers();
+    let wrong = TestUser {
+        user: servers.user.user.clone(),
+        password: "wrong.password".to_string(),
+    };
+    for auth_type in [AuthType::Plain, AuthType::Login, AuthType::CramMd5] {
+        let mut settings = real::settings(&servers, servers.submission_port, TlsMode::StartTls);
+        real::login(&mut settings, auth_type, &wrong);
+        let report = Submitter::new(settings)
+            .send(vec![real::message(
+                "fax@example.test",
+                &[servers.user.user.as_str()],
+                &real::message_id("wrong"),
+            )])
+            .await;
+        let outcome = &report.messages[0].outcome;
+        assert!(outcome.is_deferred(), "{outcome}");
+        assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");
+        assert!(outcome.to_string().contains("[VMAIL] auth-rsp"));
+        assert!(matches!(
+            report.session_error,
+            Some(SmtpError::AuthRejected { .. })
+        ));
+        assert!(
+            !report.transcript.to_string().contains("C: MAIL"),
+            "{}",
+            report.transcript
+        );
+        common::assert_no_secret(&report, &wrong.user, &wrong.password);
+    }
+}
