@@ -79,7 +79,7 @@ pub enum SmtpError {
     Protocol { step: Step, detail: String },
     #[error("the server refused the connection in its greeting")]
     Greeting { reply: Reply },
-    #[error("the server refused both EHLO and HELO")]
+    #[error("the server refused EHLO/HELO")]
     Helo { reply: Reply },
     #[error("{}", starttls_not_offered(*.port))]
     StartTlsNotOffered { port: u16 },

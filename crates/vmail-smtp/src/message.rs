@@ -131,7 +131,8 @@ impl Session {
         error: SmtpError,
         bytes: u64,
     ) -> MessageReport {
-        if error.ends_session() {
+        // 421: the server is closing the connection whatever the step.
+        if error.ends_session() || error.reply().is_some_and(|r| r.code == 421) {
             self.broken = Some(error.to_string());
             self.conn.stream = Stream::Closed;
         }
@@ -160,16 +161,21 @@ impl Session {
         accepted: &mut Option<Accepted>,
         bytes: &mut u64,
     ) -> Result<Reply, SmtpError> {
-        if self.transactions > 0 {
-            self.rset().await?;
-        }
         let (mut reader, size) = open_body(body).await?;
         if let (Some(limit), Some(size)) = (self.ext.size_limit(), size)
             && size > limit
         {
             return Err(SmtpError::SizeExceeded { size, limit });
         }
-        let result = self.envelope(envelope, size).await?;
+        // RSET before every message after the first; pipelined with the
+        // envelope when the server allows.
+        let rset = self.transactions > 0;
+        if rset && !self.ext.pipelining {
+            self.rset().await?;
+        }
+        let result = self
+            .envelope(envelope, size, rset && self.ext.pipelining)
+            .await?;
         let none_accepted = result.recipients.is_empty();
         let refused = result.refused.clone();
         *accepted = Some(result);
@@ -184,37 +190,46 @@ impl Session {
 
     async fn rset(&mut self) -> Result<(), SmtpError> {
         let reply = self.conn.command("RSET", None, Step::Rset).await?;
-        if reply.code == 250 {
-            Ok(())
-        } else {
-            Err(SmtpError::Rset { reply })
-        }
+        rset_accepted(reply)
     }
 
-    /// MAIL FROM and RCPT TO; with PIPELINING, DATA too, all in one write.
+    /// MAIL FROM and RCPT TO; with PIPELINING, DATA too (and a leading RSET),
+    /// all in one write.
     async fn envelope(
         &mut self,
         envelope: &Envelope,
         size: Option<u64>,
+        rset_first: bool,
     ) -> Result<Accepted, SmtpError> {
         let mut mail = format!("MAIL FROM:<{}>", envelope.from);
         if let (Some(_), Some(size)) = (self.ext.size, size) {
             mail.push_str(&format!(" SIZE={size}"));
         }
-        let pipelining = self.ext.pipelining;
-        self.conn.queue(&mail, None);
-        if !pipelining {
+        if !self.ext.pipelining {
+            self.conn.queue(&mail, None);
             let reply = self.conn.command_reply(Step::MailFrom).await?;
             return match reply.code {
                 250 => self.recipients_one_by_one(envelope).await,
                 _ => Err(SmtpError::MailFrom { reply }),
             };
         }
+        if rset_first {
+            self.conn.queue("RSET", None);
+        }
+        self.conn.queue(&mail, None);
         for recipient in &envelope.recipients {
             self.conn.queue(&format!("RCPT TO:<{recipient}>"), None);
         }
         self.conn.queue("DATA", None);
         self.conn.flush(Step::MailFrom).await?;
+        if rset_first {
+            rset_accepted(self.conn.read_reply(Step::Rset).await?.reply)?;
+        }
+        self.pipelined_replies(envelope).await
+    }
+
+    /// The replies to a pipelined MAIL, RCPTs and DATA.
+    async fn pipelined_replies(&mut self, envelope: &Envelope) -> Result<Accepted, SmtpError> {
         let mail = self.conn.read_reply(Step::MailFrom).await?.reply;
         let mut accepted = Accepted {
             recipients: Vec::new(),
@@ -314,6 +329,14 @@ impl Accepted {
                 reply,
             });
         }
+    }
+}
+
+fn rset_accepted(reply: Reply) -> Result<(), SmtpError> {
+    if reply.code == 250 {
+        Ok(())
+    } else {
+        Err(SmtpError::Rset { reply })
     }
 }
 
