@@ -30,7 +30,8 @@ pub fn classify(error: &SmtpError) -> Outcome {
         | SmtpError::Tls { .. }
         | SmtpError::TlsConfig { .. }
         | SmtpError::Rset { .. }
-        | SmtpError::Body { .. } => deferred(reason, reply),
+        | SmtpError::Body { .. }
+        | SmtpError::BodyRead { .. } => deferred(reason, reply),
         // Login problems are configuration problems: a typo in auth-rsp
         // must not bounce the whole queue.
         SmtpError::PlaintextAuthRefused

@@ -140,8 +140,18 @@ pub enum SmtpError {
          it was not sent"
     )]
     SizeExceeded { size: u64, limit: u64 },
-    #[error("cannot read the message to send: {source}")]
+    #[error("cannot read the message to send ({what}): {source}")]
     Body {
+        /// The file, or `reader` / `source` for other bodies.
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "reading the message failed in the middle of DATA: {source}; the connection was \
+         dropped so that no partial message is delivered"
+    )]
+    BodyRead {
         #[source]
         source: io::Error,
     },
@@ -195,7 +205,8 @@ impl SmtpError {
             | SmtpError::AuthMissingResponses { .. }
             | SmtpError::Pop { .. }
             | SmtpError::SizeExceeded { .. }
-            | SmtpError::Body { .. } => None,
+            | SmtpError::Body { .. }
+            | SmtpError::BodyRead { .. } => None,
         }
     }
 
@@ -213,7 +224,8 @@ impl SmtpError {
             | SmtpError::Recipient { .. }
             | SmtpError::Data { .. }
             | SmtpError::DataEnd { .. }
-            | SmtpError::SizeExceeded { .. } => false,
+            | SmtpError::SizeExceeded { .. }
+            | SmtpError::Body { .. } => false,
             SmtpError::Connect { .. }
             | SmtpError::Timeout { .. }
             | SmtpError::ConnectionClosed { .. }
@@ -231,7 +243,7 @@ impl SmtpError {
             | SmtpError::AuthRejected { .. }
             | SmtpError::AuthBadChallenge { .. }
             | SmtpError::Pop { .. }
-            | SmtpError::Body { .. }
+            | SmtpError::BodyRead { .. }
             | SmtpError::Rset { .. } => true,
         }
     }

@@ -292,7 +292,7 @@ impl Session {
             let n = reader
                 .read(&mut chunk)
                 .await
-                .map_err(|source| SmtpError::Body { source })?;
+                .map_err(|source| SmtpError::BodyRead { source })?;
             if n == 0 {
                 break;
             }
@@ -398,7 +398,10 @@ async fn open_body(body: Body) -> Result<(Reader, Option<u64>), SmtpError> {
         Body::File(path) => {
             let file = tokio::fs::File::open(&path)
                 .await
-                .map_err(|source| SmtpError::Body { source })?;
+                .map_err(|source| SmtpError::Body {
+                    what: path.display().to_string(),
+                    source,
+                })?;
             let size = file.metadata().await.ok().map(|m| m.len());
             Ok((Box::new(file), size))
         }

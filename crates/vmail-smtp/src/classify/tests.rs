@@ -190,7 +190,13 @@ fn every_variant() -> Vec<(SmtpError, &'static str)> {
             "deferred",
         ),
         (SmtpError::SizeExceeded { size: 10, limit: 5 }, "failed"),
-        (SmtpError::Body { source: io_error() }, "deferred"),
+        (
+            SmtpError::Body {
+                what: "/x".into(),
+                source: io_error(),
+            },
+            "deferred",
+        ),
         (
             SmtpError::Rset {
                 reply: reply(500, "?"),
