@@ -141,6 +141,7 @@ impl Submitter {
 
 fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
     let outcome = classify(&failure.error);
+    let all_lines = 0..failure.transcript.lines().len();
     let reports = messages
         .iter()
         .map(|message| MessageReport {
@@ -156,6 +157,7 @@ fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
                 .collect(),
             error: None,
             bytes: 0,
+            transcript_lines: all_lines.clone(),
         })
         .collect();
     SessionReport {

@@ -6,6 +6,7 @@ use crate::conn::{Stream, WRITE_CHUNK};
 use crate::data::DotStuffer;
 use crate::error::{RefusedRecipient, SmtpError, Step};
 use crate::session::Session;
+use std::ops::Range;
 use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use vmail_core::{Envelope, Outcome, Reply};
@@ -63,6 +64,9 @@ pub struct MessageReport {
     pub error: Option<SmtpError>,
     /// Bytes read from the message source (0 when DATA was never reached).
     pub bytes: u64,
+    /// The lines of the session's transcript that belong to this message
+    /// (for the job's own log); the whole opening when the session failed.
+    pub transcript_lines: Range<usize>,
 }
 
 impl MessageReport {
@@ -74,6 +78,7 @@ impl MessageReport {
             outcome,
             error: Some(error),
             bytes: 0,
+            transcript_lines: 0..0,
         }
     }
 }
@@ -110,18 +115,22 @@ impl Session {
                 outcome,
                 error: None,
                 bytes: 0,
+                transcript_lines: 0..0,
             };
         }
+        let start = self.conn.transcript.lines().len();
         let mut accepted = None;
         let mut bytes = 0;
         let result = self
             .transaction(envelope, body, &mut accepted, &mut bytes)
             .await;
         self.transactions += 1;
-        match result {
+        let mut report = match result {
             Ok(reply) => delivered(envelope, accepted, reply, bytes),
             Err(error) => self.failed(envelope, accepted, error, bytes),
-        }
+        };
+        report.transcript_lines = start..self.conn.transcript.lines().len();
+        report
     }
 
     fn failed(
@@ -151,6 +160,7 @@ impl Session {
             recipients,
             error: Some(error),
             bytes,
+            transcript_lines: 0..0,
         }
     }
 
@@ -366,6 +376,7 @@ fn delivered(
             outcome,
             error: None,
             bytes,
+            transcript_lines: 0..0,
         };
     };
     let mut recipients = refused_reports(&accepted.refused);
@@ -379,6 +390,7 @@ fn delivered(
         recipients,
         error: None,
         bytes,
+        transcript_lines: 0..0,
     }
 }
 

@@ -46,5 +46,18 @@ async fn three_messages_one_login_rset_between() -> std::io::Result<()> {
         ]
     );
     assert!(server.commands().contains(&"MAIL FROM:<>".to_string()));
+    // Each message knows its own part of the transcript.
+    let lines = report.transcript.lines();
+    let second: Vec<String> = lines[report.messages[1].transcript_lines.clone()]
+        .iter()
+        .map(|l| l.text.clone())
+        .collect();
+    assert_eq!(second.first().map(String::as_str), Some("RSET"));
+    assert!(second.contains(&"MAIL FROM:<>".to_string()), "{second:?}");
+    assert!(
+        second
+            .last()
+            .is_some_and(|l| l.starts_with("250 2.0.0 Ok: queued as FAULT2"))
+    );
     Ok(())
 }
