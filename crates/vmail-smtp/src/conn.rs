@@ -164,6 +164,8 @@ impl Conn {
             Err(_) => Err(timed_out(step, self.timeout)),
             Ok(Err(source)) => Err(io_error(step, source)),
             Ok(Ok(())) => {
+                // AUTH lines pass through this buffer: leave no copy behind.
+                self.wbuf.fill(0);
                 self.wbuf.clear();
                 Ok(())
             }

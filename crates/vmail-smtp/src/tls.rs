@@ -168,7 +168,8 @@ fn note(transcript: &mut Transcript, info: &TlsInfo) {
     if let Some(peer) = &info.peer {
         let verdict = match (&peer.verification, peer.enforced) {
             (Ok(()), _) => "verified".to_string(),
-            (Err(why), _) => format!("NOT verified ({why})"),
+            (Err(why), true) => format!("NOT verified ({why})"),
+            (Err(why), false) => format!("NOT verified ({why}); accepted because tls-verify=no"),
         };
         transcript.note(format!(
             "certificate: subject {}; issuer {}; valid until {}; {verdict}",

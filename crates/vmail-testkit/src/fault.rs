@@ -195,6 +195,11 @@ impl FaultServer {
     }
 }
 
+impl FaultServer {
+    /// Stops the server now (dropping it does the same).
+    pub fn stop(self) {}
+}
+
 impl Drop for FaultServer {
     fn drop(&mut self) {
         // Aborting the accept loop drops its JoinSet, which aborts every
