@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn a_job_expires_at_its_lifetime_and_gets_a_last_try_before() {
         let p = policy(60, 3600, 7200);
-        assert_eq!(p.next_due(3, Duration::from_secs(0)), Some(Duration::from_secs(240)));
+        assert_eq!(
+            p.next_due(3, Duration::from_secs(0)),
+            Some(Duration::from_secs(240))
+        );
         assert_eq!(
             p.next_due(7, Duration::from_secs(7000)),
             Some(Duration::from_secs(200))

@@ -74,12 +74,21 @@ mod tests {
 
     #[test]
     fn ids_that_could_escape_the_spool_are_refused() {
-        for bad in ["", "../etc/passwd", "a/b", "a b", ".hidden", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "../etc/passwd",
+            "a/b",
+            "a b",
+            ".hidden",
+            &"x".repeat(65),
+        ] {
             let err = JobId::parse(bad).unwrap_err();
             assert!(err.to_string().contains("is not a job id"), "{err}");
         }
         assert_eq!(
-            JobId::from_parts("20261123-194200", 0xabc).unwrap().as_str(),
+            JobId::from_parts("20261123-194200", 0xabc)
+                .unwrap()
+                .as_str(),
             "20261123-194200-0000000abc"
         );
     }
