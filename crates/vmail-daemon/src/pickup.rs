@@ -8,16 +8,24 @@ use vmail_spool::{IngestError, Spool, SpoolError};
 
 /// Queues every drop in `in/`, `chunk` at a time with one group commit per
 /// chunk. Bad files are quarantined by the spool; each gets one log line
-/// naming it and the reason. Returns the new jobs.
-pub fn ingest_drops(spool: &Spool, default_from: &str, limit: u64, chunk: usize) -> Vec<JobId> {
+/// naming it and the reason. Returns the new jobs, and how many drops stay
+/// in `in/` because the spool failed (disk full, permissions): those are
+/// tried again.
+pub fn ingest_drops(
+    spool: &Spool,
+    default_from: &str,
+    limit: u64,
+    chunk: usize,
+) -> (Vec<JobId>, usize) {
     let drops = match spool.drops() {
         Ok(drops) => drops,
         Err(err) => {
             warn!("cannot read the drop folder: {err}");
-            return Vec::new();
+            return (Vec::new(), 1);
         }
     };
     let mut queued = Vec::with_capacity(drops.len());
+    let mut left = 0;
     for paths in drops.chunks(chunk.max(1)) {
         let results = spool.ingest_many(paths, default_from, limit);
         for (path, result) in paths.iter().zip(results) {
@@ -29,6 +37,7 @@ pub fn ingest_drops(spool: &Spool, default_from: &str, limit: u64, chunk: usize)
                 Err(IngestError::Quarantined(corrupt)) => warn!("quarantined: {corrupt}"),
                 Err(IngestError::Spool(err)) => {
                     warn!("cannot queue {}, leaving it in in/: {err}", path.display());
+                    left += 1;
                 }
             }
         }
@@ -36,7 +45,7 @@ pub fn ingest_drops(spool: &Spool, default_from: &str, limit: u64, chunk: usize)
     if !queued.is_empty() {
         info!("picked up {} job(s) from in/", queued.len());
     }
-    queued
+    (queued, left)
 }
 
 fn note_pickup(spool: &Spool, id: &JobId, path: &std::path::Path) {

@@ -29,6 +29,12 @@ const INGEST_CHUNK: usize = 256;
 /// Jobs whose state is read per scan message at start, so the first
 /// deliveries begin before a large queue is fully read.
 const LOAD_CHUNK: usize = 2_000;
+/// When a pickup pass left drops in `in/` because the spool failed (disk
+/// full, permissions), the next pass comes this much later even if no new
+/// file arrives: freeing space makes no event in `in/`. Doubled on each
+/// pass that fails again, up to the slow rescan's minute.
+const INGEST_RETRY: Duration = Duration::from_secs(5);
+const INGEST_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Results of work the scheduler handed out.
 #[derive(Debug)]
@@ -40,8 +46,12 @@ pub enum Event {
         jobs: Vec<(JobId, Option<SystemTime>, bool)>,
         last: bool,
     },
-    /// A pickup pass ended; these jobs were queued.
-    Ingested(Vec<JobId>),
+    /// A pickup pass ended: these jobs were queued, and `left` drops stayed
+    /// in `in/` because the spool could not take them.
+    Ingested {
+        ids: Vec<JobId>,
+        left: usize,
+    },
     /// A full listing of `queue/`, to reconcile with the index.
     Listed(Vec<JobId>),
 }
@@ -80,6 +90,9 @@ pub struct Scheduler<D: Deliver> {
     scans_running: usize,
     ingesting: bool,
     ingest_again: bool,
+    /// A pickup pass to run at this time: the last one hit a spool error.
+    ingest_retry: Option<Instant>,
+    ingest_retry_delay: Duration,
     pending_loads: BTreeSet<JobId>,
     draining: Option<Instant>,
     last_status: String,
@@ -108,6 +121,8 @@ impl<D: Deliver> Scheduler<D> {
             scans_running: 0,
             ingesting: false,
             ingest_again: false,
+            ingest_retry: None,
+            ingest_retry_delay: INGEST_RETRY,
             pending_loads: BTreeSet::new(),
             draining: None,
             last_status: String::new(),
@@ -144,7 +159,14 @@ impl<D: Deliver> Scheduler<D> {
                 Some(hint) = self.hints.recv() => self.on_hint(hint),
                 Some(control) = self.control.recv() => self.on_control(control),
                 () = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {}
+                () = sleep_until(self.ingest_retry.unwrap_or_else(far_future)), if self.ingest_retry.is_some() => {
+                    self.ingest_retry = None;
+                    self.start_ingest();
+                }
                 _ = rescan.tick() => {
+                    // The directories are the truth: a drop whose event was
+                    // lost, or that the spool could not take, is found here.
+                    self.start_ingest();
                     self.start_listing();
                     self.start_purge();
                 }
@@ -227,11 +249,12 @@ impl<D: Deliver> Scheduler<D> {
                     self.index.upsert(id, instant_at(due), held);
                 }
             }
-            Event::Ingested(ids) => {
+            Event::Ingested { ids, left } => {
                 self.ingesting = false;
                 for id in ids {
                     self.index.upsert(id, Instant::now(), false);
                 }
+                self.schedule_ingest_retry(left);
                 if std::mem::take(&mut self.ingest_again) {
                     self.start_ingest();
                 }
@@ -286,6 +309,7 @@ impl<D: Deliver> Scheduler<D> {
                 self.start_pending_loads();
             }
             Hint::Rescan => {
+                debug!(target: SCHED_TARGET, "watch events were lost (kernel queue overflow, or hints faster than the scheduler): rescanning in/ and queue/");
                 self.start_ingest();
                 self.start_listing();
             }
@@ -367,9 +391,25 @@ impl<D: Deliver> Scheduler<D> {
         let limit = self.ctx.config.max_message_size;
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let ids = crate::pickup::ingest_drops(&spool, &from, limit, INGEST_CHUNK);
-            let _ = events.blocking_send(Event::Ingested(ids));
+            let (ids, left) = crate::pickup::ingest_drops(&spool, &from, limit, INGEST_CHUNK);
+            let _ = events.blocking_send(Event::Ingested { ids, left });
         });
+    }
+
+    /// After a pickup pass: when the spool could not take `left` drops,
+    /// try again later (5 s, doubling up to 60 s while it keeps failing).
+    fn schedule_ingest_retry(&mut self, left: usize) {
+        if left == 0 {
+            self.ingest_retry_delay = INGEST_RETRY;
+            return;
+        }
+        if self.ingest_retry.is_some() {
+            return;
+        }
+        let delay = self.ingest_retry_delay;
+        debug!(target: SCHED_TARGET, "{left} drop(s) stay in in/; next pickup in {}s", delay.as_secs());
+        self.ingest_retry = Some(Instant::now() + delay);
+        self.ingest_retry_delay = (delay * 2).min(INGEST_RETRY_MAX);
     }
 
     /// At start: every job in `queue/`, read in chunks so delivery starts
