@@ -192,3 +192,111 @@ fn errors_about_a_secret_never_echo_it() {
     assert_eq!(err.errors.len(), 2, "{everything}");
     assert!(!everything.contains(PASSWORD), "{everything}");
 }
+
+/// Replaces the sealed `auth-rsp` value by `value` (pop-rsp keeps its own).
+fn set_auth_rsp(s: &Setup, value: &str) {
+    let text = fs::read_to_string(&s.ini).unwrap();
+    let line = text.lines().find(|l| l.starts_with("auth-rsp = ")).unwrap();
+    fs::write(&s.ini, text.replace(line, &format!("auth-rsp = {value}"))).unwrap();
+}
+
+#[test]
+fn a_truncated_or_mangled_value_is_named_with_the_key_file_and_the_fix() {
+    let s = sealed_setup();
+    let text = fs::read_to_string(&s.ini).unwrap();
+    let sealed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("auth-rsp = "))
+        .unwrap()
+        .to_string();
+    let fix =
+        "(key file DIR/vmail.key; set it again with `vfxadmin config -a -p -e VMAIL auth-rsp`)";
+    let malformed = format!("is not a sealed value (enc:v1: and base64) {fix}");
+    let rejected = format!(
+        "cannot be decrypted: the value was changed or the key is not the one it was sealed with {fix}"
+    );
+    let cases = [
+        // Cut in the middle of the base64: no longer base64 of whole bytes.
+        (sealed[..sealed.len() / 2 + 1].to_string(), &malformed),
+        // Cut on a base64 boundary: valid base64, the tag is wrong.
+        (sealed[..sealed.len() - 4].to_string(), &rejected),
+        // Shorter than a nonce and a tag.
+        ("enc:v1:AAAAAAAA".to_string(), &malformed),
+        ("enc:v1:".to_string(), &malformed),
+        ("enc:".to_string(), &malformed),
+        (format!("{sealed}!"), &malformed),
+    ];
+    for (value, expected) in cases {
+        set_auth_rsp(&s, &value);
+        assert_eq!(
+            errors(&s),
+            [format!("DIR/vsisrv.ini:4: [VMAIL] auth-rsp: {expected}")],
+            "value {value:?}"
+        );
+    }
+}
+
+#[test]
+fn a_value_sealed_under_another_key_names_the_key_file_in_full() {
+    let s = sealed_setup();
+    fs::remove_file(&s.key_path).unwrap();
+    secrets::load_or_create_key(&s.key_path).unwrap();
+    let expected = |key: &str, line: u32| {
+        format!(
+            "DIR/vsisrv.ini:{line}: [VMAIL] {key}: cannot be decrypted: the value was changed or the key is not the one it was sealed with (key file DIR/vmail.key; set it again with `vfxadmin config -a -p -e VMAIL {key}`)"
+        )
+    };
+    assert_eq!(
+        errors(&s),
+        [expected("auth-rsp", 4), expected("pop-rsp", 6)]
+    );
+}
+
+#[test]
+fn key_files_that_are_empty_short_long_not_hex_or_not_files_are_named() {
+    let s = sealed_setup();
+    let not_a_key = "is encrypted, but the key file cannot be used: DIR/vmail.key is not a vmail key (64 hexadecimal digits: 32 bytes)";
+    let contents: [(&str, String); 7] = [
+        ("empty", String::new()),
+        ("a line break only", "\n".to_string()),
+        ("63 digits", "a".repeat(63)),
+        ("65 digits", "a".repeat(65)),
+        ("two keys", format!("{0}\n{0}\n", "a".repeat(64))),
+        ("not hexadecimal", "g".repeat(64)),
+        ("not ASCII", format!("{}é", "a".repeat(62))),
+    ];
+    for (what, text) in contents {
+        fs::write(&s.key_path, &text).unwrap();
+        assert_eq!(
+            errors(&s),
+            [
+                format!("DIR/vsisrv.ini:4: [VMAIL] auth-rsp: {not_a_key}"),
+                format!("DIR/vsisrv.ini:6: [VMAIL] pop-rsp: {not_a_key}"),
+            ],
+            "{what}"
+        );
+    }
+    fs::remove_file(&s.key_path).unwrap();
+    fs::create_dir(&s.key_path).unwrap();
+    assert_eq!(
+        errors(&s)[0],
+        "DIR/vsisrv.ini:4: [VMAIL] auth-rsp: is encrypted, but the key file cannot be used: DIR/vmail.key is not a regular file"
+    );
+}
+
+#[test]
+fn a_key_file_group_may_write_is_refused_too() {
+    let s = sealed_setup();
+    for mode in [0o620, 0o604, 0o660] {
+        fs::set_permissions(&s.key_path, fs::Permissions::from_mode(mode)).unwrap();
+        let errors = errors(&s);
+        assert!(
+            errors[0].ends_with(&format!(
+                "may be read or written by group or others (mode {mode:04o}), so vmail refuses it (run `chmod 600 DIR/vmail.key`)"
+            )),
+            "{errors:?}"
+        );
+    }
+    fs::set_permissions(&s.key_path, fs::Permissions::from_mode(0o400)).unwrap();
+    load(&s.ini).unwrap_or_else(|e| panic!("a read-only key is fine: {e}"));
+}
