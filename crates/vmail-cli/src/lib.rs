@@ -3,13 +3,15 @@
 //!
 //! * `vfx` ([`vfx`]): queue a job, with [`compose`] (the MIME message) and
 //!   [`cover`] (cover page templates);
-//! * `vfxadmin` ([`vfxadmin`]): `config` ([`config_cmd`]) and `queue`
-//!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`);
+//! * `vfxadmin` ([`vfxadmin`]): `config` ([`config_cmd`]), `queue`
+//!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`)
+//!   and `check` ([`check`]: the mail server, step by step);
 //! * `vmail-sendmail` ([`sendmail`]): the sendmail-compatible shim;
 //! * `vmail-docgen` ([`docgen`]): man pages and shell completions.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod check;
 pub mod compose;
 pub mod config_cmd;
 pub mod cover;

@@ -3,6 +3,7 @@
 //! Add a command by adding a variant to [`Command`] with its own module for
 //! the arguments and the logic, and an arm in [`run`].
 
+use crate::check::{self, CheckArgs};
 use crate::config_cmd::{self, ConfigArgs};
 use crate::queue_cmd::{self, QueueArgs};
 use clap::{Parser, Subcommand};
@@ -30,6 +31,9 @@ pub enum Command {
     Config(ConfigArgs),
     /// List, show, retry, hold, release or delete queued jobs
     Queue(QueueArgs),
+    /// Connect to the mail server, show the transcript and certificate, and
+    /// say in plain words whether sending would work
+    Check(CheckArgs),
 }
 
 /// Runs a parsed command line.
@@ -38,6 +42,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Config(args) => config_cmd::run(&path, args),
         Command::Queue(args) => queue_cmd::run(Some(&path), args),
+        Command::Check(args) => check::run(&path, args),
     }
 }
 

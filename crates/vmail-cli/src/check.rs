@@ -1,0 +1,321 @@
+//! `vfxadmin check [--send-test ADDRESS] [--json]`: what administrators did
+//! by hand with telnet and `openssl s_client`, against the server `[VMAIL]`
+//! names: connect, greeting, EHLO, STARTTLS or implicit TLS with the
+//! certificate, AUTH with the configured login, and optionally one real test
+//! message. It prints the redacted transcript, then one plain-language
+//! verdict per step with the server's numeric reply and the key to change.
+//!
+//! When the first attempt fails in a way that has several explanations (no
+//! greeting: a slow server, or one that speaks TLS from the first byte?), a
+//! second connection tells them apart. Such a probe never logs in, so the
+//! password never goes over a connection the settings did not ask for.
+//!
+//! Exit status 0 only when sending would work: the login was accepted (or
+//! the server needs none) and the test message, when asked for, was
+//! accepted; 1 otherwise.
+
+mod diagnose;
+mod opened;
+mod probe;
+
+use crate::setup;
+use anyhow::Context;
+use clap::Args;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use vmail_config::Config;
+use vmail_core::SmtpSettings;
+use vmail_smtp::{PeerCertificate, Submitter, Transcript};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  vfxadmin check
+  vfxadmin check --send-test admin@example.com
+
+Prints the SMTP transcript (passwords masked), the server's certificate and
+one verdict per step: [ ok ], [warn] or [FAIL], with the server's reply and
+the vsisrv.ini key to change. Exits 0 only when sending would work.")]
+pub struct CheckArgs {
+    /// Also send a small real test message to ADDRESS
+    #[arg(long = "send-test", value_name = "ADDRESS")]
+    pub send_test: Option<String>,
+
+    /// Print the result as one JSON object instead of text
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    /// Works, but deserves a look (no encryption, no login).
+    Warn,
+    /// Sending would not work.
+    Fail,
+}
+
+impl Level {
+    fn tag(self) -> &'static str {
+        match self {
+            Level::Ok => "[ ok ]",
+            Level::Warn => "[warn]",
+            Level::Fail => "[FAIL]",
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Fail => "fail",
+        }
+    }
+}
+
+/// One line an administrator reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub level: Level,
+    pub text: String,
+}
+
+impl Verdict {
+    pub fn ok(text: impl Into<String>) -> Verdict {
+        Verdict {
+            level: Level::Ok,
+            text: text.into(),
+        }
+    }
+
+    pub fn warn(text: impl Into<String>) -> Verdict {
+        Verdict {
+            level: Level::Warn,
+            text: text.into(),
+        }
+    }
+
+    pub fn fail(text: impl Into<String>) -> Verdict {
+        Verdict {
+            level: Level::Fail,
+            text: text.into(),
+        }
+    }
+}
+
+/// A second connection made to tell two explanations apart.
+#[derive(Debug)]
+pub struct ProbeRecord {
+    /// What was tried, e.g. `tls=implicit`.
+    pub label: String,
+    pub transcript: Transcript,
+}
+
+/// Everything `check` found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub transcript: Transcript,
+    pub probes: Vec<ProbeRecord>,
+    pub certificate: Option<PeerCertificate>,
+    pub verdicts: Vec<Verdict>,
+}
+
+impl Report {
+    pub fn push(&mut self, verdict: Verdict) {
+        self.verdicts.push(verdict);
+    }
+
+    /// Sending would work: no step failed.
+    pub fn works(&self) -> bool {
+        self.verdicts.iter().all(|v| v.level != Level::Fail)
+    }
+}
+
+pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = setup::load_config(Some(path))?;
+    let Some(settings) = config.smtp() else {
+        print_capture_mode(&config, args.json);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(check(settings, &config.from, args.send_test.as_deref()));
+    if args.json {
+        println!("{}", json(&config, settings, &report));
+    } else {
+        print!("{}", text(&config, settings, &report));
+    }
+    Ok(if report.works() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs the whole check: one session as the daemon would open it, the test
+/// message when asked, and the probes a failure calls for.
+pub async fn check(settings: &SmtpSettings, from: &str, send_test: Option<&str>) -> Report {
+    let mut report = Report::default();
+    match Submitter::new(settings.clone()).connect().await {
+        Ok(session) => opened::examine(&mut report, settings, session, from, send_test).await,
+        Err(failure) => diagnose::failed(&mut report, settings, failure, from).await,
+    }
+    report
+}
+
+/// Capture mode writes mail into a folder: there is no server to check, and
+/// nothing is wrong with that, so the exit status is 0.
+fn print_capture_mode(config: &Config, json: bool) {
+    let dir = match &config.delivery {
+        vmail_config::Delivery::Capture { dir } => dir.display().to_string(),
+        vmail_config::Delivery::Smtp(_) => String::new(),
+    };
+    let line = format!(
+        "capture mode, nothing to check: [VMAIL] mail-server = file:{dir} in {} writes each \
+         message into that folder instead of sending it; set mail-server to the mail server's \
+         host name to relay by SMTP",
+        config.path.display()
+    );
+    if json {
+        let value = serde_json::json!({ "capture": true, "message": line, "works": true });
+        println!("{value}");
+    } else {
+        println!("{line}");
+    }
+}
+
+fn heading(config: &Config, settings: &SmtpSettings) -> String {
+    format!(
+        "vfxadmin check: {}:{} with tls={}, auth-type={} ({})",
+        settings.host,
+        settings.port,
+        settings.tls,
+        settings.auth_type,
+        config.path.display()
+    )
+}
+
+/// The report as an administrator reads it: transcript, probes,
+/// certificate, verdicts, result.
+pub fn text(config: &Config, settings: &SmtpSettings, report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", heading(config, settings));
+    let _ = writeln!(out, "Transcript (secrets masked):");
+    indented(&mut out, &report.transcript);
+    for probe in &report.probes {
+        let _ = writeln!(
+            out,
+            "\nProbe with {} (no login; certificate recorded, not enforced):",
+            probe.label
+        );
+        indented(&mut out, &probe.transcript);
+    }
+    if let Some(cert) = &report.certificate {
+        let _ = writeln!(out, "\nCertificate:");
+        let _ = writeln!(out, "  subject:      {}", cert.subject);
+        let _ = writeln!(out, "  issuer:       {}", cert.issuer);
+        let _ = writeln!(out, "  valid until:  {}", cert.not_after);
+        let _ = writeln!(out, "  verification: {}", verification(cert));
+    }
+    let _ = writeln!(out, "\nVerdict:");
+    for verdict in &report.verdicts {
+        let _ = writeln!(out, "{} {}", verdict.level.tag(), verdict.text);
+    }
+    let result = if report.works() {
+        "\nResult: sending would work."
+    } else {
+        "\nResult: sending would NOT work; fix what the [FAIL] lines name."
+    };
+    let _ = writeln!(out, "{result}");
+    out
+}
+
+fn indented(out: &mut String, transcript: &Transcript) {
+    if transcript.lines().is_empty() {
+        let _ = writeln!(out, "  (nothing was said)");
+    }
+    for line in transcript.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+}
+
+/// `verified`, or why not and whether it was enforced.
+pub fn verification(cert: &PeerCertificate) -> String {
+    match (&cert.verification, cert.enforced) {
+        (Ok(()), _) => "verified".to_string(),
+        (Err(why), true) => format!("NOT verified ({why})"),
+        (Err(why), false) => format!("NOT verified ({why}); accepted because tls-verify=no"),
+    }
+}
+
+fn json(config: &Config, settings: &SmtpSettings, report: &Report) -> serde_json::Value {
+    let lines =
+        |t: &Transcript| -> Vec<String> { t.lines().iter().map(|l| l.to_string()).collect() };
+    let certificate = report.certificate.as_ref().map(|cert| {
+        serde_json::json!({
+            "subject": cert.subject,
+            "issuer": cert.issuer,
+            "not_after": cert.not_after,
+            "verified": cert.verification.is_ok(),
+            "verification": verification(cert),
+        })
+    });
+    serde_json::json!({
+        "config": config.path.display().to_string(),
+        "server": format!("{}:{}", settings.host, settings.port),
+        "tls": settings.tls.to_string(),
+        "auth_type": settings.auth_type.to_string(),
+        "transcript": lines(&report.transcript),
+        "probes": report.probes.iter().map(|p| serde_json::json!({
+            "label": p.label,
+            "transcript": lines(&p.transcript),
+        })).collect::<Vec<_>>(),
+        "certificate": certificate,
+        "verdicts": report.verdicts.iter().map(|v| serde_json::json!({
+            "level": v.level.word(),
+            "text": v.text,
+        })).collect::<Vec<_>>(),
+        "works": report.works(),
+    })
+}
+
+/// `535 5.7.8`: the numeric reply and its enhanced code, as verdicts quote
+/// them.
+pub fn code(reply: &vmail_core::Reply) -> String {
+    match reply.enhanced {
+        Some(enhanced) => format!("{} {enhanced}", reply.code),
+        None => reply.code.to_string(),
+    }
+}
+
+/// The reply's text on one line, for the parentheses of a verdict.
+pub fn said(reply: &vmail_core::Reply) -> String {
+    reply.text.replace('\n', " / ")
+}
+
+/// Seconds as an administrator writes them: `2`, `0.5`.
+pub fn seconds(duration: std::time::Duration) -> String {
+    format!("{}", duration.as_secs_f64())
+}
+
+/// Whether the POP-before-SMTP login finished (the engine notes it before
+/// opening SMTP).
+pub fn pop_done(transcript: &Transcript) -> bool {
+    transcript
+        .notes()
+        .any(|note| note.starts_with("POP-before-SMTP done"))
+}
+
+/// The first server line of a transcript that is a 220 greeting.
+pub fn greeting_line(transcript: &Transcript) -> Option<String> {
+    transcript
+        .lines()
+        .iter()
+        .filter(|line| line.direction == vmail_smtp::Direction::Server)
+        .map(|line| line.text.clone())
+        .find(|text| text.starts_with("220"))
+}

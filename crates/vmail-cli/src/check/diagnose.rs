@@ -1,0 +1,561 @@
+//! What a session error means for the administrator: one exhaustive match
+//! over [`SmtpError`] (no `_` arm: a new error does not compile until it has
+//! its own advice), each arm naming the reply and the `[VMAIL]` key to
+//! change. Where one symptom has two causes, the arm asks for probes.
+
+use super::probe::{ProbeKind, Seen, probe};
+use super::{Report, Verdict, code, opened, pop_done, said, seconds};
+use vmail_core::{Reply, SmtpSettings, TlsMode};
+use vmail_smtp::{SessionFailure, SmtpError, Step};
+
+/// What is known about the failed attempt besides the error.
+pub struct Cx<'a> {
+    pub settings: &'a SmtpSettings,
+    pub from: &'a str,
+    /// The error came from the POP-before-SMTP login, not from SMTP.
+    pub in_pop: bool,
+}
+
+/// The verdict, or the probes that decide it (the first that explains the
+/// symptom wins; `fallback` when none does).
+pub enum Diagnosis {
+    Verdict(Verdict),
+    Probe {
+        kinds: Vec<ProbeKind>,
+        fallback: Verdict,
+    },
+}
+
+/// A session that did not open: the steps that passed, then the one that
+/// failed, probed when needed.
+pub async fn failed(
+    report: &mut Report,
+    settings: &SmtpSettings,
+    failure: SessionFailure,
+    from: &str,
+) {
+    let in_pop = settings.pop.is_some() && !pop_done(&failure.transcript);
+    if !in_pop {
+        opened::pop_verdict(report, settings);
+    }
+    if !matches!(failure.error, SmtpError::Greeting { .. })
+        && let Some(greeting) = super::greeting_line(&failure.transcript)
+    {
+        report.push(Verdict::ok(format!("greeting: {greeting}")));
+    }
+    if let Some(tls) = &failure.tls {
+        opened::tls_verdicts(report, tls);
+    }
+    let cx = Cx {
+        settings,
+        from,
+        in_pop,
+    };
+    let diagnosis = diagnose(&failure.error, &cx);
+    report.transcript = failure.transcript;
+    let verdict = resolve(diagnosis, settings, report).await;
+    report.push(verdict);
+}
+
+async fn resolve(diagnosis: Diagnosis, settings: &SmtpSettings, report: &mut Report) -> Verdict {
+    let (kinds, fallback) = match diagnosis {
+        Diagnosis::Verdict(verdict) => return verdict,
+        Diagnosis::Probe { kinds, fallback } => (kinds, fallback),
+    };
+    for kind in kinds {
+        let (seen, record) = probe(settings, kind).await;
+        report.probes.push(record);
+        if let Some(verdict) = interpret(kind, &seen, settings, report) {
+            return verdict;
+        }
+    }
+    fallback
+}
+
+/// What a probe's result says, when it explains the symptom.
+fn interpret(
+    kind: ProbeKind,
+    seen: &Seen,
+    settings: &SmtpSettings,
+    report: &mut Report,
+) -> Option<Verdict> {
+    let port = settings.port;
+    match kind {
+        ProbeKind::Implicit => {
+            let greeting = seen.greeting.as_ref()?;
+            if report.certificate.is_none() {
+                report.certificate = seen.tls.as_ref().and_then(|tls| tls.peer.clone());
+            }
+            Some(Verdict::fail(format!(
+                "port {port} expects tls=implicit: over TLS from the first byte it greeted \
+                 \"{greeting}\""
+            )))
+        }
+        ProbeKind::PlainFirst => {
+            let greeting = seen.greeting.as_ref()?;
+            let starttls = seen.extensions.as_ref().is_some_and(|ext| ext.starttls);
+            let advice = if starttls {
+                "and offers STARTTLS; set tls=starttls"
+            } else {
+                "and offers no STARTTLS; use the server's implicit-TLS port (usually 465), or \
+                 tls=none only on a trusted network"
+            };
+            Some(Verdict::fail(format!(
+                "port {port} does not speak TLS from the first byte: it greeted in plain text \
+                 (\"{greeting}\") {advice}"
+            )))
+        }
+        ProbeKind::Unverified => {
+            let peer = seen.tls.as_ref()?.peer.as_ref()?;
+            let Err(why) = &peer.verification else {
+                return None;
+            };
+            let verdict = Verdict::fail(format!(
+                "the TLS certificate of {} is not verified ({why}): subject {}, issuer {}, valid \
+                 until {}; if the server uses a private CA, set [VMAIL] ca-file to that CA's PEM \
+                 file; if the name differs, set mail-server to a name the certificate carries; \
+                 tls-verify=no turns the check off (not recommended)",
+                settings.host, peer.subject, peer.issuer, peer.not_after
+            ));
+            report.certificate = Some(peer.clone());
+            Some(verdict)
+        }
+        ProbeKind::StartTls => None,
+    }
+}
+
+/// The verdict for one error.
+pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
+    let s = cx.settings;
+    let fail = |text: String| Diagnosis::Verdict(Verdict::fail(text));
+    match error {
+        SmtpError::Connect { host, port, source } => fail(connect_failed(cx, host, *port, source)),
+        SmtpError::Timeout { step, .. } => timeout(cx, *step),
+        SmtpError::ConnectionClosed { step } => closed(cx, *step),
+        SmtpError::Io { step, source } => fail(format!(
+            "network error during {step}: {source}; check the network between this host and {}",
+            s.host
+        )),
+        SmtpError::Protocol { step, detail } => {
+            let fallback = Verdict::fail(format!(
+                "the answer during {step} is not SMTP ({detail}): is {}:{} a mail server? check \
+                 [VMAIL] mail-server and mail-port",
+                s.host, s.port
+            ));
+            if *step == Step::Greeting && s.tls != TlsMode::Implicit {
+                probe_then(vec![ProbeKind::Implicit], fallback)
+            } else {
+                Diagnosis::Verdict(fallback)
+            }
+        }
+        SmtpError::Greeting { reply } => fail(greeting_refused(reply)),
+        SmtpError::Helo { reply } => fail(format!(
+            "{}: the server refused EHLO and HELO {} ({}); set [VMAIL] helo-name to this host's \
+             full DNS name",
+            code(reply),
+            s.helo_name,
+            said(reply)
+        )),
+        SmtpError::StartTlsNotOffered { port } => fail(starttls_not_offered(*port)),
+        SmtpError::StartTlsRefused { reply } => fail(format!(
+            "{}: the server offers STARTTLS but refused it ({}); try again later, or ask the \
+             mail server's administrator",
+            code(reply),
+            said(reply)
+        )),
+        SmtpError::Tls { host, detail } => tls_failed(cx, host, detail),
+        SmtpError::TlsConfig { detail } => fail(format!(
+            "TLS cannot be set up: {detail}; check [VMAIL] ca-file (a PEM file of CA certificates)"
+        )),
+        SmtpError::PlaintextAuthRefused => fail(
+            "the server offers AUTH on an unencrypted connection, and vmail does not send the \
+             password in clear: use tls=starttls, or tls=implicit on the server's TLS port, or \
+             set [VMAIL] allow-plaintext-auth=yes on a trusted network"
+                .to_string(),
+        ),
+        SmtpError::AuthMechanismNotOffered { wanted, offered } => {
+            fail(mechanism_not_offered(wanted, offered))
+        }
+        SmtpError::AuthMissingResponses {
+            mechanism,
+            needed,
+            found,
+        } => fail(format!(
+            "AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; enter it \
+             again with `vfxadmin config -a -p -e VMAIL auth-rsp` (user:password)"
+        )),
+        SmtpError::AuthRejected { mechanism, reply } => fail(auth_rejected(mechanism, reply)),
+        SmtpError::AuthBadChallenge { mechanism, reply } => fail(format!(
+            "{}: the server's AUTH {mechanism} challenge is not valid base64; set \
+             auth-type=plain or auth-type=login",
+            code(reply)
+        )),
+        SmtpError::Pop {
+            host,
+            port,
+            command,
+            response,
+        } => fail(pop_failed(host, *port, command, response)),
+        SmtpError::MailFrom { reply } => fail(sender_refused(cx.from, reply)),
+        SmtpError::RecipientsRefused { refused } => match refused.first() {
+            Some(first) => fail(recipient_refused(&first.address, &first.reply)),
+            None => fail("the server refused every recipient".to_string()),
+        },
+        SmtpError::Recipient { address, reply } => fail(recipient_refused(address, reply)),
+        SmtpError::Data { reply } => fail(format!(
+            "{}: the server refused DATA ({})",
+            code(reply),
+            said(reply)
+        )),
+        SmtpError::DataEnd { reply } => fail(format!(
+            "{}: the server refused the test message after its data ({})",
+            code(reply),
+            said(reply)
+        )),
+        SmtpError::SizeExceeded { .. }
+        | SmtpError::Body { .. }
+        | SmtpError::BodyRead { .. }
+        | SmtpError::Rset { .. } => fail(error.to_string()),
+    }
+}
+
+fn probe_then(kinds: Vec<ProbeKind>, fallback: Verdict) -> Diagnosis {
+    Diagnosis::Probe { kinds, fallback }
+}
+
+/// The keys that name the server the error is about.
+fn server_keys(cx: &Cx<'_>) -> (&'static str, &'static str) {
+    if cx.in_pop {
+        ("pop-server", "pop-port")
+    } else {
+        ("mail-server", "mail-port")
+    }
+}
+
+fn connect_failed(cx: &Cx<'_>, host: &str, port: u16, source: &std::io::Error) -> String {
+    let (server, port_key) = server_keys(cx);
+    if source.kind() == std::io::ErrorKind::ConnectionRefused {
+        format!(
+            "connection refused by {host}:{port}: nothing listens there; check [VMAIL] {server} \
+             and {port_key}"
+        )
+    } else {
+        format!(
+            "cannot connect to {host}:{port} ({source}); check [VMAIL] {server} (the host name) \
+             and {port_key}, and the firewall"
+        )
+    }
+}
+
+fn timeout(cx: &Cx<'_>, step: Step) -> Diagnosis {
+    let s = cx.settings;
+    let t = seconds(s.timeout);
+    let (server, port_key) = server_keys(cx);
+    let fail = |text: String| Diagnosis::Verdict(Verdict::fail(text));
+    match step {
+        Step::Connect => fail(format!(
+            "no answer within {t} s when connecting: the host is down or a firewall drops the \
+             connection; check [VMAIL] {server} and {port_key}"
+        )),
+        Step::Pop => fail(format!(
+            "the POP3 server did not answer within {t} s; check [VMAIL] pop-server, pop-port \
+             and pop-tls"
+        )),
+        Step::Greeting if s.tls != TlsMode::Implicit => probe_then(
+            vec![ProbeKind::Implicit],
+            Verdict::fail(format!(
+                "no greeting from {}:{} within {t} s (nor over TLS): the server is overloaded \
+                 or is not a mail server; if it is only slow, raise [VMAIL] timeout",
+                s.host, s.port
+            )),
+        ),
+        Step::TlsHandshake if s.tls == TlsMode::Implicit && !cx.in_pop => probe_then(
+            vec![ProbeKind::PlainFirst],
+            Verdict::fail(format!(
+                "the TLS handshake with {}:{} got no answer within {t} s; check [VMAIL] \
+                 mail-port and tls",
+                s.host, s.port
+            )),
+        ),
+        other => fail(format!(
+            "no answer from the server within {t} s during {other}; if it is only slow, raise \
+             [VMAIL] timeout"
+        )),
+    }
+}
+
+fn closed(cx: &Cx<'_>, step: Step) -> Diagnosis {
+    let s = cx.settings;
+    match step {
+        Step::Greeting if s.tls != TlsMode::Implicit => probe_then(
+            vec![ProbeKind::Implicit],
+            Verdict::fail(
+                "the server closed the connection before its greeting: it refuses this host, or \
+                 is not a mail server; ask the mail server's administrator"
+                    .to_string(),
+            ),
+        ),
+        Step::TlsHandshake if s.tls == TlsMode::Implicit && !cx.in_pop => probe_then(
+            vec![ProbeKind::PlainFirst],
+            Verdict::fail("the server closed the connection during the TLS handshake".to_string()),
+        ),
+        other => Diagnosis::Verdict(Verdict::fail(format!(
+            "the server closed the connection during {other}"
+        ))),
+    }
+}
+
+fn greeting_refused(reply: &Reply) -> String {
+    let advice = match reply.code {
+        421 => {
+            "the server does not accept connections now; try again later, and if it lasts, \
+                ask the mail server's administrator"
+        }
+        554 => {
+            "the server refuses connections from this host; ask the mail server's \
+                administrator to allow this host's address"
+        }
+        _ => {
+            "the server refused the connection in its greeting; ask the mail server's \
+              administrator"
+        }
+    };
+    format!("{}: {advice} (it said: {})", code(reply), said(reply))
+}
+
+fn starttls_not_offered(port: u16) -> String {
+    let advice = if port == 465 {
+        "port 465 expects tls=implicit".to_string()
+    } else {
+        "use tls=implicit on the server's TLS port (usually 465), or tls=none only on a trusted \
+         network"
+            .to_string()
+    };
+    format!("tls=starttls, but the server does not offer STARTTLS; {advice}")
+}
+
+fn tls_failed(cx: &Cx<'_>, host: &str, detail: &str) -> Diagnosis {
+    let s = cx.settings;
+    if cx.in_pop {
+        return Diagnosis::Verdict(Verdict::fail(format!(
+            "TLS with the POP3 server {host} failed: {detail}; check [VMAIL] pop-tls and pop-port"
+        )));
+    }
+    let mut kinds = Vec::new();
+    if s.tls_verify {
+        kinds.push(ProbeKind::Unverified);
+    }
+    if s.tls == TlsMode::Implicit {
+        kinds.push(ProbeKind::PlainFirst);
+    }
+    probe_then(
+        kinds,
+        Verdict::fail(format!(
+            "TLS with {host}:{} failed: {detail}; check [VMAIL] tls, mail-port and ca-file",
+            s.port
+        )),
+    )
+}
+
+/// `auth-type` for a mechanism vmail speaks.
+fn auth_type_for(mechanism: &str) -> Option<&'static str> {
+    match mechanism.to_ascii_uppercase().as_str() {
+        "PLAIN" => Some("plain"),
+        "LOGIN" => Some("login"),
+        "CRAM-MD5" => Some("cram-md5"),
+        _ => None,
+    }
+}
+
+fn mechanism_not_offered(wanted: &str, offered: &[String]) -> String {
+    let usable: Vec<&'static str> = offered.iter().filter_map(|m| auth_type_for(m)).collect();
+    match (offered, usable.as_slice()) {
+        ([only], [auth_type]) => {
+            format!("the server offers only {only}; set auth-type={auth_type}")
+        }
+        (_, []) => format!(
+            "the server offers AUTH {}, none of which vmail speaks (PLAIN, LOGIN, CRAM-MD5); \
+             ask the mail server's administrator",
+            if offered.is_empty() {
+                "mechanisms".to_string()
+            } else {
+                offered.join(" ")
+            }
+        ),
+        (_, usable) => format!(
+            "the server does not offer AUTH {wanted}; it offers {}; set auth-type=auto or \
+             auth-type={}",
+            offered.join(" "),
+            usable.join(" or auth-type=")
+        ),
+    }
+}
+
+fn auth_rejected(mechanism: &str, reply: &Reply) -> String {
+    let code = code(reply);
+    match reply.code {
+        535 => format!(
+            "{code}: the server rejected the user or password in [VMAIL] auth-rsp; enter it \
+             again with `vfxadmin config -a -p -e VMAIL auth-rsp`"
+        ),
+        534 => format!(
+            "{code}: the server wants a stronger mechanism than {mechanism} ({}); set \
+             auth-type=auto",
+            said(reply)
+        ),
+        400..=499 => format!(
+            "{code}: the server could not check the login now ({}); try again later",
+            said(reply)
+        ),
+        _ => format!(
+            "{code}: the server refused AUTH {mechanism} ({}); check [VMAIL] auth-type and \
+             auth-rsp",
+            said(reply)
+        ),
+    }
+}
+
+fn pop_failed(host: &str, port: u16, command: &str, response: &str) -> String {
+    let advice = match command {
+        "greeting" => "check [VMAIL] pop-server, pop-port and pop-tls",
+        _ => {
+            "check the POP3 user and password in [VMAIL] pop-rsp; enter them again with \
+              `vfxadmin config -a -p -e VMAIL pop-rsp`"
+        }
+    };
+    format!("POP-before-SMTP login to {host}:{port} failed at {command} ({response}); {advice}")
+}
+
+fn sender_refused(from: &str, reply: &Reply) -> String {
+    let advice = if reply.is_transient() {
+        "try again later"
+    } else {
+        "set [VMAIL] from to an address this login may send as"
+    };
+    format!(
+        "{}: the server refused the sender <{from}> in MAIL FROM ({}); {advice}",
+        code(reply),
+        said(reply)
+    )
+}
+
+fn recipient_refused(address: &str, reply: &Reply) -> String {
+    let relay = reply.text.to_ascii_lowercase().contains("relay")
+        || reply.enhanced.is_some_and(|e| e.to_string() == "5.7.1");
+    let advice = if relay {
+        "the server does not relay for this host as it logs in now; set auth-type and auth-rsp, \
+         or ask the mail server's administrator"
+    } else if reply.is_transient() {
+        "try again later"
+    } else {
+        "check the address"
+    };
+    format!(
+        "{}: the server refused the recipient <{address}> ({}); {advice}",
+        code(reply),
+        said(reply)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmail_core::EnhancedCode;
+
+    fn text(error: SmtpError, settings: &SmtpSettings) -> String {
+        let cx = Cx {
+            settings,
+            from: "fax@example.test",
+            in_pop: false,
+        };
+        match diagnose(&error, &cx) {
+            Diagnosis::Verdict(verdict) => verdict.text,
+            Diagnosis::Probe { fallback, .. } => format!("probe, else: {}", fallback.text),
+        }
+    }
+
+    #[test]
+    fn starttls_not_offered_on_465_says_implicit() {
+        let settings = SmtpSettings::plain("mail.example.com", 465);
+        assert_eq!(
+            text(SmtpError::StartTlsNotOffered { port: 465 }, &settings),
+            "tls=starttls, but the server does not offer STARTTLS; port 465 expects tls=implicit"
+        );
+    }
+
+    #[test]
+    fn a_missing_mechanism_names_what_to_set() {
+        let offered = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mechanism_not_offered("PLAIN", &offered(&["CRAM-MD5"])),
+            "the server offers only CRAM-MD5; set auth-type=cram-md5"
+        );
+        assert_eq!(
+            mechanism_not_offered("CRAM-MD5", &offered(&["PLAIN", "LOGIN"])),
+            "the server does not offer AUTH CRAM-MD5; it offers PLAIN LOGIN; set auth-type=auto \
+             or auth-type=plain or auth-type=login"
+        );
+        assert_eq!(
+            mechanism_not_offered("PLAIN", &offered(&["XOAUTH2"])),
+            "the server offers AUTH XOAUTH2, none of which vmail speaks (PLAIN, LOGIN, \
+             CRAM-MD5); ask the mail server's administrator"
+        );
+    }
+
+    #[test]
+    fn auth_replies_other_than_535() {
+        let reply = |code, enhanced: Option<(u8, u16, u16)>, text: &str| {
+            Reply::new(
+                code,
+                enhanced.map(|(a, b, c)| EnhancedCode::new(a, b, c)),
+                text,
+            )
+        };
+        assert_eq!(
+            auth_rejected("LOGIN", &reply(454, Some((4, 7, 0)), "Temporary failure")),
+            "454 4.7.0: the server could not check the login now (Temporary failure); try again \
+             later"
+        );
+        assert_eq!(
+            auth_rejected("PLAIN", &reply(534, None, "use a stronger one")),
+            "534: the server wants a stronger mechanism than PLAIN (use a stronger one); set \
+             auth-type=auto"
+        );
+    }
+
+    #[test]
+    fn a_greeting_timeout_asks_for_the_implicit_probe_unless_implicit() {
+        let mut settings = SmtpSettings::plain("127.0.0.1", 2525);
+        let timeout = || SmtpError::Timeout {
+            step: Step::Greeting,
+            seconds: 60.0,
+        };
+        let cx = Cx {
+            settings: &settings,
+            from: "",
+            in_pop: false,
+        };
+        assert!(matches!(
+            diagnose(&timeout(), &cx),
+            Diagnosis::Probe { ref kinds, .. } if kinds == &[ProbeKind::Implicit]
+        ));
+        settings.tls = TlsMode::Implicit;
+        assert!(text(timeout(), &settings).starts_with("no answer from the server within 60 s"));
+    }
+
+    #[test]
+    fn a_pop_connect_failure_names_the_pop_keys() {
+        let settings = SmtpSettings::plain("127.0.0.1", 25);
+        let cx = Cx {
+            settings: &settings,
+            from: "",
+            in_pop: true,
+        };
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            connect_failed(&cx, "pop.example.com", 110, &refused),
+            "connection refused by pop.example.com:110: nothing listens there; check [VMAIL] \
+             pop-server and pop-port"
+        );
+    }
+}
