@@ -169,3 +169,68 @@ fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
         session_error: Some(failure.error),
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/`, not part of the API: the
+/// reply parser and the EHLO reader on bytes from a (hostile) server.
+#[doc(hidden)]
+pub mod fuzz {
+    pub use crate::reply::Extensions;
+    use vmail_core::Reply;
+
+    /// What the reply parser made of a server's bytes.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Parsed {
+        /// The complete replies, each with the bytes it was made of.
+        pub replies: Vec<(Reply, Vec<u8>)>,
+        /// Why parsing stopped, when it stopped on an error (the session
+        /// then ends with a protocol error).
+        pub error: Option<String>,
+        /// Bytes received and not yet part of a reply.
+        pub left: usize,
+    }
+
+    /// Feeds `bytes` to the reply parser the way the connection does: in
+    /// reads of the sizes in `reads` (0 is read as 1; the rest in one last
+    /// read), parsing whatever has arrived before reading more.
+    pub fn replies(bytes: &[u8], reads: &[usize]) -> Parsed {
+        let mut parser = crate::reply::ReplyParser::default();
+        let mut pieces = reads
+            .iter()
+            .scan(0usize, |at, &n| {
+                let start = (*at).min(bytes.len());
+                *at = start + n.max(1);
+                Some(&bytes[start..(*at).min(bytes.len())])
+            })
+            .filter(|piece| !piece.is_empty())
+            .collect::<Vec<_>>();
+        let used: usize = pieces.iter().map(|p| p.len()).sum();
+        pieces.push(&bytes[used..]);
+        let mut parsed = Parsed {
+            replies: Vec::new(),
+            error: None,
+            left: 0,
+        };
+        let mut buf = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            while !buf.is_empty() {
+                match parser.feed(&mut buf) {
+                    Ok(Some(raw)) => parsed.replies.push((raw.reply, raw.raw)),
+                    Ok(None) => break,
+                    Err(why) => {
+                        parsed.error = Some(why);
+                        parsed.left = buf.len();
+                        return parsed;
+                    }
+                }
+            }
+        }
+        parsed.left = buf.len() + parser.pending();
+        parsed
+    }
+
+    /// The EHLO reader, on the raw bytes of a 250 reply.
+    pub fn ehlo(raw: &[u8]) -> Result<Extensions, String> {
+        Extensions::parse(raw)
+    }
+}

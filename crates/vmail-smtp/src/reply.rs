@@ -5,6 +5,12 @@ use smtp_proto::response::parser::ResponseReceiver;
 use smtp_proto::{EhloResponse, Response};
 use vmail_core::{EnhancedCode, Reply};
 
+/// The most bytes one reply may take, all its lines as received. smtp-proto
+/// stops a reply at 4 kB of text, but lines without text (`250-` alone)
+/// add none and are read on for ever; this bounds the raw bytes kept for
+/// the transcript, so a server cannot fill the memory before the timeout.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
 /// Feeds bytes as they arrive; yields a [`Reply`] and the raw bytes it was
 /// made of (for the transcript and the EHLO parser) once it is complete.
 #[derive(Default)]
@@ -32,10 +38,24 @@ impl ReplyParser {
             Ok(response) => {
                 self.receiver.reset();
                 let raw = std::mem::take(&mut self.raw);
+                same_code_on_every_line(&raw)?;
+                if !(100..600).contains(&response.code) {
+                    return Err(format!(
+                        "reply code {:03} is not an SMTP reply code (1xx to 5xx)",
+                        response.code
+                    ));
+                }
                 Ok(Some(RawReply {
                     reply: to_reply(response),
                     raw,
                 }))
+            }
+            Err(smtp_proto::Error::NeedsMoreData { .. }) if self.raw.len() > MAX_REPLY_BYTES => {
+                self.receiver.reset();
+                self.raw.clear();
+                Err(format!(
+                    "the reply is longer than {MAX_REPLY_BYTES} bytes and has not ended"
+                ))
             }
             Err(smtp_proto::Error::NeedsMoreData { .. }) => Ok(None),
             Err(error) => {
@@ -45,12 +65,56 @@ impl ReplyParser {
             }
         }
     }
+
+    /// Bytes taken from the buffer that are not yet part of a reply.
+    pub fn pending(&self) -> usize {
+        self.raw.len()
+    }
+}
+
+/// RFC 5321 section 4.2.1: every line of a multi-line reply carries the
+/// same code. smtp-proto takes the first line's code and reads on, so
+/// `250-ok` followed by `451 try later` would read as 250; such a reply is a
+/// protocol error (which defers the job) rather than a guess.
+fn same_code_on_every_line(raw: &[u8]) -> Result<(), String> {
+    let mut lines = raw.split(|&b| b == b'\n').filter(|line| !line.is_empty());
+    let code = |line: &[u8]| String::from_utf8_lossy(&line[..line.len().min(3)]).into_owned();
+    let Some(first) = lines.next().map(code) else {
+        return Ok(());
+    };
+    match lines.map(code).find(|other| *other != first) {
+        Some(other) => Err(format!(
+            "a multi-line reply changes its code from {first} to {other}"
+        )),
+        None => Ok(()),
+    }
 }
 
 fn to_reply(response: Response<String>) -> Reply {
     let [class, subject, detail] = response.esc;
     let enhanced = (class != 0).then(|| EnhancedCode::new(class, subject.into(), detail.into()));
-    Reply::new(response.code, enhanced, response.message)
+    Reply::new(response.code, enhanced, printable(response.message))
+}
+
+/// A reply's text as it may be logged, shown and quoted in a notice: lines
+/// joined by `\n` only (smtp-proto keeps a CR of some short lines), and no
+/// other control character (a hostile server's terminal escapes become `?`).
+fn printable(text: String) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text;
+    }
+    text.replace("\r\n", "\n")
+        .chars()
+        .filter(|&c| c != '\r')
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect()
 }
 
 /// What the server announced in its EHLO reply (all false and empty after
@@ -163,6 +227,66 @@ mod tests {
         assert_eq!(raw.reply.code, 250);
         assert_eq!(buf, b"354 go\r\n");
         Ok(())
+    }
+
+    #[test]
+    fn a_reply_whose_lines_carry_different_codes_is_an_error() {
+        let mut parser = ReplyParser::default();
+        let mut buf = b"250-accepted\r\n451 4.3.0 try again later\r\n220 next\r\n".to_vec();
+        assert_eq!(
+            parser.feed(&mut buf).err().as_deref(),
+            Some("a multi-line reply changes its code from 250 to 451")
+        );
+        let mut buf = b"250-a\n250-b\r\n250 c\r\n".to_vec();
+        assert!(matches!(parser.feed(&mut buf), Ok(Some(raw)) if raw.reply.text == "a\nb\nc"));
+    }
+
+    /// A server that never ends a multi-line reply: cut off, with text
+    /// (smtp-proto's 4 kB) or without (this parser's 64 kB).
+    #[test]
+    fn a_reply_that_never_ends_is_cut_off() {
+        let cases: [(&[u8], &str); 2] = [
+            (
+                b"250-\r\n",
+                "the reply is longer than 65536 bytes and has not ended",
+            ),
+            (b"250-this reply never ends\r\n", "ResponseTooLong"),
+        ];
+        for (line, expected) in cases {
+            let mut parser = ReplyParser::default();
+            let mut fed = 0;
+            let error = loop {
+                let mut buf = line.to_vec();
+                fed += line.len();
+                assert!(fed < 2 * MAX_REPLY_BYTES, "no end after {fed} bytes");
+                if let Err(why) = parser.feed(&mut buf) {
+                    break why;
+                }
+            };
+            assert_eq!(error, expected);
+            assert_eq!(parser.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn reply_text_has_no_carriage_return_or_escape() {
+        let replies = parse_all(b"250-8\r\n250 SIZE\r\n550 5.0.0 no\x1b[2Jway\tsir\r\n");
+        assert_eq!(replies[0].text, "8\nSIZE");
+        assert_eq!(replies[1].text, "no?[2Jway\tsir");
+    }
+
+    #[test]
+    fn a_code_outside_1xx_to_5xx_is_an_error() {
+        for (bytes, code) in [(&b"021 hi\r\n"[..], "021"), (b"650 hi\r\n", "650")] {
+            let mut buf = bytes.to_vec();
+            let err = ReplyParser::default().feed(&mut buf).err();
+            assert_eq!(
+                err,
+                Some(format!(
+                    "reply code {code} is not an SMTP reply code (1xx to 5xx)"
+                ))
+            );
+        }
     }
 
     #[test]

@@ -191,6 +191,99 @@ pub fn eml_header(data: &[u8]) -> bool {
     accepted
 }
 
+/// What an SMTP server sends: its bytes through the reply parser, read
+/// three ways (all at once, a byte per read, and in reads whose sizes the
+/// input's first byte picks), and every 250 reply through the EHLO reader,
+/// as the session reads the answer to EHLO.
+///
+/// Checks: no panic; how the bytes are split into reads changes nothing
+/// (the same replies, the same raw bytes, an error at the same place); the
+/// replies' raw bytes are exactly the input, in order, up to what is left;
+/// every raw line starts with its reply's code, which is 1xx to 5xx; a
+/// reply's text has no control character but `\n` between its lines and
+/// tabs; the EHLO
+/// reader names each AUTH mechanism once and `offers` agrees with the list.
+pub fn smtp_reply(data: &[u8]) -> bool {
+    let whole = vmail_smtp::fuzz::replies(data, &[]);
+    let bytewise = vmail_smtp::fuzz::replies(data, &vec![1; data.len()]);
+    let step = usize::from(data.first().copied().unwrap_or(0) % 13) + 1;
+    let stepped = vmail_smtp::fuzz::replies(data, &vec![step; data.len() / step + 1]);
+    assert_eq!(
+        whole.replies, bytewise.replies,
+        "a byte per read gives other replies"
+    );
+    assert_eq!(
+        whole.replies, stepped.replies,
+        "reads of {step} bytes give other replies"
+    );
+    assert_eq!(
+        whole.error.is_some(),
+        bytewise.error.is_some(),
+        "an error depends on how the bytes were read: {:?} / {:?}",
+        whole.error,
+        bytewise.error
+    );
+    let mut consumed = 0;
+    for (reply, raw) in &whole.replies {
+        assert_eq!(
+            &data[consumed..consumed + raw.len()],
+            raw.as_slice(),
+            "a reply's raw bytes are not the input"
+        );
+        consumed += raw.len();
+        check_reply(reply, raw);
+    }
+    if whole.error.is_none() {
+        assert_eq!(
+            consumed + whole.left,
+            data.len(),
+            "bytes went missing between replies"
+        );
+    }
+    !whole.replies.is_empty()
+}
+
+fn check_reply(reply: &vmail_core::Reply, raw: &[u8]) {
+    assert!(
+        (100..600).contains(&reply.code),
+        "reply code {} is not 1xx to 5xx",
+        reply.code
+    );
+    assert!(
+        !reply
+            .text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "a reply's text keeps a control character: {:?}",
+        reply.text
+    );
+    let code = reply.code.to_string();
+    for line in raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        assert!(
+            line.starts_with(code.as_bytes()),
+            "a line of reply {code} starts otherwise: {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let _ = reply.to_string();
+    if reply.code != 250 {
+        return;
+    }
+    if let Ok(ext) = vmail_smtp::fuzz::ehlo(raw) {
+        for (i, mechanism) in ext.auth.iter().enumerate() {
+            assert!(ext.offers(mechanism), "offers({mechanism}) is false");
+            assert!(
+                !ext.auth[..i].contains(mechanism),
+                "AUTH {mechanism} listed twice"
+            );
+        }
+        assert!(ext.auth.is_empty() || ext.offers_auth());
+        if let Some(limit) = ext.size_limit() {
+            assert!(limit > 0);
+        }
+    }
+}
+
 /// The header section of a message: up to its first empty line.
 fn header_section(message: &[u8]) -> &[u8] {
     let mut start = 0;

@@ -106,3 +106,13 @@ fn eml_header() {
         &vmail_fuzz_targets::eml_header,
     );
 }
+
+#[test]
+fn smtp_reply() {
+    fuzz(
+        "smtp_reply",
+        "smtp.dict",
+        &[],
+        &vmail_fuzz_targets::smtp_reply,
+    );
+}
