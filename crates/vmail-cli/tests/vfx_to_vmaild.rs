@@ -105,14 +105,9 @@ fn vfx_submits_and_vmaild_delivers_the_attachments_unchanged() {
     );
     assert_eq!(run.code, 0, "{run:?}");
     let id = run.stdout.trim().to_string();
-    // Spool::submit links the job into queue/, which inotify reports as a
-    // creation, and vmaild's watcher (crates/vmail-daemon/src/watcher.rs)
-    // only takes close-after-write and rename-in as hints: the job alone
-    // would wait for the 60 s rescan. `queue retry` rewrites the state
-    // record by rename, which the watcher does see. Remove this nudge once
-    // the watcher treats a link into queue/ as a new job.
-    // (Should the rescan win the race, the retry finds no job: no matter.)
-    env.run("vfxadmin", &["queue", "retry", &id], b"");
+    // No nudge: vmaild sees the job's link into queue/ at once. Its
+    // rescan is a minute away and wait_for gives up after 20 s, so a
+    // missed hint fails this test.
     let capture = env.path().join("capture").join(format!("{id}.eml"));
     wait_for(
         "the job in the capture folder",

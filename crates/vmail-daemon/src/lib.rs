@@ -15,6 +15,7 @@ pub mod notice;
 pub mod pickup;
 pub mod relay;
 pub mod scheduler;
+pub mod smtp;
 pub mod watcher;
 pub mod worker;
 

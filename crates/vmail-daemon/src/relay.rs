@@ -2,22 +2,23 @@
 
 use crate::capture::CaptureDeliverer;
 use crate::deliver::{Attempt, Deliver, Report};
+use crate::smtp::SmtpDeliverer;
 use vmail_config::{Config, Delivery};
 
 /// Either a real mail server or the capture folder, chosen by
 /// `[VMAIL] mail-server`.
 pub enum Relay {
     Capture(CaptureDeliverer),
+    Smtp(Box<SmtpDeliverer>),
 }
 
 impl Relay {
     pub fn for_config(config: &Config) -> Result<Relay, String> {
         match &config.delivery {
             Delivery::Capture { dir } => Ok(Relay::Capture(CaptureDeliverer::new(dir.clone()))),
-            Delivery::Smtp(settings) => Err(format!(
-                "SMTP delivery to {}:{} is not built into this vmaild yet",
-                settings.host, settings.port
-            )),
+            Delivery::Smtp(settings) => {
+                Ok(Relay::Smtp(Box::new(SmtpDeliverer::new(settings.clone()))))
+            }
         }
     }
 }
@@ -26,12 +27,14 @@ impl Deliver for Relay {
     async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
         match self {
             Relay::Capture(capture) => capture.deliver(batch).await,
+            Relay::Smtp(smtp) => smtp.deliver(batch).await,
         }
     }
 
     fn destination(&self) -> String {
         match self {
             Relay::Capture(capture) => capture.destination(),
+            Relay::Smtp(smtp) => smtp.destination(),
         }
     }
 }

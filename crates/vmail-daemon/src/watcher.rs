@@ -2,11 +2,13 @@
 //!
 //! The watcher never decides anything: it only says "look at `in/`" or "job
 //! X changed on disk". A file counts as complete when it was closed after
-//! writing or renamed in; a bare create is ignored because the writer may
-//! still be writing. Events lost to an inotify overflow, or to a full
+//! writing or renamed in; a bare create in `in/` is ignored because the
+//! writer may still be writing. In `queue/` a create is complete: `vfx` and
+//! the shim write the message in `tmp/`, fsync it, and hard-link it in
+//! whole (a fresh job has no state file yet). Events lost to an inotify overflow, or to a full
 //! channel, turn into one rescan: the directory is the truth.
 
-use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
@@ -69,7 +71,8 @@ fn classify(event: &Event, drop_dir: &Path, queue_dir: &Path) -> Option<Hint> {
         EventKind::Access(AccessKind::Close(AccessMode::Write))
             | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
     );
-    if !complete {
+    let linked_in = matches!(event.kind, EventKind::Create(CreateKind::File));
+    if !complete && !linked_in {
         return None;
     }
     let path: &PathBuf = event.paths.last()?;
@@ -78,7 +81,7 @@ fn classify(event: &Event, drop_dir: &Path, queue_dir: &Path) -> Option<Hint> {
     if name.starts_with('.') || name.ends_with(".tmp") {
         return None;
     }
-    if dir == drop_dir {
+    if dir == drop_dir && complete {
         Some(Hint::Drop)
     } else if dir == queue_dir {
         let stem = name.split('.').next()?;
@@ -91,7 +94,7 @@ fn classify(event: &Event, drop_dir: &Path, queue_dir: &Path) -> Option<Hint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{CreateKind, Flag};
+    use notify::event::Flag;
 
     fn event(kind: EventKind, path: &str) -> Event {
         Event::new(kind).add_path(PathBuf::from(path))
@@ -112,6 +115,11 @@ mod tests {
             Some(Hint::Drop)
         );
         assert_eq!(classify(&event(created, "/s/in/a.eml"), d, q), None);
+        assert_eq!(
+            classify(&event(created, "/s/queue/job-2"), d, q),
+            Some(Hint::QueueChanged(JobId::parse("job-2").unwrap())),
+            "vfx hard-links a finished message into queue/"
+        );
         assert_eq!(classify(&event(closed, "/s/in/.a.eml"), d, q), None);
         assert_eq!(classify(&event(renamed, "/s/in/a.eml.tmp"), d, q), None);
         assert_eq!(
