@@ -3,6 +3,7 @@
 //! touches a disk or a socket, so the spool, the submitter and the config
 //! crates can share these types without depending on each other.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backoff;
 pub mod job;
