@@ -133,3 +133,95 @@ fn vfx_submits_and_vmaild_delivers_the_attachments_unchanged() {
         run.stdout
     );
 }
+
+/// The Message-ID header of a queued job's message.
+fn queued_message_id(queue_file: &Path) -> String {
+    let text = String::from_utf8_lossy(&std::fs::read(queue_file).unwrap()).into_owned();
+    text.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("message-id")
+                .then(|| value.trim().trim_matches(['<', '>']).to_string())
+        })
+        .unwrap_or_else(|| panic!("no Message-ID in {}:\n{text}", queue_file.display()))
+}
+
+/// vfx queues while vmaild is stopped; vmaild starts, delivers over
+/// STARTTLS with AUTH to the real Postfix of tests/run.sh, and what lands in
+/// the Maildir carries both attachments byte for byte.
+#[test]
+fn vfx_to_vmaild_to_the_real_postfix_delivers_the_attachments_unchanged() {
+    let servers = vmail_testkit::servers::TestServers::from_env();
+    let vmaild = vmaild();
+    let env = Env::new();
+    let ini = format!(
+        "[VMAIL]\nmail-server = {host}\nmail-port = {port}\ntls = starttls\nca-file = {ca}\n\
+         auth-type = plain\nauth-delim = |\nauth-rsp = {user}|{password}\nfrom = fax@example.test\n\
+         timeout = 10s\n[VFXSCHED]\nspool = spool\n",
+        host = servers.host,
+        port = servers.submission_port,
+        ca = servers.ca_cert.display(),
+        user = servers.user.user,
+        password = servers.user.password,
+    );
+    std::fs::write(env.ini(), ini).unwrap();
+    let pdf: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+        .iter()
+        .copied()
+        .chain((0..9000u32).map(|i| (i * 13) as u8))
+        .collect();
+    env.file("report.pdf", &pdf);
+    env.file("chart.png", &png);
+    let run = env.run(
+        "vfx",
+        &[
+            "-n",
+            &servers.user.user,
+            "-s",
+            "Quarterly report",
+            "-C",
+            "classic",
+            "report.pdf",
+            "chart.png",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let id = run.stdout.trim().to_string();
+    let message_id = queued_message_id(&env.spool().join("queue").join(&id));
+
+    let stderr = std::fs::File::create(env.path().join("vmaild.stderr")).unwrap();
+    let _daemon = Daemon(
+        Command::new(&vmaild)
+            .arg("--config")
+            .arg(env.ini())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let daemon_log = || std::fs::read_to_string(env.spool().join("logs/vmail")).unwrap_or_default();
+    let bytes = servers
+        .delivered_message(&message_id, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("{message_id} never reached Postfix\n{}", daemon_log()));
+    let message = MessageParser::new().parse(&bytes).unwrap();
+    assert_eq!(message.subject(), Some("Quarterly report"));
+    let parts: Vec<_> = message.attachments().collect();
+    assert_eq!(parts.len(), 2, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(parts[0].attachment_name(), Some("report.pdf"));
+    assert_eq!(parts[0].content_type().unwrap().subtype(), Some("pdf"));
+    assert_eq!(parts[0].contents(), pdf.as_slice());
+    assert_eq!(parts[1].attachment_name(), Some("chart.png"));
+    assert_eq!(parts[1].content_type().unwrap().subtype(), Some("png"));
+    assert_eq!(parts[1].contents(), png.as_slice());
+    wait_for(
+        "the job in sent/",
+        || env.spool().join("sent").join(&id).exists(),
+        daemon_log,
+    );
+    let job_log = std::fs::read_to_string(env.spool().join("logs").join(format!("{id}.log")))
+        .unwrap_or_default();
+    assert!(job_log.contains("status: delivered"), "{job_log}");
+}
