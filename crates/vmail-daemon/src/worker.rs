@@ -178,13 +178,16 @@ fn settle<D: Deliver>(
 }
 
 fn finish_sent<D>(ctx: &WorkerContext<D>, job: &QueuedJob, log: &mut JobLogLines) -> Next {
+    // The status goes into the log before the move, so that whoever sees the
+    // job in sent/ (an administrator, `vfxadmin queue show`) reads a finished log.
+    log.line("status: delivered");
     match ctx.spool.finish_sent(&job.id) {
-        Ok(_) => {
-            log.line("status: delivered");
-            info!(job = %job.id, "delivered to {}", job.envelope.recipients.join(", "));
-        }
+        Ok(_) => info!(job = %job.id, "delivered to {}", job.envelope.recipients.join(", ")),
         // The server has the message; at worst it is sent again. Never lost.
-        Err(err) => warn!(job = %job.id, "delivered, but cannot move it to sent/: {err}"),
+        Err(err) => {
+            log.line(&format!("warning: cannot move the job to sent/: {err}"));
+            warn!(job = %job.id, "delivered, but cannot move it to sent/: {err}");
+        }
     }
     Next::Done
 }
@@ -198,11 +201,12 @@ fn finish_failed<D: Deliver>(
     queued: &mut Vec<JobId>,
 ) -> Next {
     let subject = subject_of(ctx, &job.id);
+    log.line(&format!("status: failed ({outcome})"));
     if let Err(err) = ctx.spool.finish_failed(&job.id) {
+        log.line(&format!("warning: cannot move the job to failed/: {err}"));
         warn!(job = %job.id, "failed, but cannot move it to failed/: {err}");
         return Next::Done;
     }
-    log.line(&format!("status: failed ({outcome})"));
     warn!(job = %job.id, "failed: {outcome}");
     let failed = Failure {
         envelope: &job.envelope,
