@@ -1,7 +1,8 @@
 //! A small SMTP server that misbehaves on demand, for what a real server
 //! will not do when asked: a 421 greeting, a silent banner, 451 on MAIL, 550
 //! for some recipients, a dropped connection or a stall in DATA, 535 on AUTH,
-//! EHLO answered 502 with HELO accepted, odd AUTH offers, a SIZE limit.
+//! EHLO answered 502 with HELO accepted, odd AUTH offers, a SIZE limit, and
+//! a stall on one marked message while other sessions are served.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -60,6 +61,9 @@ pub struct Script {
     mail_reply: String,
     rcpt_replies: Vec<(String, String)>,
     data: DataBehavior,
+    /// A message whose data contains this text is stalled on, whatever
+    /// `data` says for the others.
+    stall_marker: Option<String>,
 }
 
 impl Default for Script {
@@ -82,6 +86,7 @@ impl Script {
             mail_reply: "250 2.1.0 Ok".to_string(),
             rcpt_replies: Vec::new(),
             data: DataBehavior::Accept,
+            stall_marker: None,
         }
     }
 
@@ -130,6 +135,13 @@ impl Script {
 
     pub fn data(mut self, behavior: DataBehavior) -> Script {
         self.data = behavior;
+        self
+    }
+
+    /// [`DataBehavior::Stall`] for a message whose data contains `marker`
+    /// (one session hangs, the others go on as `data` says).
+    pub fn stall_message_containing(mut self, marker: &str) -> Script {
+        self.stall_marker = Some(marker.to_string());
         self
     }
 }
@@ -231,6 +243,10 @@ struct Connection {
     record: Arc<Mutex<Record>>,
     accepted_rcpts: usize,
     queued: usize,
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn timed_out() -> io::Error {
@@ -372,10 +388,20 @@ impl Connection {
             return Ok(false);
         }
         let body = self.read_body().await?;
+        let stall = self
+            .script
+            .stall_marker
+            .as_ref()
+            .is_some_and(|marker| contains(&body, marker.as_bytes()));
         if let Ok(mut r) = self.record.lock() {
             r.messages.push(body);
         }
-        match self.script.data.clone() {
+        let behavior = if stall {
+            DataBehavior::Stall
+        } else {
+            self.script.data.clone()
+        };
+        match behavior {
             DataBehavior::Accept => {
                 self.queued += 1;
                 let reply = format!("250 2.0.0 Ok: queued as FAULT{}", self.queued);
