@@ -1,0 +1,425 @@
+//! The real vmaild against the fault-injecting server, one misbehaviour per
+//! test: what a server says (or does not say) decides where the job ends,
+//! and the server's reply is in the job's log.
+//!
+//! - 421 greeting, silent banner, 451 to MAIL, 535 to AUTH, a connection
+//!   dropped in DATA: the job stays queued, its state names the next
+//!   attempt, and that attempt really comes (`retry-min = 1s`).
+//! - 550 to the only RCPT: the job is in failed/ and the sender gets
+//!   exactly one notice.
+//! - EHLO answered 502: HELO, and the job is delivered.
+//! - One session hangs in DATA: with two connections, other jobs are still
+//!   delivered while it hangs, and the hang ends at `timeout`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/real.rs"]
+mod real;
+
+use daemon::{Daemon, drop_eml, eml, wait_for};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tempfile::TempDir;
+use vmail_testkit::fault::{DataBehavior, FaultServer, Script};
+
+const USER: &str = "fax";
+const PASSWORD: &str = "Fault.Pass-535";
+
+/// A fault server on its own runtime (so the test thread may block while
+/// polling) and a vmaild pointed at it.
+struct Rig {
+    dir: TempDir,
+    server: FaultServer,
+    daemon: Option<Daemon>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Rig {
+    /// `extra` is more `[VMAIL]` lines (a later line wins over the
+    /// defaults of [`write_config`]).
+    fn start(script: Script, extra: &str) -> Rig {
+        Rig::start_with(script, |_| extra.to_string())
+    }
+
+    /// As [`Rig::start`], with `extra` made from the test's folder (to seal
+    /// a login with the key vmaild will use).
+    fn start_with(script: Script, extra: impl FnOnce(&Path) -> String) -> Rig {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime.block_on(FaultServer::start(script)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let extra = extra(dir.path());
+        write_config(dir.path(), server.port(), &extra);
+        let daemon = Daemon::start(dir.path());
+        Rig {
+            dir,
+            server,
+            daemon: Some(daemon),
+            _runtime: runtime,
+        }
+    }
+
+    fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().unwrap()
+    }
+
+    /// What a failed wait shows: the daemon log and every job log.
+    fn show(&self) -> String {
+        let mut text = self.daemon().log();
+        for folder in ["queue", "sent", "failed"] {
+            for id in real::jobs_in(&self.spool(), folder) {
+                text.push_str(&format!(
+                    "\n--- {folder}/{id}:\n{}",
+                    real::job_log(&self.spool(), &id)
+                ));
+            }
+        }
+        text
+    }
+
+    fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
+        wait_for(what, done, || self.show());
+    }
+
+    /// Drops one .eml and waits until it is a job; returns its id.
+    fn drop_one(&self, name: &str, text: &str) -> String {
+        let before = self.all_jobs();
+        drop_eml(&self.spool(), name, text);
+        let mut id = None;
+        self.wait_for(&format!("{name} to become a job"), || {
+            id = self.all_jobs().into_iter().find(|id| !before.contains(id));
+            id.is_some()
+        });
+        id.unwrap()
+    }
+
+    fn all_jobs(&self) -> Vec<String> {
+        ["queue", "sent", "failed"]
+            .iter()
+            .flat_map(|folder| real::jobs_in(&self.spool(), folder))
+            .collect()
+    }
+
+    fn job_log(&self, id: &str) -> String {
+        real::job_log(&self.spool(), id)
+    }
+
+    fn state(&self, id: &str) -> String {
+        std::fs::read_to_string(self.spool().join("queue").join(format!("{id}.state")))
+            .unwrap_or_default()
+    }
+
+    /// Stops vmaild by its PID and checks it exited cleanly.
+    fn stop(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            let log = daemon.log();
+            let status = daemon.stop();
+            assert_eq!(status.code(), Some(0), "{log}");
+        }
+    }
+}
+
+/// `dir/vsisrv.ini` for the fault server on `port`: plain text, short
+/// timeout and retries. A key in `extra` replaces its default here (a key
+/// set twice is a configuration error).
+fn write_config(dir: &Path, port: u16, extra: &str) {
+    let key_file = dir.join("vmail.key");
+    let defaults = [
+        ("mail-server", "127.0.0.1".to_string()),
+        ("mail-port", port.to_string()),
+        ("tls", "none".to_string()),
+        ("helo-name", "vmail-test.example.test".to_string()),
+        ("from", "fax@example.test".to_string()),
+        ("key-file", key_file.display().to_string()),
+        ("timeout", "1s".to_string()),
+        ("retry-min", "1s".to_string()),
+        ("retry-max", "2s".to_string()),
+    ];
+    let mut text = String::from("[VMAIL]\n");
+    for (key, value) in defaults {
+        let overridden = extra
+            .lines()
+            .any(|line| line.split('=').next().map(str::trim) == Some(key));
+        if !overridden {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text.push_str(extra);
+    text.push_str("\n[VFXSCHED]\nspool = spool\ndebug = On\n");
+    std::fs::write(dir.join("vsisrv.ini"), text).unwrap();
+}
+
+/// The job met `expect` on its first attempt, then stayed queued: the state
+/// names the next attempt, and the second attempt really came (a second
+/// connection and `attempt 2` in the log). Returns the job's log.
+fn assert_deferred_and_retried(rig: &mut Rig, id: &str, expect: &str) -> String {
+    rig.wait_for("a second attempt", || {
+        rig.job_log(id).contains("attempt 2 via")
+    });
+    rig.stop();
+    let log = rig.job_log(id);
+    let first = log.lines().find(|l| l.contains("attempt 1 via")).unwrap();
+    assert!(first.contains("deferred: "), "{log}");
+    assert!(
+        first.contains(expect),
+        "`{expect}` not in the attempt line:\n{log}"
+    );
+    assert!(log.contains("next attempt at "), "{log}");
+    assert!(
+        !log.contains("status: "),
+        "a deferred job got a final status:\n{log}"
+    );
+    assert_eq!(real::jobs_in(&rig.spool(), "queue"), [id]);
+    assert!(real::jobs_in(&rig.spool(), "sent").is_empty());
+    assert!(real::jobs_in(&rig.spool(), "failed").is_empty());
+    let state = rig.state(id);
+    let attempts: u32 = state
+        .lines()
+        .find_map(|l| l.strip_prefix("attempts="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(attempts >= 2, "{state}");
+    assert!(state.contains("next-due="), "no retry scheduled:\n{state}");
+    assert!(rig.server.connections() >= 2, "the retry never connected");
+    log
+}
+
+#[test]
+fn a_421_greeting_keeps_the_job_queued_for_a_retry() {
+    let mut rig = Rig::start(
+        Script::new().greeting("421 4.3.2 Service not available, closing channel"),
+        "",
+    );
+    let id = rig.drop_one("a.eml", &eml("greeting-421"));
+    assert_deferred_and_retried(
+        &mut rig,
+        &id,
+        "(server said: 421 4.3.2 Service not available",
+    );
+    assert!(
+        rig.state(&id).contains("last-code=421"),
+        "{}",
+        rig.state(&id)
+    );
+    assert!(!rig.server.received("EHLO"));
+}
+
+#[test]
+fn a_silent_banner_times_out_and_keeps_the_job_queued() {
+    let mut rig = Rig::start(Script::new().silent_banner(), "");
+    let started = Instant::now();
+    let id = rig.drop_one("a.eml", &eml("silent-banner"));
+    assert_deferred_and_retried(
+        &mut rig,
+        &id,
+        "no answer from the server within 1.0 s during waiting for the greeting",
+    );
+    // Two waits of `timeout`, one retry-min between: never the 60 s default.
+    assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
+    assert!(
+        rig.server.commands().is_empty(),
+        "{:?}",
+        rig.server.commands()
+    );
+}
+
+#[test]
+fn a_451_to_mail_from_keeps_the_job_queued_for_a_retry() {
+    let mut rig = Rig::start(
+        Script::new().mail_reply("451 4.3.0 Temporary lookup failure"),
+        "",
+    );
+    let id = rig.drop_one("a.eml", &eml("mail-451"));
+    assert_deferred_and_retried(
+        &mut rig,
+        &id,
+        "(server said: 451 4.3.0 Temporary lookup failure)",
+    );
+    assert!(
+        rig.state(&id).contains("last-enhanced=4.3.0"),
+        "{}",
+        rig.state(&id)
+    );
+    // DATA may be pipelined behind MAIL and RCPT; no message went.
+    assert!(rig.server.messages().is_empty());
+}
+
+#[test]
+fn a_535_to_auth_keeps_the_job_queued_and_writes_no_secret() {
+    let script = Script::new()
+        .extensions(&["PIPELINING", "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN"])
+        .auth_reply("535 5.7.8 Error: authentication failed: authentication failure");
+    let mut rig = Rig::start_with(script, |dir| {
+        let sealed = real::seal(&dir.join("vmail.key"), &format!("{USER}:{PASSWORD}"));
+        format!("auth-type = plain\nauth-rsp = {sealed}\nallow-plaintext-auth = yes\ndebug = 2")
+    });
+    let key = rig.dir.path().join("vmail.key");
+    let id = rig.drop_one("a.eml", &eml("auth-535"));
+    let log = assert_deferred_and_retried(&mut rig, &id, "535 5.7.8 Error: authentication failed");
+    assert!(log.contains(" C: AUTH PLAIN"), "{log}");
+    assert!(rig.server.received("AUTH PLAIN"));
+    assert!(!rig.server.received("MAIL FROM"));
+    for (path, text) in real::all_text_under(rig.dir.path(), &[key.as_path()]) {
+        for form in real::secret_forms(USER, PASSWORD) {
+            assert!(
+                !text.contains(&form),
+                "`{form}` written in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_connection_dropped_in_data_keeps_the_job_queued_for_a_retry() {
+    let mut rig = Rig::start(Script::new().data(DataBehavior::Disconnect), "");
+    let id = rig.drop_one("a.eml", &eml("dropped-in-data"));
+    // A closed socket or a reset, whichever the kernel reports first.
+    assert_deferred_and_retried(&mut rig, &id, "during sending the message data");
+    assert!(rig.server.messages().is_empty());
+}
+
+#[test]
+fn a_550_recipient_fails_the_job_with_exactly_one_notice() {
+    let mut rig = Rig::start(
+        Script::new().rcpt_reply(
+            "ann@example.test",
+            "550 5.1.1 <ann@example.test>: Recipient address rejected: User unknown",
+        ),
+        "",
+    );
+    let id = rig.drop_one("a.eml", &eml("rcpt-550"));
+    rig.wait_for("the job in failed/ and an empty queue", || {
+        real::jobs_in(&rig.spool(), "failed") == [id.as_str()]
+            && real::jobs_in(&rig.spool(), "queue").is_empty()
+    });
+    rig.stop();
+    let log = rig.job_log(&id);
+    assert!(
+        log.contains("(server said: 550 5.1.1 <ann@example.test>: Recipient address rejected"),
+        "{log}"
+    );
+    assert!(log.contains("status: failed"), "{log}");
+    assert_eq!(
+        log.matches("failure notice to <fax@example.test>").count(),
+        1,
+        "{log}"
+    );
+    // The notice went to the same server, from the null sender, once.
+    let null_senders = rig
+        .server
+        .commands()
+        .iter()
+        .filter(|c| c.eq_ignore_ascii_case("MAIL FROM:<>") || c.starts_with("MAIL FROM:<> "))
+        .count();
+    assert_eq!(null_senders, 1, "{:?}", rig.server.commands());
+    let messages = rig.server.messages();
+    assert_eq!(messages.len(), 1, "only the notice has data");
+    let notice = String::from_utf8_lossy(&messages[0]);
+    assert!(notice.contains("550 5.1.1"), "{notice}");
+    assert!(
+        notice.contains("rcpt-550"),
+        "the notice does not name the job:\n{notice}"
+    );
+    assert_eq!(real::jobs_in(&rig.spool(), "sent").len(), 1, "the notice");
+}
+
+#[test]
+fn an_ehlo_502_falls_back_to_helo_and_delivers() {
+    let mut rig = Rig::start(Script::new().ehlo_refused(), "debug = 2");
+    let id = rig.drop_one("a.eml", &eml("ehlo-502"));
+    rig.wait_for("the job in sent/", || {
+        real::jobs_in(&rig.spool(), "sent") == [id.as_str()]
+    });
+    rig.stop();
+    let log = rig.job_log(&id);
+    assert!(log.contains(" S: 502 5.5.2"), "{log}");
+    assert!(log.contains(" C: HELO vmail-test.example.test"), "{log}");
+    assert!(
+        log.contains("delivered: 250 2.0.0 Ok: queued as FAULT1"),
+        "{log}"
+    );
+    assert!(log.contains("status: delivered"), "{log}");
+    let commands = rig.server.commands();
+    let ehlo = commands.iter().position(|c| c.starts_with("EHLO")).unwrap();
+    let helo = commands.iter().position(|c| c.starts_with("HELO")).unwrap();
+    assert!(ehlo < helo, "{commands:?}");
+    let messages = rig.server.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(String::from_utf8_lossy(&messages[0]).contains("Subject: ehlo-502"));
+}
+
+/// vmaild has one mail server; what must not happen is that a session stuck
+/// on it holds up the queue. With two connections, a session hung in DATA
+/// (the server never answers the final dot) leaves the other one free: jobs
+/// dropped during the hang are delivered before it ends, and the hung job
+/// itself is deferred after `timeout`, not held for ever.
+#[test]
+fn the_queue_keeps_flowing_while_one_session_hangs_in_data() {
+    let mut rig = Rig::start(
+        Script::new().stall_message_containing("HANG-ME"),
+        "max-connections = 2\ntimeout = 6s\nretry-min = 60s\nretry-max = 60s",
+    );
+    let hung = rig.drop_one(
+        "hang.eml",
+        "From: fax@example.test\nTo: ann@example.test\nSubject: hang\n\nHANG-ME\n",
+    );
+    rig.wait_for("the server to hold the marked message", || {
+        rig.server
+            .messages()
+            .iter()
+            .any(|m| String::from_utf8_lossy(m).contains("HANG-ME"))
+    });
+    let hang_began = Instant::now();
+    let others: Vec<String> = (1..=3)
+        .map(|n| rig.drop_one(&format!("o{n}.eml"), &eml(&format!("other-{n}"))))
+        .collect();
+    rig.wait_for("the other jobs in sent/", || {
+        let sent = real::jobs_in(&rig.spool(), "sent");
+        others.iter().all(|id| sent.contains(id))
+    });
+    let delivered_after = hang_began.elapsed();
+    // The hung session has not ended: no attempt is recorded for its job.
+    assert!(
+        !rig.job_log(&hung).contains("attempt 1"),
+        "the hang ended before the others were delivered ({delivered_after:?}):\n{}",
+        rig.show()
+    );
+    assert_eq!(real::jobs_in(&rig.spool(), "queue"), [hung.as_str()]);
+    // Then the hang ends at the timeout, and the job waits for its retry.
+    rig.wait_for("the hung attempt to time out", || {
+        rig.job_log(&hung).contains("attempt 1 via")
+    });
+    rig.stop();
+    let log = rig.job_log(&hung);
+    assert!(
+        log.contains(
+            "deferred: no answer from the server within 6.0 s during sending the message data"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("next attempt at "), "{log}");
+    assert_eq!(real::jobs_in(&rig.spool(), "queue"), [hung]);
+    assert!(rig.server.connections() >= 2);
+    let bodies: Vec<String> = rig
+        .server
+        .messages()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    for n in 1..=3 {
+        let subject = format!("Subject: other-{n}");
+        assert_eq!(
+            bodies.iter().filter(|b| b.contains(&subject)).count(),
+            1,
+            "{bodies:?}"
+        );
+    }
+}
