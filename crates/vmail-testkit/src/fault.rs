@@ -64,6 +64,8 @@ pub struct Script {
     /// A message whose data contains this text is stalled on, whatever
     /// `data` says for the others.
     stall_marker: Option<String>,
+    /// The first this many connections stall on their first message.
+    stall_connections: usize,
 }
 
 impl Default for Script {
@@ -87,6 +89,7 @@ impl Script {
             rcpt_replies: Vec::new(),
             data: DataBehavior::Accept,
             stall_marker: None,
+            stall_connections: 0,
         }
     }
 
@@ -142,6 +145,13 @@ impl Script {
     /// (one session hangs, the others go on as `data` says).
     pub fn stall_message_containing(mut self, marker: &str) -> Script {
         self.stall_marker = Some(marker.to_string());
+        self
+    }
+
+    /// [`DataBehavior::Stall`] on the first message of each of the first
+    /// `n` connections (whatever the message), `data` for the rest.
+    pub fn stall_first_connections(mut self, n: usize) -> Script {
+        self.stall_connections = n;
         self
     }
 }
@@ -226,12 +236,18 @@ async fn accept_loop(listener: TcpListener, script: Arc<Script>, record: Arc<Mut
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
-        if let Ok(mut r) = record.lock() {
-            r.connections += 1;
-        }
+        let number = match record.lock() {
+            Ok(mut r) => {
+                r.connections += 1;
+                r.connections
+            }
+            Err(_) => 0,
+        };
         let (script, record) = (script.clone(), record.clone());
         connections.spawn(async move {
-            let _ = Connection::new(stream, script, record).serve().await;
+            let _ = Connection::new(stream, script, record, number)
+                .serve()
+                .await;
         });
     }
     while connections.join_next().await.is_some() {}
@@ -243,6 +259,10 @@ struct Connection {
     record: Arc<Mutex<Record>>,
     accepted_rcpts: usize,
     queued: usize,
+    /// 1 for the first connection accepted.
+    number: usize,
+    /// Messages whose data was read on this connection.
+    bodies: usize,
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -254,13 +274,20 @@ fn timed_out() -> io::Error {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, script: Arc<Script>, record: Arc<Mutex<Record>>) -> Connection {
+    fn new(
+        stream: TcpStream,
+        script: Arc<Script>,
+        record: Arc<Mutex<Record>>,
+        number: usize,
+    ) -> Connection {
         Connection {
             stream: BufReader::new(stream),
             script,
             record,
             accepted_rcpts: 0,
             queued: 0,
+            number,
+            bodies: 0,
         }
     }
 
@@ -388,11 +415,14 @@ impl Connection {
             return Ok(false);
         }
         let body = self.read_body().await?;
-        let stall = self
+        self.bodies += 1;
+        let marked = self
             .script
             .stall_marker
             .as_ref()
             .is_some_and(|marker| contains(&body, marker.as_bytes()));
+        let stall = marked
+            || (self.bodies == 1 && (1..=self.script.stall_connections).contains(&self.number));
         if let Ok(mut r) = self.record.lock() {
             r.messages.push(body);
         }
