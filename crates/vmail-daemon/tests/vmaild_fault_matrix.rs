@@ -9,7 +9,10 @@
 //!   exactly one notice.
 //! - EHLO answered 502: HELO, and the job is delivered.
 //! - One session hangs in DATA: with two connections, other jobs are still
-//!   delivered while it hangs, and the hang ends at `timeout`.
+//!   delivered while it hangs, and the hang ends at `timeout`. A backlog
+//!   found at start is split between the sessions: the other session's
+//!   share goes during the hang; the jobs behind the hung one in its own
+//!   session are deferred as "not tried" and go on their retry.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "common/daemon.rs"]
 mod daemon;
@@ -66,13 +69,9 @@ impl Rig {
         self.dir.path().join("spool")
     }
 
-    fn daemon(&self) -> &Daemon {
-        self.daemon.as_ref().unwrap()
-    }
-
     /// What a failed wait shows: the daemon log and every job log.
     fn show(&self) -> String {
-        let mut text = self.daemon().log();
+        let mut text = std::fs::read_to_string(self.spool().join("logs/vmail")).unwrap_or_default();
         for folder in ["queue", "sent", "failed"] {
             for id in real::jobs_in(&self.spool(), folder) {
                 text.push_str(&format!(
@@ -420,6 +419,87 @@ fn the_queue_keeps_flowing_while_one_session_hangs_in_data() {
             bodies.iter().filter(|b| b.contains(&subject)).count(),
             1,
             "{bodies:?}"
+        );
+    }
+}
+
+/// A backlog found at start is shared between the two sessions, three jobs
+/// each, and the server hangs on the first message of the first session.
+/// The other session delivers its three during the hang. The two jobs
+/// behind the hung one in its session are not tried (the connection died
+/// before their turn): they are deferred with that reason and go out on
+/// their retry, like the hung job's own session would have.
+#[test]
+fn a_backlog_at_start_flows_past_a_session_that_hangs() {
+    let mut rig = Rig::start(
+        Script::new().stall_first_connections(1),
+        "max-connections = 2\ntimeout = 3s\nretry-min = 2s\nretry-max = 2s",
+    );
+    rig.stop();
+    // Queued while vmaild is stopped, so that the start finds all six at once.
+    let spool = vmail_spool::Spool::open(rig.spool()).unwrap();
+    let envelope = vmail_core::Envelope::new("fax@example.test", vec!["ann@example.test".into()]);
+    for n in 1..=6 {
+        let text = eml(&format!("backlog-{n}"));
+        spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap();
+    }
+    rig.daemon = Some(Daemon::start(rig.dir.path()));
+    rig.wait_for("three jobs in sent/", || {
+        real::jobs_in(&rig.spool(), "sent").len() >= 3
+    });
+    let timed_out = |rig: &Rig| {
+        real::jobs_in(&rig.spool(), "queue")
+            .iter()
+            .any(|id| rig.job_log(id).contains("no answer from the server"))
+    };
+    assert!(
+        !timed_out(&rig),
+        "the hang ended before the other session delivered:\n{}",
+        rig.show()
+    );
+    // The server stalls only on the first connection: every retry goes.
+    rig.wait_for("all six jobs in sent/", || {
+        real::jobs_in(&rig.spool(), "sent").len() == 6
+    });
+    rig.stop();
+    let sent = real::jobs_in(&rig.spool(), "sent");
+    let hung: Vec<&String> = sent
+        .iter()
+        .filter(|id| {
+            rig.job_log(id)
+                .contains("deferred: no answer from the server")
+        })
+        .collect();
+    assert_eq!(hung.len(), 1, "{}", rig.show());
+    let log = rig.job_log(hung[0]);
+    assert!(
+        log.contains("attempt 1 via 127.0.0.1")
+            && log.contains(
+                "deferred: no answer from the server within 3.0 s during sending the message data"
+            ),
+        "{log}"
+    );
+    let behind: Vec<&String> = sent
+        .iter()
+        .filter(|id| rig.job_log(id).contains("attempt 1 via"))
+        .filter(|id| {
+            rig.job_log(id)
+                .contains("not tried: an earlier error ended the connection")
+        })
+        .collect();
+    assert_eq!(behind.len(), 2, "{}", rig.show());
+    for id in behind {
+        assert!(
+            rig.job_log(id).contains("attempt 2 via"),
+            "{}",
+            rig.job_log(id)
+        );
+    }
+    for id in &sent {
+        assert!(
+            rig.job_log(id).contains("status: delivered"),
+            "{}",
+            rig.job_log(id)
         );
     }
 }
