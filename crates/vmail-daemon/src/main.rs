@@ -63,8 +63,13 @@ fn main() -> ExitCode {
 }
 
 fn run(config: vmail_config::Config, mode: Mode) -> anyhow::Result<usize> {
+    // Disk work runs on blocking threads; tokio's default ceiling is 512,
+    // and a burst of spool events could grow the pool (and its memory) far
+    // past what two disks' worth of work can use. Sixteen keeps every session
+    // reading its body while pickup and settling run.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(16)
         .thread_name("vmaild")
         .build()
         .context("cannot start the async runtime")?;

@@ -26,8 +26,10 @@ pub const SCHED_TARGET: &str = "vmaild::scheduler";
 const MAX_BATCH: usize = 100;
 /// Drops queued per group commit.
 const INGEST_CHUNK: usize = 256;
-/// Jobs whose state is read per scan message at start, so the first
-/// deliveries begin before a large queue is fully read.
+/// Jobs whose state is read per scan message at start: the first chunk is
+/// small so the first sessions open within milliseconds of the start, and
+/// each next one doubles up to `LOAD_CHUNK` while the workers are busy.
+const FIRST_LOAD_CHUNK: usize = 64;
 const LOAD_CHUNK: usize = 2_000;
 /// When a pickup pass left drops in `in/` because the spool failed (disk
 /// full, permissions), the next pass comes this much later even if no new
@@ -52,6 +54,9 @@ pub enum Event {
         ids: Vec<JobId>,
         left: usize,
     },
+    /// Jobs read again because `queue/` changed under them (a new link, a
+    /// state rewritten by `vfxadmin`), with when they are due and whether held.
+    Refreshed(Vec<(JobId, Option<SystemTime>, bool)>),
     /// A full listing of `queue/`, to reconcile with the index.
     Listed(Vec<JobId>),
 }
@@ -94,6 +99,9 @@ pub struct Scheduler<D: Deliver> {
     ingest_retry: Option<Instant>,
     ingest_retry_delay: Duration,
     pending_loads: BTreeSet<JobId>,
+    /// A refresh of `pending_loads` is running; the next waits for it, so a
+    /// burst of watch events is one read per round, not one thread per event.
+    refreshing: bool,
     draining: Option<Instant>,
     last_status: String,
 }
@@ -124,6 +132,7 @@ impl<D: Deliver> Scheduler<D> {
             ingest_retry: None,
             ingest_retry_delay: INGEST_RETRY,
             pending_loads: BTreeSet::new(),
+            refreshing: false,
             draining: None,
             last_status: String::new(),
         }
@@ -197,7 +206,10 @@ impl<D: Deliver> Scheduler<D> {
             }
             return false;
         }
-        let idle = self.busy_workers == 0 && self.scans_running == 0 && !self.ingesting;
+        let idle = self.busy_workers == 0
+            && self.scans_running == 0
+            && !self.ingesting
+            && !self.refreshing;
         let nothing_due = self.index.next_due().is_none_or(|due| due > Instant::now());
         self.mode == Mode::Once && announced && idle && nothing_due
     }
@@ -258,6 +270,13 @@ impl<D: Deliver> Scheduler<D> {
                 if std::mem::take(&mut self.ingest_again) {
                     self.start_ingest();
                 }
+            }
+            Event::Refreshed(jobs) => {
+                self.refreshing = false;
+                for (id, due, held) in jobs {
+                    self.index.upsert(id, instant_at(due), held);
+                }
+                self.start_pending_loads();
             }
             Event::Listed(ids) => {
                 self.scans_running = self.scans_running.saturating_sub(1);
@@ -427,25 +446,23 @@ impl<D: Deliver> Scheduler<D> {
                 }
             };
             info!("{} job(s) in the queue at start", ids.len());
-            let chunks = ids.chunks(LOAD_CHUNK).count();
-            for (n, chunk) in ids.chunks(LOAD_CHUNK).enumerate() {
-                let jobs = crate::pickup::load_states(&spool, chunk);
-                let last = n + 1 == chunks;
-                if events.blocking_send(Event::Loaded { jobs, last }).is_err() {
+            let mut rest = ids.as_slice();
+            let mut chunk = FIRST_LOAD_CHUNK;
+            loop {
+                let (now, later) = rest.split_at(chunk.min(rest.len()));
+                let jobs = crate::pickup::load_states(&spool, now);
+                let last = later.is_empty();
+                if events.blocking_send(Event::Loaded { jobs, last }).is_err() || last {
                     return;
                 }
-            }
-            if chunks == 0 {
-                let _ = events.blocking_send(Event::Loaded {
-                    jobs: Vec::new(),
-                    last: true,
-                });
+                rest = later;
+                chunk = (chunk * 2).min(LOAD_CHUNK);
             }
         });
     }
 
     fn start_pending_loads(&mut self) {
-        if self.pending_loads.is_empty() {
+        if self.pending_loads.is_empty() || self.refreshing {
             return;
         }
         let ids: Vec<JobId> = std::mem::take(&mut self.pending_loads)
@@ -455,12 +472,12 @@ impl<D: Deliver> Scheduler<D> {
         if ids.is_empty() {
             return;
         }
-        self.scans_running += 1;
+        self.refreshing = true;
         let spool = Arc::clone(&self.ctx.spool);
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
             let jobs = crate::pickup::load_states(&spool, &ids);
-            let _ = events.blocking_send(Event::Loaded { jobs, last: true });
+            let _ = events.blocking_send(Event::Refreshed(jobs));
         });
     }
 

@@ -138,6 +138,11 @@ fn settle_all<D: Deliver>(
         let next = settle(ctx, &job, &report, &mut result.queued);
         result.finished.push((job.id, next));
     }
+    // One sync for the batch's moves to sent/ and failed/ (see
+    // `Spool::finish_sent_unsynced`): a crash before it resends, never loses.
+    if let Err(err) = ctx.spool.sync_finished() {
+        warn!("cannot sync the spool after settling a batch: {err}");
+    }
     result
 }
 
@@ -181,7 +186,7 @@ fn finish_sent<D>(ctx: &WorkerContext<D>, job: &QueuedJob, log: &mut JobLogLines
     // The status goes into the log before the move, so that whoever sees the
     // job in sent/ (an administrator, `vfxadmin queue show`) reads a finished log.
     log.line("status: delivered");
-    match ctx.spool.finish_sent(&job.id) {
+    match ctx.spool.finish_sent_unsynced(&job.id) {
         Ok(_) => info!(job = %job.id, "delivered to {}", job.envelope.recipients.join(", ")),
         // The server has the message; at worst it is sent again. Never lost.
         Err(err) => {
@@ -202,7 +207,7 @@ fn finish_failed<D: Deliver>(
 ) -> Next {
     let subject = subject_of(ctx, &job.id);
     log.line(&format!("status: failed ({outcome})"));
-    if let Err(err) = ctx.spool.finish_failed(&job.id) {
+    if let Err(err) = ctx.spool.finish_failed_unsynced(&job.id) {
         log.line(&format!("warning: cannot move the job to failed/: {err}"));
         warn!(job = %job.id, "failed, but cannot move it to failed/: {err}");
         return Next::Done;

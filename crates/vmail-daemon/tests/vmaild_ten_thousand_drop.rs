@@ -20,6 +20,19 @@ const BOUND: Duration = Duration::from_secs(120);
 /// rescan the overflow triggers can pass the test.
 const BOUND_WITHOUT_SLOW_RESCAN: Duration = Duration::from_secs(50);
 
+/// 16 blocking threads, one runtime worker per core (2 in CI; up to 8
+/// tolerated), main, the watcher and the signal thread.
+const MAX_THREADS: usize = 16 + 8 + 3;
+
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
 fn count_captures(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("capture"))
         .map(|d| {
@@ -59,12 +72,20 @@ fn ten_thousand_files_renamed_in_at_once_are_all_delivered() {
     rename_all_in(&stage, &spool);
     let renamed = started.elapsed();
     let took = wait_for_all(dir.path(), &vmaild, started, BOUND);
+    // Idle blocking threads live 10 s, so the burst's threads are still
+    // there: 10,000 watch events must not have become one thread each (the
+    // pool once grew to 260 threads and ~4 MB more memory here).
+    let threads = threads_of(vmaild.pid());
     check_each_once(dir.path(), vmaild);
     eprintln!(
-        "{JOBS} drops: renamed in {:.2} s, all delivered {:.1} s after the first rename ({:.0} jobs/s)",
+        "{JOBS} drops: renamed in {:.2} s, all delivered {:.1} s after the first rename ({:.0} jobs/s), {threads} threads",
         renamed.as_secs_f64(),
         took.as_secs_f64(),
         JOBS as f64 / took.as_secs_f64(),
+    );
+    assert!(
+        threads <= MAX_THREADS,
+        "vmaild has {threads} threads after the burst (at most {MAX_THREADS}: 16 blocking, the runtime's, the watcher's, main)"
     );
 }
 

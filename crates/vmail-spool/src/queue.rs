@@ -198,17 +198,45 @@ impl Spool {
 
     /// Moves a delivered job (message, then state) to `sent/`.
     pub fn finish_sent(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
-        self.finish(id, Finish::Sent)
+        let dest = self.finish(id, Finish::Sent)?;
+        self.sync_finished()?;
+        Ok(dest)
     }
 
     /// Moves a job that failed for good (message, then state) to `failed/`.
     pub fn finish_failed(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
+        let dest = self.finish(id, Finish::Failed)?;
+        self.sync_finished()?;
+        Ok(dest)
+    }
+
+    /// [`Spool::finish_sent`] without syncing the folders, for a worker that
+    /// settles a whole batch and then calls [`Spool::sync_finished`] once:
+    /// two folder fsyncs per batch instead of per job. Until that sync a
+    /// crash can only put the job back into `queue/`, to be sent again;
+    /// nothing is lost, and the rename is still the decision.
+    pub fn finish_sent_unsynced(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
+        self.finish(id, Finish::Sent)
+    }
+
+    /// [`Spool::finish_failed`] without syncing the folders; see
+    /// [`Spool::finish_sent_unsynced`].
+    pub fn finish_failed_unsynced(&self, id: &JobId) -> Result<PathBuf, SpoolError> {
         self.finish(id, Finish::Failed)
+    }
+
+    /// Makes the moves of finished jobs durable: `sent/`, `failed/`, then
+    /// `queue/` (the job leaves the queue only after it is in its new home).
+    pub fn sync_finished(&self) -> Result<(), SpoolError> {
+        fsutil::sync_dir(&self.sent_dir())?;
+        fsutil::sync_dir(&self.failed_dir())?;
+        fsutil::sync_dir(&self.queue_dir())
     }
 
     /// Renames the message first: that rename is the decision. A crash
     /// before the state follows leaves an orphan state that
-    /// [`Spool::recover`] moves after its message.
+    /// [`Spool::recover`] moves after its message. The folders are synced
+    /// by the caller.
     fn finish(&self, id: &JobId, to: Finish) -> Result<PathBuf, SpoolError> {
         let dir = match to {
             Finish::Sent => self.sent_dir(),
@@ -221,8 +249,6 @@ impl Spool {
         if state.exists() {
             fsutil::rename(&state, &dir.join(format!("{id}.state")))?;
         }
-        fsutil::sync_dir(&dir)?;
-        fsutil::sync_dir(&self.queue_dir())?;
         Ok(dest)
     }
 
