@@ -226,23 +226,31 @@ impl<D: Deliver> Scheduler<D> {
         self.index.next_due()
     }
 
-    /// Hands due jobs to free workers.
+    /// Hands due jobs to free workers, shared evenly between them. Only due
+    /// jobs are counted: jobs waiting for a later retry must not make the
+    /// batches so large that every due job lands in one session, which a
+    /// hung server would then hold while the other connections stay idle.
     fn dispatch(&mut self) {
         if self.draining.is_some() {
             return;
         }
         let max_workers = self.ctx.config.max_connections.max(1);
-        while self.busy_workers < max_workers {
-            let free = max_workers - self.busy_workers;
-            let batch_size = (self.index.len() / free).clamp(1, MAX_BATCH);
-            let ids = self.index.take_due(Instant::now(), batch_size);
-            if ids.is_empty() {
-                return;
-            }
+        let free = max_workers.saturating_sub(self.busy_workers);
+        if free == 0 {
+            return;
+        }
+        let due = self
+            .index
+            .take_due(Instant::now(), free.saturating_mul(MAX_BATCH));
+        if due.is_empty() {
+            return;
+        }
+        for ids in due.chunks(due.len().div_ceil(free)) {
             debug!(target: SCHED_TARGET, "worker {} takes {} job(s), first {}", self.busy_workers + 1, ids.len(), ids[0]);
             self.busy_workers += 1;
             let ctx = self.ctx.clone();
             let events = self.events_tx.clone();
+            let ids = ids.to_vec();
             tokio::spawn(async move {
                 let result = run_batch(ctx, ids).await;
                 let _ = events.send(Event::BatchDone(result)).await;

@@ -503,3 +503,61 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
         );
     }
 }
+
+/// Jobs waiting for a later retry are in the queue too, but they are not
+/// work for a session now: the due jobs must still be shared between the
+/// free sessions, so that one hung session does not hold every due job
+/// while the other connection stays idle.
+#[test]
+fn due_jobs_are_shared_between_sessions_when_others_wait_for_a_retry() {
+    let mut rig = Rig::start(
+        Script::new().stall_first_connections(1),
+        "max-connections = 2\ntimeout = 4s\nretry-min = 60s\nretry-max = 60s",
+    );
+    rig.stop();
+    let spool = vmail_spool::Spool::open(rig.spool()).unwrap();
+    let envelope = vmail_core::Envelope::new("fax@example.test", vec!["ann@example.test".into()]);
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    for n in 1..=6 {
+        let text = eml(&format!("waiting-{n}"));
+        let id = spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap();
+        let mut state = vmail_spool::JobState::fresh(std::time::SystemTime::now());
+        state.attempts = 1;
+        state.next_due = Some(later);
+        spool.record_attempt(&id, &state).unwrap();
+    }
+    for n in 1..=4 {
+        let text = eml(&format!("due-{n}"));
+        spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap();
+    }
+    rig.daemon = Some(Daemon::start(rig.dir.path()));
+    rig.wait_for("a due job delivered by the second session", || {
+        !real::jobs_in(&rig.spool(), "sent").is_empty()
+    });
+    let hang_ended = real::jobs_in(&rig.spool(), "queue")
+        .iter()
+        .any(|id| rig.job_log(id).contains("attempt 1 via"));
+    assert!(
+        !hang_ended,
+        "nothing was delivered until the hung session ended:\n{}",
+        rig.show()
+    );
+    rig.wait_for("two due jobs in sent/", || {
+        real::jobs_in(&rig.spool(), "sent").len() == 2
+    });
+    rig.stop();
+    let sent = real::jobs_in(&rig.spool(), "sent");
+    for id in &sent {
+        assert!(rig.job_log(id).contains("attempt 1 via"), "{}", rig.show());
+    }
+    let bodies: Vec<String> = rig
+        .server
+        .messages()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    assert!(
+        bodies.iter().all(|b| b.contains("Subject: due-")),
+        "a job not yet due was sent: {bodies:?}"
+    );
+}
