@@ -12,7 +12,8 @@
 //!   delivered while it hangs, and the hang ends at `timeout`. A backlog
 //!   found at start is split between the sessions: the other session's
 //!   share goes during the hang; the jobs behind the hung one in its own
-//!   session are deferred as "not tried" and go on their retry.
+//!   session are deferred as "not tried" and go on their retry. Jobs waiting
+//!   for a later retry do not make one session take every due job.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "common/daemon.rs"]
 mod daemon;
