@@ -149,6 +149,27 @@ struct Seen {
     ready: bool,
     smtp_connections: usize,
     spool_writes: usize,
+    /// What this run's start-up repaired of the kill before, from its
+    /// `starting on ...: Recovery { .. }` line: temp files removed, states
+    /// moved after their message, orphan states removed.
+    repaired: Option<[usize; 3]>,
+}
+
+/// The counts of the `Recovery { .. }` that vmaild logs at start.
+fn recovery_counts(log: &str) -> Option<[usize; 3]> {
+    let line = log.lines().find(|l| l.contains("Recovery {"))?;
+    let count = |field: &str| -> Option<usize> {
+        let (_, rest) = line.split_once(&format!("{field}: "))?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some([
+        count("temp_removed")?,
+        count("states_finished")?,
+        count("orphan_states_removed")?,
+    ])
 }
 
 impl Vmaild {
@@ -245,6 +266,7 @@ impl Vmaild {
             ready: self.is_ready(),
             smtp_connections: established_connections(pid, smtp_port),
             spool_writes: names(&spool.join("tmp")).len(),
+            repaired: recovery_counts(&self.log()),
         };
         self.child.kill().unwrap();
         self.child.wait().unwrap();
@@ -445,6 +467,8 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     let postfix_log_from = fs::metadata(&servers.postfix_log).map_or(0, |m| m.len());
 
     let (mut before_ready, mut in_session, mut writing) = (0usize, 0usize, 0usize);
+    // Start-ups that found a kill's leftovers: [tmp/ files, states, orphans].
+    let mut repairs = [0usize; 3];
     let mut dropped_while_down = 0usize;
     let mut ready_times = Vec::new();
     for _ in 0..kills {
@@ -478,6 +502,9 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         before_ready += usize::from(!seen.ready);
         in_session += usize::from(seen.smtp_connections > 0);
         writing += usize::from(seen.spool_writes > 0);
+        for (total, count) in repairs.iter_mut().zip(seen.repaired.unwrap_or_default()) {
+            *total += usize::from(count > 0);
+        }
     }
     let kill_phase = started.elapsed();
 
@@ -535,11 +562,13 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         })
         .collect();
     let copies: usize = arrived.values().map(Vec::len).sum();
-    let duplicates: Vec<String> = arrived
+    // (job number, copies), in the order the jobs were dropped.
+    let mut duplicates: Vec<(usize, usize)> = arrived
         .iter()
         .filter(|(_, ids)| ids.len() > 1)
-        .map(|(token, ids)| format!("{token} x{}", ids.len()))
+        .filter_map(|(token, ids)| Some((token.rsplit('-').next()?.parse().ok()?, ids.len())))
         .collect();
+    duplicates.sort();
     let lost_after = postfix_lost_connections(&servers, postfix_log_from);
     let lost_by_postfix: usize = lost_after.values().sum();
     let leftovers: Vec<String> = names(&spool.join("in"))
@@ -547,9 +576,12 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         .filter(|n| !n.starts_with('.'))
         .collect();
     eprintln!(
-        "crash test: seed {seed}; {kills} kills ({before_ready} before `ready:`, {in_session} with an SMTP session open to Postfix, {writing} with a spool write in tmp/); \
+        "crash test: seed {seed}; {kills} kills ({before_ready} before `ready:`, {in_session} with an SMTP session open to Postfix, {writing} with a spool write in tmp/; at start vmaild removed temp files {} times, finished {} moves, removed orphan states {} times); \
          {} jobs dropped ({dropped_while_down} while vmaild was down); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
          Postfix logged {lost_by_postfix} lost connections {lost_after:?}; vmaild was ready {} after its start (median, max {}); kills took {:.1}s, the whole test {:.1}s",
+        repairs[0],
+        repairs[1],
+        repairs[2],
         dropper.dropped.len(),
         arrived.len(),
         duplicates.len(),
@@ -560,7 +592,14 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         elapsed.as_secs_f64(),
     );
     if !duplicates.is_empty() {
-        eprintln!("crash test: duplicates: {}", duplicates.join(", "));
+        eprintln!(
+            "crash test: duplicates (job number x copies): {}",
+            duplicates
+                .iter()
+                .map(|(n, copies)| format!("#{n} x{copies}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if !leftovers.is_empty() {
         eprintln!("crash test: left in in/: {}", leftovers.join(", "));
