@@ -205,7 +205,17 @@ fn finish_failed<D: Deliver>(
     log: &mut JobLogLines,
     queued: &mut Vec<JobId>,
 ) -> Next {
-    let subject = subject_of(ctx, &job.id);
+    let failed = Failure {
+        envelope: &job.envelope,
+        outcome,
+        attempts,
+        subject: subject_of(ctx, &job.id),
+    };
+    // The notice is queued while the job is still in queue/: a crash
+    // between the two leaves the job to fail again after the restart, so
+    // the sender gets the notice twice, never not at all. (Moved first, a
+    // kill -9 in between lost the notice for good.)
+    send_notice(ctx, job, &failed, log, queued);
     log.line(&format!("status: failed ({outcome})"));
     if let Err(err) = ctx.spool.finish_failed_unsynced(&job.id) {
         log.line(&format!("warning: cannot move the job to failed/: {err}"));
@@ -213,13 +223,6 @@ fn finish_failed<D: Deliver>(
         return Next::Done;
     }
     warn!(job = %job.id, "failed: {outcome}");
-    let failed = Failure {
-        envelope: &job.envelope,
-        outcome,
-        attempts,
-        subject,
-    };
-    send_notice(ctx, job, &failed, log, queued);
     Next::Done
 }
 
