@@ -2,7 +2,9 @@
 //! `tests/run.sh` over STARTTLS and AUTH, restarting it after every kill:
 //! no job is lost, and nothing arrives that was not dropped. Duplicates are
 //! allowed (a kill between the server's 250 and the state write sends the
-//! job again) and counted.
+//! job again) and counted. One job in five also names a recipient Postfix
+//! refuses with 550 (alone, or beside the real one): each of those must
+//! bring its sender a failure notice, and no other job may.
 //!
 //! Every cycle drops a few jobs while the daemon is down (present at start)
 //! and a few while it runs, then kills it after a random delay drawn to hit
@@ -18,7 +20,9 @@
 //! replayed; the OS still schedules as it likes). At the end vmaild runs
 //! once more until the queue is empty, and the recipient's Maildir is
 //! compared with what was dropped: each job is known by the token in its
-//! Subject (and, for an `.eml`, by its Message-ID, which must match).
+//! Subject (and, for an `.eml`, by its Message-ID, which must match; a
+//! `.job` gets its Message-ID at pickup), each notice by
+//! `Undelivered mail: <token>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "common/real.rs"]
 mod real;
@@ -83,9 +87,16 @@ struct Dropper {
     spool: PathBuf,
     run: String,
     recipient: String,
+    /// A recipient the server refuses with 550 at RCPT.
+    refused: String,
     dropped: Vec<String>,
     /// Tokens dropped as `.eml`, whose Message-ID is `<token@...>`.
     emls: HashSet<String>,
+    /// Jobs for the refused recipient alone: they fail, and the sender
+    /// gets a notice instead.
+    bounces: HashSet<String>,
+    /// Jobs for the recipient and the refused one: delivered, and a notice.
+    mixed: HashSet<String>,
 }
 
 impl Dropper {
@@ -96,12 +107,26 @@ impl Dropper {
     /// Drops one job the way the README says: attachments first, then the
     /// file written under a dot-name and renamed in. Mostly `.eml` (some
     /// of 100 kB, so that a kill can land in the middle of DATA), some
-    /// `.job` with a binary attachment.
+    /// `.job` with a binary attachment, and some `.eml` for a refused
+    /// recipient (alone or beside the real one), whose notices are queued
+    /// as new jobs while kills go on.
     fn drop_one(&mut self, rng: &mut Rng) {
         let n = self.dropped.len();
         let token = self.token(n);
         let in_dir = self.spool.join("in");
-        let (name, text) = match rng.range(0, 10) {
+        let kind = rng.range(0, 10);
+        let recipients = match kind {
+            3 => {
+                self.bounces.insert(token.clone());
+                self.refused.clone()
+            }
+            4 => {
+                self.mixed.insert(token.clone());
+                format!("{}, {}", self.recipient, self.refused)
+            }
+            _ => self.recipient.clone(),
+        };
+        let (name, text) = match kind {
             0 | 1 => {
                 let files = format!("{token}.files");
                 fs::create_dir_all(in_dir.join(&files)).unwrap();
@@ -113,16 +138,15 @@ impl Dropper {
                 );
                 (format!("{token}.job"), job)
             }
-            digit => {
-                let filler = if digit == 2 {
+            kind => {
+                let filler = if kind == 2 {
                     "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
                         .repeat(1_500)
                 } else {
                     String::new()
                 };
                 let eml = format!(
-                    "From: fax@example.test\nTo: {rcpt}\nSubject: {token}\nMessage-ID: <{token}@vmail-test.example.test>\n\n{token}\n{filler}",
-                    rcpt = self.recipient
+                    "From: fax@example.test\nTo: {recipients}\nSubject: {token}\nMessage-ID: <{token}@vmail-test.example.test>\n\n{token}\n{filler}"
                 );
                 self.emls.insert(token.clone());
                 (format!("{token}.eml"), eml)
@@ -421,6 +445,29 @@ fn postfix_lost_connections(servers: &TestServers, from: u64) -> BTreeMap<String
     found
 }
 
+/// For a failure message: where each job carrying `token` is in the spool
+/// (its folder, and the end of its log).
+fn whereabouts(spool: &Path, tokens: &[&&String]) -> String {
+    let mut out = String::new();
+    for token in tokens.iter().take(5) {
+        let subject = format!("Subject: {token}\n");
+        for folder in ["queue", "sent", "failed"] {
+            for id in real::jobs_in(spool, folder) {
+                let text = fs::read(spool.join(folder).join(&id)).unwrap_or_default();
+                let text = String::from_utf8_lossy(&text).replace("\r\n", "\n");
+                if text.contains(&subject) {
+                    let log = real::job_log(spool, &id);
+                    out.push_str(&format!(
+                        "--- {token}: job {id} in {folder}/, its log ends:\n{}\n",
+                        tail(&log, 1500)
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn jobs_left(spool: &Path) -> (usize, usize) {
     let queued = real::jobs_in(spool, "queue").len();
     let drops = names(&spool.join("in"))
@@ -460,9 +507,12 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     let mut dropper = Dropper {
         spool: spool.clone(),
         recipient: format!("crash.{run}@example.test"),
+        refused: servers.reject_rcpt.clone(),
         run,
         dropped: Vec::new(),
         emls: HashSet::new(),
+        bounces: HashSet::new(),
+        mixed: HashSet::new(),
     };
     let postfix_log_from = fs::metadata(&servers.postfix_log).map_or(0, |m| m.len());
 
@@ -528,12 +578,31 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     let prefix = dropper.token(0);
     let prefix = &prefix[..prefix.len() - 1];
     let maildir = servers.maildir_of(&dropper.recipient);
-    let wanted: BTreeSet<&String> = dropper.dropped.iter().collect();
+    // The sender's notices: `Undelivered mail: <token>`.
+    let notice_prefix = format!("Undelivered mail: {prefix}");
+    let sender_maildir = servers.maildir_of("fax@example.test");
+    let wanted: BTreeSet<&String> = dropper
+        .dropped
+        .iter()
+        .filter(|token| !dropper.bounces.contains(*token))
+        .collect();
+    let noticed: BTreeSet<&String> = dropper.bounces.iter().chain(&dropper.mixed).collect();
     let deadline = Instant::now() + ARRIVE_WAIT;
-    let arrived = loop {
+    let (arrived, notices) = loop {
         let arrived = delivered(&maildir, prefix);
-        if wanted.iter().all(|token| arrived.contains_key(*token)) || Instant::now() >= deadline {
-            break arrived;
+        let notices: BTreeMap<String, usize> = delivered(&sender_maildir, &notice_prefix)
+            .into_iter()
+            .map(|(subject, ids)| {
+                (
+                    subject[notice_prefix.len() - prefix.len()..].to_string(),
+                    ids.len(),
+                )
+            })
+            .collect();
+        let complete = wanted.iter().all(|token| arrived.contains_key(*token))
+            && noticed.iter().all(|token| notices.contains_key(*token));
+        if complete || Instant::now() >= deadline {
+            break (arrived, notices);
         }
         sleep(Duration::from_millis(100));
     };
@@ -551,6 +620,15 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         .keys()
         .filter(|token| !wanted.contains(token))
         .collect();
+    let notices_lost: Vec<&&String> = noticed
+        .iter()
+        .filter(|token| !notices.contains_key(**token))
+        .collect();
+    let unexpected_notices: Vec<&String> = notices
+        .keys()
+        .filter(|token| !noticed.contains(token))
+        .collect();
+    let notice_copies: usize = notices.values().sum();
     let wrong_ids: Vec<String> = arrived
         .iter()
         .filter(|(token, _)| dropper.emls.contains(*token))
@@ -577,15 +655,19 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         .collect();
     eprintln!(
         "crash test: seed {seed}; {kills} kills ({before_ready} before `ready:`, {in_session} with an SMTP session open to Postfix, {writing} with a spool write in tmp/; at start vmaild removed temp files {} times, finished {} moves, removed orphan states {} times); \
-         {} jobs dropped ({dropped_while_down} while vmaild was down); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
+         {} jobs dropped ({dropped_while_down} while vmaild was down, {} for the refused recipient alone, {} for both); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
+         {notice_copies} failure notices for {} jobs; \
          Postfix logged {lost_by_postfix} lost connections {lost_after:?}; vmaild was ready {} after its start (median, max {}); kills took {:.1}s, the whole test {:.1}s",
         repairs[0],
         repairs[1],
         repairs[2],
         dropper.dropped.len(),
+        dropper.bounces.len(),
+        dropper.mixed.len(),
         arrived.len(),
         duplicates.len(),
         copies - arrived.len(),
+        notices.len(),
         format_args!("{:?}", median(&mut ready_times)),
         format_args!("{:?}", ready_times.last().copied().unwrap_or_default()),
         kill_phase.as_secs_f64(),
@@ -606,12 +688,13 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     }
     assert!(
         lost.is_empty(),
-        "{} of {} jobs never arrived (seed {seed}): {lost:?}\nqueue: {:?}\nfailed: {:?}\nquarantine: {:?}",
+        "{} of {} jobs never arrived (seed {seed}): {lost:?}\nqueue: {:?}\nfailed: {:?}\nquarantine: {:?}\n{}",
         lost.len(),
         wanted.len(),
         real::jobs_in(&spool, "queue"),
         names(&spool.join("failed")),
         names(&spool.join("quarantine")),
+        whereabouts(&spool, &lost),
     );
     assert!(
         strangers.is_empty(),
@@ -622,9 +705,23 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         "an .eml arrived with another Message-ID (seed {seed}): {wrong_ids:?}"
     );
     assert!(
-        names(&spool.join("failed")).is_empty() && names(&spool.join("quarantine")).is_empty(),
-        "jobs failed or were quarantined (seed {seed}): failed {:?}, quarantine {:?}",
-        names(&spool.join("failed")),
+        notices_lost.is_empty(),
+        "{} of {} jobs with a refused recipient never got a failure notice to the sender (seed {seed}): {notices_lost:?} (of them for the refused recipient alone: {:?})\n{}",
+        notices_lost.len(),
+        noticed.len(),
+        notices_lost
+            .iter()
+            .filter(|token| dropper.bounces.contains(token.as_str()))
+            .collect::<Vec<_>>(),
+        whereabouts(&spool, &notices_lost)
+    );
+    assert!(
+        unexpected_notices.is_empty(),
+        "failure notices for jobs that had no refused recipient (seed {seed}): {unexpected_notices:?}"
+    );
+    assert!(
+        names(&spool.join("quarantine")).is_empty(),
+        "drops were quarantined (seed {seed}): {:?}",
         names(&spool.join("quarantine"))
     );
     let stderr_text = fs::read_to_string(&stderr).unwrap_or_default();
