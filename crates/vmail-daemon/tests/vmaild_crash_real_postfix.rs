@@ -2,9 +2,10 @@
 //! `tests/run.sh` over STARTTLS and AUTH, restarting it after every kill:
 //! no job is lost, and nothing arrives that was not dropped. Duplicates are
 //! allowed (a kill between the server's 250 and the state write sends the
-//! job again) and counted. One job in five also names a recipient Postfix
-//! refuses with 550 (alone, or beside the real one): each of those must
-//! bring its sender a failure notice, and no other job may.
+//! job again) and counted. One job in three names a recipient Postfix
+//! refuses (550) or always defers (450, retried until a `max-lifetime` of
+//! 3 s), alone or beside the real one: each of those must bring its sender
+//! a failure notice, and no other job may.
 //!
 //! Every cycle drops a few jobs while the daemon is down (present at start)
 //! and a few while it runs, then kills it after a random delay drawn to hit
@@ -89,13 +90,17 @@ struct Dropper {
     recipient: String,
     /// A recipient the server refuses with 550 at RCPT.
     refused: String,
+    /// A recipient the server answers 450 at RCPT, always: retried until
+    /// `max-lifetime`, then failed.
+    deferred: String,
     dropped: Vec<String>,
     /// Tokens dropped as `.eml`, whose Message-ID is `<token@...>`.
     emls: HashSet<String>,
-    /// Jobs for the refused recipient alone: they fail, and the sender
-    /// gets a notice instead.
+    /// Jobs for the refused or the deferred recipient alone: they fail,
+    /// and the sender gets a notice instead.
     bounces: HashSet<String>,
-    /// Jobs for the recipient and the refused one: delivered, and a notice.
+    /// Jobs for the recipient and the refused or deferred one: delivered,
+    /// and a notice.
     mixed: HashSet<String>,
 }
 
@@ -107,22 +112,32 @@ impl Dropper {
     /// Drops one job the way the README says: attachments first, then the
     /// file written under a dot-name and renamed in. Mostly `.eml` (some
     /// of 100 kB, so that a kill can land in the middle of DATA), some
-    /// `.job` with a binary attachment, and some `.eml` for a refused
-    /// recipient (alone or beside the real one), whose notices are queued
-    /// as new jobs while kills go on.
+    /// `.job` with a binary attachment, and some `.eml` for a refused or a
+    /// deferred recipient (alone or beside the real one): their state
+    /// records, requeued recipients and notices are written while kills
+    /// go on.
     fn drop_one(&mut self, rng: &mut Rng) {
         let n = self.dropped.len();
         let token = self.token(n);
         let in_dir = self.spool.join("in");
-        let kind = rng.range(0, 10);
+        let kind = rng.range(0, 12);
         let recipients = match kind {
-            3 => {
+            3 | 5 => {
                 self.bounces.insert(token.clone());
-                self.refused.clone()
+                if kind == 3 {
+                    self.refused.clone()
+                } else {
+                    self.deferred.clone()
+                }
             }
-            4 => {
+            4 | 6 => {
                 self.mixed.insert(token.clone());
-                format!("{}, {}", self.recipient, self.refused)
+                let other = if kind == 4 {
+                    &self.refused
+                } else {
+                    &self.deferred
+                };
+                format!("{}, {other}", self.recipient)
             }
             _ => self.recipient.clone(),
         };
@@ -498,7 +513,9 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         servers.submission_port,
         "starttls",
         Some(("plain", &servers.user)),
-        "retry-min = 1s\nretry-max = 2s",
+        // A deferred recipient fails within seconds, so its notice comes
+        // while kills go on.
+        "retry-min = 1s\nretry-max = 2s\nmax-lifetime = 3s",
     );
     let spool = dir.path().join("spool");
     fs::create_dir_all(spool.join("in")).unwrap();
@@ -508,6 +525,7 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         spool: spool.clone(),
         recipient: format!("crash.{run}@example.test"),
         refused: servers.reject_rcpt.clone(),
+        deferred: servers.defer_rcpt.clone(),
         run,
         dropped: Vec::new(),
         emls: HashSet::new(),
@@ -655,7 +673,7 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         .collect();
     eprintln!(
         "crash test: seed {seed}; {kills} kills ({before_ready} before `ready:`, {in_session} with an SMTP session open to Postfix, {writing} with a spool write in tmp/; at start vmaild removed temp files {} times, finished {} moves, removed orphan states {} times); \
-         {} jobs dropped ({dropped_while_down} while vmaild was down, {} for the refused recipient alone, {} for both); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
+         {} jobs dropped ({dropped_while_down} while vmaild was down, {} for a refused or deferred recipient alone, {} for one of those and the real one); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
          {notice_copies} failure notices for {} jobs; \
          Postfix logged {lost_by_postfix} lost connections {lost_after:?}; vmaild was ready {} after its start (median, max {}); kills took {:.1}s, the whole test {:.1}s",
         repairs[0],
@@ -706,7 +724,7 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     );
     assert!(
         notices_lost.is_empty(),
-        "{} of {} jobs with a refused recipient never got a failure notice to the sender (seed {seed}): {notices_lost:?} (of them for the refused recipient alone: {:?})\n{}",
+        "{} of {} jobs with a refused or deferred recipient never got a failure notice to the sender (seed {seed}): {notices_lost:?} (of them for that recipient alone: {:?})\n{}",
         notices_lost.len(),
         noticed.len(),
         notices_lost
@@ -717,7 +735,7 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     );
     assert!(
         unexpected_notices.is_empty(),
-        "failure notices for jobs that had no refused recipient (seed {seed}): {unexpected_notices:?}"
+        "failure notices for jobs that had no refused or deferred recipient (seed {seed}): {unexpected_notices:?}"
     );
     assert!(
         names(&spool.join("quarantine")).is_empty(),
