@@ -701,6 +701,21 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
                 .join(", ")
         );
     }
+    // Warnings vmaild logged over all runs, by kind (ids left out).
+    let mut warnings: BTreeMap<String, usize> = BTreeMap::new();
+    for rotated in ["vmail", "vmail.1", "vmail.2", "vmail.3"] {
+        let text = fs::read_to_string(spool.join("logs").join(rotated)).unwrap_or_default();
+        for line in text.lines().filter(|l| l.contains(" WARN ")) {
+            let message = line.split_once(": ").map_or(line, |(_, m)| m);
+            let kind: String = message
+                .split_whitespace()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join(" ");
+            *warnings.entry(kind).or_insert(0) += 1;
+        }
+    }
+    eprintln!("crash test: vmaild warnings by kind: {warnings:?}");
     if !leftovers.is_empty() {
         eprintln!("crash test: left in in/: {}", leftovers.join(", "));
     }
@@ -759,4 +774,21 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         kills < 10 || lost_by_postfix > 0,
         "Postfix logged no lost connection in {kills} kills (seed {seed})"
     );
+    // The other phases, where a default run (200 kills) meets each of them
+    // some 10 to 50 times: start-up, a spool write under way, and the gap
+    // between a server's 250 and the job's move to sent/ (a duplicate).
+    if kills >= 100 {
+        assert!(
+            before_ready > 0,
+            "no kill landed before `ready:` (seed {seed})"
+        );
+        assert!(
+            writing > 0,
+            "no kill landed during a spool write (seed {seed})"
+        );
+        assert!(
+            !duplicates.is_empty(),
+            "no kill landed between a 250 and the move to sent/ (seed {seed})"
+        );
+    }
 }
