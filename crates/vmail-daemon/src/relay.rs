@@ -17,7 +17,11 @@ impl Relay {
         match &config.delivery {
             Delivery::Capture { dir } => Ok(Relay::Capture(CaptureDeliverer::new(dir.clone()))),
             Delivery::Smtp(settings) => {
-                Ok(Relay::Smtp(Box::new(SmtpDeliverer::new(settings.clone()))))
+                let transcripts = config.debug >= vmail_core::DebugLevel::Transcript;
+                Ok(Relay::Smtp(Box::new(SmtpDeliverer::new(
+                    settings.clone(),
+                    transcripts,
+                ))))
             }
         }
     }

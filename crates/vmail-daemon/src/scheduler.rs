@@ -23,9 +23,10 @@ pub const SCHED_TARGET: &str = "vmaild::scheduler";
 
 /// The most jobs one session carries before it hands back; keeps one slow
 /// server from holding a large share of the queue in one worker.
-const MAX_BATCH: usize = 100;
-/// Drops queued per group commit.
-const INGEST_CHUNK: usize = 256;
+const MAX_BATCH: usize = 50;
+/// Drops queued per group commit: each is read whole, so this bounds the
+/// memory a burst of drops takes, at one fsync per 64 jobs.
+const INGEST_CHUNK: usize = 64;
 /// Jobs whose state is read per scan message at start: the first chunk is
 /// small so the first sessions open within milliseconds of the start, and
 /// each next one doubles up to `LOAD_CHUNK` while the workers are busy.

@@ -11,12 +11,17 @@ use vmail_smtp::{Body, MessageReport, Outgoing, SessionReport, Submitter, Transc
 
 pub struct SmtpDeliverer {
     submitter: Submitter,
+    /// Copy the session's transcript into every job's report (`[VMAIL]
+    /// debug=2`). Below that nobody reads them, and a batch of a hundred
+    /// jobs would otherwise carry a hundred copies of the session's opening.
+    transcripts: bool,
 }
 
 impl SmtpDeliverer {
-    pub fn new(settings: SmtpSettings) -> SmtpDeliverer {
+    pub fn new(settings: SmtpSettings, transcripts: bool) -> SmtpDeliverer {
         SmtpDeliverer {
             submitter: Submitter::new(settings),
+            transcripts,
         }
     }
 }
@@ -63,7 +68,10 @@ impl Deliver for SmtpDeliverer {
                 session.messages.len(),
                 session.transcript
             );
-            for (slot, report) in sent_slots.into_iter().zip(job_reports(&session)) {
+            for (slot, report) in sent_slots
+                .into_iter()
+                .zip(job_reports(&session, self.transcripts))
+            {
                 reports[slot] = Some(report);
             }
         }
@@ -89,7 +97,7 @@ impl Deliver for SmtpDeliverer {
 /// One report per message. Each job's transcript is the session's opening
 /// (connect, EHLO, TLS, AUTH), the job's own lines, and the session's end,
 /// so a job log read alone tells the whole story.
-fn job_reports(session: &SessionReport) -> Vec<Report> {
+fn job_reports(session: &SessionReport, transcripts: bool) -> Vec<Report> {
     let lines = session.transcript.lines();
     let opening_end = session
         .messages
@@ -116,13 +124,17 @@ fn job_reports(session: &SessionReport) -> Vec<Report> {
         .messages
         .iter()
         .map(|message| {
-            let own = own_lines(lines, message, opening_end);
-            let transcript = lines[..opening_end]
-                .iter()
-                .chain(own)
-                .chain(&lines[closing_start..])
-                .map(TranscriptLine::to_string)
-                .collect();
+            let transcript = if transcripts {
+                let own = own_lines(lines, message, opening_end);
+                lines[..opening_end]
+                    .iter()
+                    .chain(own)
+                    .chain(&lines[closing_start..])
+                    .map(TranscriptLine::to_string)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Report {
                 outcome: message.outcome.clone(),
                 recipients: message
