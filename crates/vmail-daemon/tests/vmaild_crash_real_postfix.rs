@@ -8,10 +8,11 @@
 //! a failure notice, and no other job may.
 //!
 //! Every cycle drops a few jobs while the daemon is down (present at start)
-//! and a few while it runs, then kills it after a random delay drawn to hit
-//! each phase: start-up before `ready:` (recovery, the initial scan, the
-//! first pickup), just after `ready:` (pickup, first connection), the first
-//! session (TLS, AUTH, the first messages), and later batches. The daemon is
+//! and a few while it runs (renamed into `in/`, or linked into `queue/` by
+//! the spool library as vfx does), then kills it after a random delay drawn
+//! to hit each phase: start-up before `ready:` (recovery, the initial scan,
+//! the first pickup), just after `ready:` (pickup, first connection), the
+//! first session (TLS, AUTH, the first messages), and later batches. The daemon is
 //! frozen with SIGSTOP first, so the test can see what the kill interrupts
 //! (an open SMTP connection to Postfix, a spool write in `tmp/`) and then
 //! SIGKILLed by its PID.
@@ -35,6 +36,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use vmail_core::Envelope;
+use vmail_spool::Spool;
 use vmail_testkit::servers::TestServers;
 
 const KILLS_VAR: &str = "VMAIL_CRASH_KILLS";
@@ -102,6 +105,12 @@ struct Dropper {
     /// Jobs for the recipient and the refused or deferred one: delivered,
     /// and a notice.
     mixed: HashSet<String>,
+    /// Submits through the spool library (as vfx does) that returned an
+    /// error: the caller knows, so these are not counted as dropped.
+    refused_submits: Vec<String>,
+    submitted: usize,
+    /// The number of the next job.
+    next: usize,
 }
 
 impl Dropper {
@@ -117,10 +126,11 @@ impl Dropper {
     /// records, requeued recipients and notices are written while kills
     /// go on.
     fn drop_one(&mut self, rng: &mut Rng) {
-        let n = self.dropped.len();
+        let n = self.next;
+        self.next += 1;
         let token = self.token(n);
         let in_dir = self.spool.join("in");
-        let kind = rng.range(0, 12);
+        let kind = rng.range(0, 13);
         let recipients = match kind {
             3 | 5 => {
                 self.bounces.insert(token.clone());
@@ -167,6 +177,26 @@ impl Dropper {
                 (format!("{token}.eml"), eml)
             }
         };
+        if kind == 12 {
+            // The way vfx and the sendmail shim queue: written in tmp/,
+            // fsynced and hard-linked into queue/ by the spool library,
+            // with no drop file at all.
+            let envelope = Envelope::new("fax@example.test", vec![self.recipient.clone()]);
+            match Spool::open(&self.spool)
+                .and_then(|spool| spool.submit(&envelope, text.as_bytes(), u64::MAX))
+            {
+                Ok(_) => {
+                    self.submitted += 1;
+                    self.dropped.push(token);
+                }
+                // vfx would have said so to its user: not a lost job.
+                Err(err) => {
+                    self.emls.remove(&token);
+                    self.refused_submits.push(format!("{token}: {err}"));
+                }
+            }
+            return;
+        }
         let temp = in_dir.join(format!(".{name}"));
         fs::write(&temp, text).unwrap();
         fs::rename(&temp, in_dir.join(&name)).unwrap();
@@ -531,6 +561,9 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         emls: HashSet::new(),
         bounces: HashSet::new(),
         mixed: HashSet::new(),
+        refused_submits: Vec::new(),
+        submitted: 0,
+        next: 0,
     };
     let postfix_log_from = fs::metadata(&servers.postfix_log).map_or(0, |m| m.len());
 
@@ -673,7 +706,7 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         .collect();
     eprintln!(
         "crash test: seed {seed}; {kills} kills ({before_ready} before `ready:`, {in_session} with an SMTP session open to Postfix, {writing} with a spool write in tmp/; at start vmaild removed temp files {} times, finished {} moves, removed orphan states {} times); \
-         {} jobs dropped ({dropped_while_down} while vmaild was down, {} for a refused or deferred recipient alone, {} for one of those and the real one); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
+         {} jobs dropped ({dropped_while_down} while vmaild was down, {} for a refused or deferred recipient alone, {} for one of those and the real one, {} linked into queue/ as vfx does, {} such submits refused); {copies} messages delivered, {} distinct, {} jobs delivered more than once ({} extra copies); \
          {notice_copies} failure notices for {} jobs; \
          Postfix logged {lost_by_postfix} lost connections {lost_after:?}; vmaild was ready {} after its start (median, max {}); kills took {:.1}s, the whole test {:.1}s",
         repairs[0],
@@ -682,6 +715,8 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         dropper.dropped.len(),
         dropper.bounces.len(),
         dropper.mixed.len(),
+        dropper.submitted,
+        dropper.refused_submits.len(),
         arrived.len(),
         duplicates.len(),
         copies - arrived.len(),
@@ -716,6 +751,12 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         }
     }
     eprintln!("crash test: vmaild warnings by kind: {warnings:?}");
+    if !dropper.refused_submits.is_empty() {
+        eprintln!(
+            "crash test: submits refused: {}",
+            dropper.refused_submits.join("; ")
+        );
+    }
     if !leftovers.is_empty() {
         eprintln!("crash test: left in in/: {}", leftovers.join(", "));
     }
