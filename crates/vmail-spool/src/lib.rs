@@ -12,7 +12,7 @@
 //! | `in/` | the drop folder: other programs *rename* complete files in here |
 //! | `queue/<id>` | a queued job's message file, written once, never changed |
 //! | `queue/<id>.state` | its state record, rewritten atomically; absent for a fresh job |
-//! | `tmp/` | files being written; emptied by [`Spool::recover`] |
+//! | `tmp/` | files being written; emptied by [`Spool::recover`], but for those of a writer still alive |
 //! | `logs/<id>.log` | one job's log; `logs/vmail` is the daemon's own log |
 //! | `sent/`, `failed/` | finished jobs (message and state), moved by rename |
 //! | `quarantine/` | drops that could not be understood, each with `<name>.reason` |

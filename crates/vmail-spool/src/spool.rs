@@ -4,6 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use vmail_core::JobId;
 
@@ -159,8 +160,15 @@ impl Spool {
         Ok(SpoolLock { _file: file, path })
     }
 
-    /// Repairs what a crash can leave: empties `tmp/`, finishes or removes
-    /// state records whose message is gone. Call it at start, under the lock.
+    /// Repairs what a crash can leave: empties `tmp/` (but for the files of
+    /// a writer still at work, see below), finishes or removes state records
+    /// whose message is gone. Call it at start, under the lock.
+    ///
+    /// `vfx` and the sendmail shim write in `tmp/` without the daemon's
+    /// lock, so a daemon starting while one of them writes must not take
+    /// its file away (the submit would fail with "No such file or
+    /// directory"). A temp name carries its writer's pid: a file of a
+    /// process that is still alive, modified within the last hour, stays.
     pub fn recover(&self) -> Result<Recovery, SpoolError> {
         let mut recovery = Recovery {
             temp_removed: self.empty_tmp()?,
@@ -202,6 +210,7 @@ impl Spool {
             let path = tmp.join(&name);
             let gone = match fs::symlink_metadata(&path) {
                 Ok(meta) if meta.is_dir() => fs::remove_dir_all(&path).map(|()| true),
+                Ok(meta) if being_written(&name, &meta) => Ok(false),
                 Ok(_) => fsutil::remove_if_present(&path).map_err(io::Error::other),
                 Err(_) => Ok(false),
             };
@@ -209,6 +218,38 @@ impl Spool {
         }
         Ok(removed)
     }
+}
+
+/// A temp file older than this is a leftover whatever its name says (pids
+/// are reused).
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// Whether a file in `tmp/` is another process's write in progress: named
+/// by [`Spool::temp_path`] (`<what>.<pid>.<16 hex digits>`) for a pid other
+/// than ours that is alive, and modified recently.
+fn being_written(name: &str, meta: &fs::Metadata) -> bool {
+    let recent = meta
+        .modified()
+        .ok()
+        .and_then(|modified| modified.elapsed().ok())
+        .is_some_and(|age| age < STALE_TEMP);
+    recent && writer_pid(name).is_some_and(|pid| pid != std::process::id() && is_alive(pid))
+}
+
+/// The writer's pid in a temp name, when it has the shape `temp_path` gives.
+fn writer_pid(name: &str) -> Option<u32> {
+    let mut parts = name.rsplit('.');
+    let nonce = parts.next()?;
+    if nonce.len() != 16 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+/// Whether process `pid` exists (Linux: `/proc/<pid>`; elsewhere every
+/// writer counts as gone, and its files are removed as before).
+fn is_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// The names in a directory (not following links), unsorted.

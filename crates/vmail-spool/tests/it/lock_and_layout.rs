@@ -121,3 +121,41 @@ fn the_root_may_be_a_link_but_the_folders_inside_may_not() {
         )
     );
 }
+
+/// vfx writes in tmp/ without the daemon's lock: a daemon starting in the
+/// middle must leave the file of a writer that is still alive, and remove
+/// those of dead writers, old files and names of another shape.
+#[test]
+fn recovery_leaves_the_temp_file_of_a_live_writer() {
+    let (_dir, spool) = spool();
+    let alive = std::os::unix::process::parent_id();
+    let dead = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    let nonce = "0123456789abcdef";
+    let writing = format!("20261123-000000-00000000aa.{alive}.{nonce}");
+    let state = format!("20261123-000000-00000000aa.state.{alive}.{nonce}");
+    let crashed = format!("20261123-000000-00000000bb.{dead}.{nonce}");
+    let old = format!("20261123-000000-00000000cc.{alive}.{nonce}");
+    let ours = format!("20261123-000000-00000000dd.{}.{nonce}", std::process::id());
+    let odd = format!("leftover.{alive}.abc");
+    for name in [&writing, &state, &crashed, &old, &ours, &odd] {
+        std::fs::write(spool.tmp_dir().join(name), b"x").unwrap();
+    }
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(spool.tmp_dir().join(&old))
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+
+    let recovery = spool.recover().unwrap();
+    assert_eq!(recovery.temp_removed, 4);
+    let mut kept = vec![state, writing];
+    kept.sort();
+    assert_eq!(names(&spool.tmp_dir()), kept);
+}
