@@ -2,7 +2,7 @@
 //! `failed/` (same file format: the envelope header, then the message).
 
 use anyhow::anyhow;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::PathBuf;
 use vmail_core::{Envelope, JobId};
 use vmail_spool::{JobState, Spool};
@@ -38,6 +38,9 @@ pub struct Found {
     pub place: Where,
     pub path: PathBuf,
     pub envelope: Envelope,
+    /// The submitter's first log line, kept in the entry until vmaild
+    /// writes the log.
+    pub note: Option<String>,
     /// Bytes of the message (without the envelope header).
     pub size: u64,
     /// The state record (a finished job that was never tried has none).
@@ -53,6 +56,7 @@ pub fn find(spool: &Spool, id: &JobId) -> anyhow::Result<Found> {
                 place: Where::Queue,
                 path: job.message_path,
                 envelope: job.envelope,
+                note: job.note,
                 size: job.size,
                 state: Some(job.state),
             });
@@ -79,7 +83,7 @@ fn read_finished(place: Where, path: PathBuf, state_path: PathBuf) -> anyhow::Re
     let file =
         std::fs::File::open(&path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let (envelope, header_len) = read_envelope(&mut BufReader::new(file))
+    let header = vmail_spool::read_header(&mut BufReader::new(file))
         .map_err(|why| anyhow!("{}: {why}", path.display()))?;
     let state = match std::fs::read_to_string(&state_path) {
         Ok(text) => {
@@ -90,34 +94,9 @@ fn read_finished(place: Where, path: PathBuf, state_path: PathBuf) -> anyhow::Re
     Ok(Found {
         place,
         path,
-        envelope,
-        size: total.saturating_sub(header_len),
+        envelope: header.envelope,
+        note: header.note,
+        size: total.saturating_sub(header.len),
         state,
     })
-}
-
-/// `F<sender>`, `T<recipient>` lines, a blank line. Returns the envelope
-/// and the header's length in bytes.
-fn read_envelope(reader: &mut impl BufRead) -> Result<(Envelope, u64), String> {
-    let mut from = None;
-    let mut recipients = Vec::new();
-    let mut consumed = 0u64;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the envelope: {e}"))?;
-        consumed += n as u64;
-        let text = line.trim_end_matches('\n');
-        match (n, text.chars().next()) {
-            (0, _) => return Err("the envelope has no end".to_string()),
-            (_, None) => break,
-            (_, Some('F')) => from = Some(text[1..].to_string()),
-            (_, Some('T')) => recipients.push(text[1..].to_string()),
-            _ => return Err(format!("unexpected envelope line {text:?}")),
-        }
-    }
-    let from = from.ok_or("the envelope has no sender line")?;
-    Ok((Envelope::new(from, recipients), consumed))
 }

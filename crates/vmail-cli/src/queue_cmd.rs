@@ -273,7 +273,14 @@ fn job_json(job: &QueuedJob, now: SystemTime) -> Value {
 
 fn show(spool: &Spool, id: &JobId, as_json: bool) -> anyhow::Result<ExitCode> {
     let found = finished::find(spool, id)?;
-    let log = spool.read_job_log(id).map_err(|e| anyhow!("{e}"))?;
+    let mut log = spool.read_job_log(id).map_err(|e| anyhow!("{e}"))?;
+    // Before vmaild's first attempt the submitter's line is only in the
+    // queue entry: show it where it will be.
+    if log.is_empty()
+        && let Some(note) = &found.note
+    {
+        log = format!("{note}\n");
+    }
     if as_json {
         let value = json!({
             "id": id.as_str(),

@@ -320,23 +320,20 @@ fn submit(config: &vmail_config::Config, envelope: &Envelope, message: &[u8]) ->
             format!("cannot open the spool {}: {e}", config.spool.display()),
         )
     })?;
-    let id = spool
-        .submit(envelope, message, config.max_message_size)
+    let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
+    // The log's first line travels in the queue entry (vmaild writes it at
+    // the first attempt): one file created per submission, not two.
+    let note = format!(
+        "submitted by vmail-sendmail (uid {uid}) to {}",
+        envelope.recipients.join(", ")
+    );
+    spool
+        .submit_noted(envelope, Some(&note), message, config.max_message_size)
         .map_err(|e| match e {
             vmail_spool::SpoolError::TooLarge { .. }
             | vmail_spool::SpoolError::BadEnvelope { .. } => fail(EX_DATAERR, e.to_string()),
             other => fail(EX_TEMPFAIL, other.to_string()),
         })?;
-    let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
-    let line = format!(
-        "submitted by vmail-sendmail (uid {uid}) to {}",
-        envelope.recipients.join(", ")
-    );
-    if let Err(err) = spool.job_log(&id).and_then(|mut log| log.append(&line)) {
-        eprintln!(
-            "vmail-sendmail: warning: job {id} is queued, but its log cannot be written: {err}"
-        );
-    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use crate::compose::{self, Document, Draft};
 use crate::cover::{self, CoverFields};
 use crate::setup;
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::Parser;
 use lettre::message::Mailbox;
 use std::path::PathBuf;
@@ -111,10 +111,15 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
         draft.from.email.to_string(),
         draft.to.iter().map(|m| m.email.to_string()).collect(),
     );
+    let note = submission_note(&envelope, &draft.documents, message.len());
     let id = spool
-        .submit(&envelope, message.as_slice(), config.max_message_size)
+        .submit_noted(
+            &envelope,
+            Some(&note),
+            message.as_slice(),
+            config.max_message_size,
+        )
         .map_err(|e| anyhow!("{e}"))?;
-    log_submission(&spool, &id, &envelope, &draft.documents, message.len());
     Ok(id)
 }
 
@@ -171,28 +176,15 @@ fn body_text(
     Ok(cover::render(&template, &fields))
 }
 
-/// The first line of the job's log. The job is queued already, so a log
-/// that cannot be written is a warning, not a failure.
-fn log_submission(
-    spool: &vmail_spool::Spool,
-    id: &vmail_core::JobId,
-    envelope: &Envelope,
-    documents: &[Document],
-    size: usize,
-) {
+/// The first line of the job's log, kept in the queue entry until vmaild
+/// writes the log at the first attempt (one file created per job, not two).
+fn submission_note(envelope: &Envelope, documents: &[Document], size: usize) -> String {
     let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
-    let line = format!(
+    format!(
         "submitted by vfx (uid {uid}) to {}: {} file(s), {size} bytes",
         envelope.recipients.join(", "),
         documents.len()
-    );
-    if let Err(err) = spool
-        .job_log(id)
-        .and_then(|mut log| log.append(&line))
-        .context("cannot write the job log")
-    {
-        eprintln!("vfx: warning: job {id} is queued, but {err:#}");
-    }
+    )
 }
 
 #[cfg(test)]

@@ -118,6 +118,11 @@ fn bsd_mailx_queues_through_the_shim() {
         "mailx passes -i: {message}"
     );
     let id = &env.queued()[0];
-    let log = std::fs::read_to_string(env.spool().join("logs").join(format!("{id}.log"))).unwrap();
-    assert!(log.contains("submitted by vmail-sendmail (uid "), "{log}");
+    let spool = vmail_spool::Spool::open(env.spool()).unwrap();
+    let note = spool
+        .load(&vmail_core::JobId::parse(id).unwrap())
+        .unwrap()
+        .note
+        .unwrap();
+    assert!(note.contains("submitted by vmail-sendmail (uid "), "{note}");
 }

@@ -70,11 +70,15 @@ fn two_attachments_with_a_cover_page_are_queued_and_parse_back() {
         assert_eq!(format!("{}/{}", ct.ctype(), ct.subtype().unwrap()), mime);
         assert_eq!(part.contents(), bytes, "{name} comes back byte for byte");
     }
-    let log = std::fs::read_to_string(env.spool().join("logs").join(format!("{id}.log"))).unwrap();
-    assert!(log.contains(" submitted by vfx (uid "), "{log}");
+    // The log's first line waits in the queue entry: vfx creates one file.
+    assert!(!env.spool().join("logs").join(format!("{id}.log")).exists());
+    let spool = vmail_spool::Spool::open(env.spool()).unwrap();
+    let job = spool.load(&vmail_core::JobId::parse(id).unwrap()).unwrap();
+    let note = job.note.unwrap();
+    assert!(note.contains(" submitted by vfx (uid "), "{note}");
     assert!(
-        log.contains(") to ann@example.test, bob@example.test, cy@example.test: 2 file(s), "),
-        "{log}"
+        note.contains(") to ann@example.test, bob@example.test, cy@example.test: 2 file(s), "),
+        "{note}"
     );
 }
 

@@ -7,8 +7,9 @@ use vmail_core::JobId;
 use vmail_spool::{IngestError, Spool, SpoolError};
 
 /// Queues every drop in `in/`, `chunk` at a time with one group commit per
-/// chunk. Bad files are quarantined by the spool; each gets one log line
-/// naming it and the reason. Returns the new jobs, and how many drops stay
+/// chunk. Each job's entry notes the file it came from, for the first line
+/// of its log. Bad files are quarantined by the spool; each gets one log
+/// line naming it and the reason. Returns the new jobs, and how many drops stay
 /// in `in/` because the spool failed (disk full, permissions): those are
 /// tried again.
 pub fn ingest_drops(
@@ -30,10 +31,7 @@ pub fn ingest_drops(
         let results = spool.ingest_many(paths, default_from, limit);
         for (path, result) in paths.iter().zip(results) {
             match result {
-                Ok(id) => {
-                    note_pickup(spool, &id, path);
-                    queued.push(id);
-                }
+                Ok(id) => queued.push(id),
                 Err(IngestError::Quarantined(corrupt)) => warn!("quarantined: {corrupt}"),
                 Err(IngestError::Spool(err)) => {
                     warn!("cannot queue {}, leaving it in in/: {err}", path.display());
@@ -46,17 +44,6 @@ pub fn ingest_drops(
         info!("picked up {} job(s) from in/", queued.len());
     }
     (queued, left)
-}
-
-fn note_pickup(spool: &Spool, id: &JobId, path: &std::path::Path) {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let line = format!("queued from in/{name}");
-    if let Err(err) = spool.job_log(id).and_then(|mut log| log.append(&line)) {
-        warn!(job = %id, "cannot write the job's log: {err}");
-    }
 }
 
 /// When each job is due and whether it is held. A job whose state cannot be

@@ -156,6 +156,13 @@ fn settle<D: Deliver>(
     let destination = ctx.deliverer.destination();
     let attempt_no = job.state.attempts + 1;
     let mut log = JobLogLines::new(ctx, &job.id);
+    if job.state.attempts == 0
+        && let Some(note) = &job.note
+    {
+        // The submitter left its line in the queue entry rather than create
+        // the log itself; it goes first, with its own time.
+        log.stamped(note);
+    }
     log.line(&format!(
         "attempt {attempt_no} via {destination}: {}",
         report.outcome
@@ -499,6 +506,15 @@ impl JobLogLines {
     fn line(&mut self, text: &str) {
         if let Some(log) = self.log.as_mut()
             && let Err(err) = log.append(text)
+        {
+            warn!(job = %self.id, "cannot write the job's log: {err}");
+            self.log = None;
+        }
+    }
+
+    fn stamped(&mut self, line: &str) {
+        if let Some(log) = self.log.as_mut()
+            && let Err(err) = log.append_stamped(line)
         {
             warn!(job = %self.id, "cannot write the job's log: {err}");
             self.log = None;

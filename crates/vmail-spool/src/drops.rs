@@ -120,7 +120,12 @@ impl Spool {
             Ok(prepared) => prepared,
             Err(corrupt) => return Err(IngestError::Quarantined(self.quarantine(corrupt)?)),
         };
-        match batch.add(&prepared.envelope, prepared.message, limit) {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let note = format!("queued from in/{name}");
+        match batch.add_noted(&prepared.envelope, Some(&note), prepared.message, limit) {
             Ok(()) => Ok(prepared.consumed),
             Err(SpoolError::TooLarge { size, limit }) => {
                 let reason =

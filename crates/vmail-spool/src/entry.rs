@@ -3,11 +3,19 @@
 //!
 //! ```text
 //! Fsender@example.com          <- `F` + envelope sender (empty: the null sender <>)
+//! N2026-12-01T02:40:41.123Z submitted by vfx (uid 1000) to ...
+//!                              <- optional `N` + the job's first log line
 //! Ta@example.com               <- `T` + one recipient per line
 //! Tb@example.com
 //!                              <- a blank line ends the envelope
 //! From: ...                    <- the RFC 5322 message, byte for byte
 //! ```
+//!
+//! The `N` line is how a submitter's words reach the job's log without the
+//! submitter creating the log file: vmaild writes it as the log's first line
+//! at the first attempt. Creating a file is the dearest step of a submission
+//! on a busy ext4 (the inode allocator skips recently freed inodes), and
+//! the message file is the one that must exist before `vfx` returns.
 
 use std::io::{self, BufRead, Write};
 
@@ -45,12 +53,22 @@ fn check_address(what: &str, address: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes the envelope header; returns its length in bytes.
-pub fn write_envelope(out: &mut impl Write, envelope: &Envelope) -> io::Result<u64> {
-    let mut header = Vec::with_capacity(64 * (1 + envelope.recipients.len()));
+/// Writes the envelope header, with `note` (one line) when given; returns
+/// its length in bytes.
+pub fn write_envelope(
+    out: &mut impl Write,
+    envelope: &Envelope,
+    note: Option<&str>,
+) -> io::Result<u64> {
+    let mut header = Vec::with_capacity(64 * (2 + envelope.recipients.len()));
     header.push(b'F');
     header.extend_from_slice(envelope.from.as_bytes());
     header.push(b'\n');
+    if let Some(note) = note {
+        header.push(b'N');
+        header.extend_from_slice(one_line(note).as_bytes());
+        header.push(b'\n');
+    }
     for rcpt in &envelope.recipients {
         header.push(b'T');
         header.extend_from_slice(rcpt.as_bytes());
@@ -61,10 +79,29 @@ pub fn write_envelope(out: &mut impl Write, envelope: &Envelope) -> io::Result<u
     Ok(header.len() as u64)
 }
 
+/// A note as one line of text: line breaks and control characters become
+/// spaces, so it can neither end the envelope nor forge another line.
+pub fn one_line(note: &str) -> String {
+    note.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The envelope header of a queue entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub envelope: Envelope,
+    /// The submitter's first log line, if it left one.
+    pub note: Option<String>,
+    /// Bytes before the message.
+    pub len: u64,
+}
+
 /// Reads the envelope header, leaving `input` at the first byte of the
-/// message. Returns the envelope and the header's length in bytes.
-pub fn read_envelope(input: &mut impl BufRead) -> Result<(Envelope, u64), String> {
+/// message.
+pub fn read_header(input: &mut impl BufRead) -> Result<Header, String> {
     let mut from = None;
+    let mut note = None;
     let mut recipients = Vec::new();
     let mut consumed = 0u64;
     let mut line = Vec::new();
@@ -83,13 +120,20 @@ pub fn read_envelope(input: &mut impl BufRead) -> Result<(Envelope, u64), String
         match (text.as_bytes().first(), from.is_some()) {
             (None, true) => break,
             (Some(b'F'), false) => from = Some(text[1..].to_string()),
+            (Some(b'N'), true) if note.is_none() && recipients.is_empty() => {
+                note = Some(text[1..].to_string());
+            }
             (Some(b'T'), true) => recipients.push(text[1..].to_string()),
             _ => return Err(format!("unexpected envelope line {text:?}")),
         }
     }
     let envelope = Envelope::new(from.unwrap_or_default(), recipients);
     validate(&envelope)?;
-    Ok((envelope, consumed))
+    Ok(Header {
+        envelope,
+        note,
+        len: consumed,
+    })
 }
 
 #[cfg(test)]
@@ -100,12 +144,33 @@ mod tests {
     fn the_envelope_round_trips_and_leaves_the_reader_at_the_message() {
         let envelope = Envelope::new("", vec!["a@example.com".into(), "b@example.org".into()]);
         let mut file = Vec::new();
-        let len = write_envelope(&mut file, &envelope).unwrap();
+        let len = write_envelope(&mut file, &envelope, None).unwrap();
         file.extend_from_slice(b"Subject: hi\r\n\r\nbody\r\n");
         let mut reader = &file[..];
-        let (back, consumed) = read_envelope(&mut reader).unwrap();
-        assert_eq!((back, consumed), (envelope, len));
+        let back = read_header(&mut reader).unwrap();
+        assert_eq!((back.envelope, back.note, back.len), (envelope, None, len));
         assert_eq!(reader, b"Subject: hi\r\n\r\nbody\r\n");
+    }
+
+    #[test]
+    fn a_note_is_kept_on_one_line_and_cannot_end_the_envelope() {
+        let envelope = Envelope::new("a@b", vec!["c@d".into()]);
+        let mut file = Vec::new();
+        let note = "submitted by vfx\n\nTevil@example.com\r";
+        let len = write_envelope(&mut file, &envelope, Some(note)).unwrap();
+        file.extend_from_slice(b"Subject: hi\n\nbody\n");
+        let back = read_header(&mut &file[..]).unwrap();
+        assert_eq!(back.envelope, envelope);
+        assert_eq!(
+            back.note.as_deref(),
+            Some("submitted by vfx  Tevil@example.com ")
+        );
+        assert_eq!(back.len, len);
+        let two_notes = b"Fa@b\nNone\nNtwo\nTc@d\n\n";
+        assert_eq!(
+            read_header(&mut &two_notes[..]).unwrap_err(),
+            "unexpected envelope line \"Ntwo\""
+        );
     }
 
     #[test]
@@ -124,7 +189,7 @@ mod tests {
         ];
         for (bytes, why) in cases {
             let mut reader = bytes;
-            assert_eq!(read_envelope(&mut reader).unwrap_err(), why);
+            assert_eq!(read_header(&mut reader).unwrap_err(), why);
         }
     }
 }

@@ -25,12 +25,17 @@ impl JobLog {
     /// Appends one line: `2026-11-23T19:42:00.123Z <line>`. Newlines inside
     /// `line` become ` / ` so an event stays one line.
     pub fn append(&mut self, line: &str) -> Result<(), SpoolError> {
-        let stamp = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         let flat = line
             .trim_end()
             .replace("\r\n", " / ")
             .replace(['\n', '\r'], " / ");
-        let record = format!("{stamp} {flat}\n");
+        self.append_stamped(&format!("{} {flat}", stamp_now()))
+    }
+
+    /// Appends a line that already carries its time (a queue entry's note,
+    /// stamped when the job was submitted).
+    pub fn append_stamped(&mut self, line: &str) -> Result<(), SpoolError> {
+        let record = format!("{}\n", crate::entry::one_line(line.trim_end()));
         self.file
             .write_all(record.as_bytes())
             .map_err(SpoolError::io("append to", &self.path))
@@ -39,6 +44,11 @@ impl JobLog {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The time as job logs write it: `2026-11-23T19:42:00.123Z`.
+pub(crate) fn stamp_now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl Spool {

@@ -141,6 +141,7 @@ mod spool;
 mod state;
 mod submit;
 
+pub use entry::{Header, read_header};
 pub use error::{Corrupt, IngestError, SpoolError};
 pub use fsutil::{DIR_MODE, FILE_MODE};
 pub use joblog::JobLog;

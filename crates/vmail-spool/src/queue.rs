@@ -26,6 +26,8 @@ pub struct QueuedJob {
     pub message_path: PathBuf,
     /// Size of the RFC 5322 message in bytes (without the envelope header).
     pub size: u64,
+    /// The submitter's first log line, stamped, for the log's first attempt.
+    pub note: Option<String>,
 }
 
 /// The RFC 5322 message of a queued job, positioned after the envelope
@@ -105,7 +107,7 @@ impl Spool {
     /// One queued job. An unknown id is [`SpoolError::UnknownJob`].
     pub fn load(&self, id: &JobId) -> Result<QueuedJob, SpoolError> {
         let message_path = self.message_path(id);
-        let (reader, envelope, header_len) = self.open_entry(id)?;
+        let (reader, header) = self.open_entry(id)?;
         let file_len = reader
             .get_ref()
             .metadata()
@@ -113,16 +115,18 @@ impl Spool {
         let state = self.read_state(id, file_len.modified().unwrap_or(SystemTime::UNIX_EPOCH))?;
         Ok(QueuedJob {
             id: id.clone(),
-            envelope,
+            envelope: header.envelope,
             state,
-            size: file_len.len().saturating_sub(header_len),
+            size: file_len.len().saturating_sub(header.len),
             message_path,
+            note: header.note,
         })
     }
 
     /// The message of a queued job, after its envelope header.
     pub fn open_message(&self, id: &JobId) -> Result<MessageReader, SpoolError> {
-        let (mut inner, _, header_len) = self.open_entry(id)?;
+        let (mut inner, header) = self.open_entry(id)?;
+        let header_len = header.len;
         let path = self.message_path(id);
         let total = inner
             .get_ref()
@@ -139,13 +143,13 @@ impl Spool {
         })
     }
 
-    fn open_entry(&self, id: &JobId) -> Result<(BufReader<File>, Envelope, u64), SpoolError> {
+    fn open_entry(&self, id: &JobId) -> Result<(BufReader<File>, entry::Header), SpoolError> {
         let path = self.message_path(id);
         let file = File::open(&path).map_err(|err| self.not_found_or(id, &path, err))?;
         let mut reader = BufReader::with_capacity(8 * 1024, file);
-        let (envelope, len) = entry::read_envelope(&mut reader)
+        let header = entry::read_header(&mut reader)
             .map_err(|why| Corrupt::new(&path, format!("bad queue entry: {why}")).of_job(id))?;
-        Ok((reader, envelope, len))
+        Ok((reader, header))
     }
 
     fn not_found_or(&self, id: &JobId, path: &Path, err: io::Error) -> SpoolError {

@@ -42,8 +42,21 @@ impl Spool {
         message: impl Read,
         limit: u64,
     ) -> Result<JobId, SpoolError> {
+        self.submit_noted(envelope, None, message, limit)
+    }
+
+    /// [`Spool::submit`] with the first line of the job's log (`submitted by
+    /// ...`), kept in the queue entry and stamped now; vmaild copies it into
+    /// the log at the first attempt. See the `N` line in `entry`.
+    pub fn submit_noted(
+        &self,
+        envelope: &Envelope,
+        note: Option<&str>,
+        message: impl Read,
+        limit: u64,
+    ) -> Result<JobId, SpoolError> {
         let mut batch = self.batch();
-        batch.add(envelope, message, limit)?;
+        batch.add_noted(envelope, note, message, limit)?;
         let ids = batch.commit()?;
         ids.into_iter()
             .next()
@@ -76,11 +89,23 @@ impl Batch<'_> {
         message: impl Read,
         limit: u64,
     ) -> Result<(), SpoolError> {
+        self.add_noted(envelope, None, message, limit)
+    }
+
+    /// [`Batch::add`] with a first line for the job's log, stamped now.
+    pub fn add_noted(
+        &mut self,
+        envelope: &Envelope,
+        note: Option<&str>,
+        message: impl Read,
+        limit: u64,
+    ) -> Result<(), SpoolError> {
         entry::validate(envelope).map_err(|reason| SpoolError::BadEnvelope { reason })?;
         let id = self.spool.new_id()?;
         let temp = self.spool.temp_path(id.as_str());
         let file = fsutil::create_new(&temp)?;
-        match write_job(&file, envelope, message, limit) {
+        let note = note.map(|note| format!("{} {note}", crate::joblog::stamp_now()));
+        match write_job(&file, envelope, note.as_deref(), message, limit) {
             Ok(()) => {
                 self.pending.push(Pending { id, temp, file });
                 Ok(())
@@ -196,11 +221,12 @@ impl WriteError {
 fn write_job(
     file: &File,
     envelope: &Envelope,
+    note: Option<&str>,
     mut message: impl Read,
     limit: u64,
 ) -> Result<(), WriteError> {
     let mut out = BufWriter::with_capacity(64 * 1024, file);
-    entry::write_envelope(&mut out, envelope).map_err(WriteError::Io)?;
+    entry::write_envelope(&mut out, envelope, note).map_err(WriteError::Io)?;
     let copied = io::copy(&mut (&mut message).take(limit.saturating_add(1)), &mut out)
         .map_err(WriteError::Io)?;
     if copied > limit {

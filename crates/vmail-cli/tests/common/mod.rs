@@ -82,12 +82,19 @@ impl Env {
     }
 
     /// The one queued job's envelope lines and message.
+    /// The one queued job: its envelope lines (`F`, `T`; the submitter's
+    /// `N` note line, which carries a time, is left out) and its message.
     pub fn only_job(&self) -> (String, Vec<u8>) {
         let ids = self.queued();
         assert_eq!(ids.len(), 1, "one job queued: {ids:?}");
         let bytes = std::fs::read(self.spool().join("queue").join(&ids[0])).unwrap();
         let split = bytes.windows(2).position(|w| w == b"\n\n").unwrap();
-        let envelope = String::from_utf8(bytes[..split + 1].to_vec()).unwrap();
+        let envelope: String = String::from_utf8(bytes[..split + 1].to_vec())
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with('N'))
+            .map(|line| format!("{line}\n"))
+            .collect();
         (envelope, bytes[split + 2..].to_vec())
     }
 }
