@@ -13,6 +13,9 @@ use common::*;
 use std::time::Duration;
 
 fn main() {
+    if !common::run_as_benchmark() {
+        return;
+    }
     let jobs: usize = std::env::var("VMAIL_BENCH_JOBS")
         .ok()
         .and_then(|n| n.parse().ok())

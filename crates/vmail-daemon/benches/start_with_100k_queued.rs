@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use vmail_core::Envelope;
 
 fn main() {
+    if !common::run_as_benchmark() {
+        return;
+    }
     let queued: usize = std::env::var("VMAIL_BENCH_QUEUED")
         .ok()
         .and_then(|n| n.parse().ok())

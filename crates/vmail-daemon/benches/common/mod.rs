@@ -15,6 +15,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
 
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+/// binary without it, and a benchmark has no place in the test suite's time.
+pub fn run_as_benchmark() -> bool {
+    if std::env::args().any(|arg| arg == "--bench") {
+        return true;
+    }
+    eprintln!("a benchmark: run it with `cargo bench -p vmail-daemon`");
+    false
+}
+
 pub fn now_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
