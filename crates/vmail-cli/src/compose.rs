@@ -123,7 +123,10 @@ pub fn build(draft: &Draft) -> Result<Vec<u8>, String> {
 /// `<20261123204200.0123456789abcdef@domain>`
 pub fn message_id(domain: &str) -> String {
     let stamp = Utc::now().format("%Y%m%d%H%M%S");
-    format!("<{stamp}.{:016x}@{domain}>", rand::random::<u64>())
+    format!(
+        "<{stamp}.{:016x}@{domain}>",
+        vmail_core::unique::random_u64()
+    )
 }
 
 #[cfg(test)]

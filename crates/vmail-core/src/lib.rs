@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod reply;
 pub mod secret;
 pub mod settings;
+pub mod unique;
 
 pub use backoff::RetryPolicy;
 pub use job::{Envelope, InvalidJobId, JobId};

@@ -67,7 +67,7 @@ fn added_fields(message: &Message<'_>, envelope: &Envelope, header: &[u8]) -> Ve
             .rsplit_once('@')
             .map_or("localhost", |(_, d)| d);
         let stamp = Utc::now().format("%Y%m%d%H%M%S");
-        let nonce: u64 = rand::random();
+        let nonce: u64 = vmail_core::unique::random_u64();
         out.push_str(&format!("Message-ID: <{stamp}.{nonce:016x}@{domain}>{eol}"));
     }
     out.into_bytes()

@@ -200,7 +200,10 @@ fn build(
 
 fn message_id(domain: &str) -> String {
     let stamp = Utc::now().format("%Y%m%d%H%M%S");
-    format!("<{stamp}.{:016x}@{domain}>", rand::random::<u64>())
+    format!(
+        "<{stamp}.{:016x}@{domain}>",
+        vmail_core::unique::random_u64()
+    )
 }
 
 fn body_text(job: &JobFile, base: &Path, limit: u64) -> Result<(String, Vec<PathBuf>), String> {

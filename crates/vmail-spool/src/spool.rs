@@ -123,7 +123,7 @@ impl Spool {
 
     /// A fresh, unique temp path in `tmp/` for writing `what`.
     pub(crate) fn temp_path(&self, what: &str) -> PathBuf {
-        let nonce: u64 = rand::random();
+        let nonce: u64 = vmail_core::unique::random_u64();
         self.tmp_dir()
             .join(format!("{what}.{}.{nonce:016x}", std::process::id()))
     }

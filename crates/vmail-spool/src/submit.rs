@@ -76,7 +76,7 @@ impl Spool {
     /// A new job id: the UTC time (so ids sort by submission) and 40 random bits.
     pub(crate) fn new_id(&self) -> Result<JobId, SpoolError> {
         let stamp = Utc::now().format("%Y%m%d-%H%M%S").to_string();
-        Ok(JobId::from_parts(&stamp, rand::random())?)
+        Ok(JobId::from_parts(&stamp, vmail_core::unique::random_u64())?)
     }
 }
 
