@@ -16,10 +16,7 @@
 //! interrupted run; an existing /etc/vmail or /var/spool/vmail is moved aside
 //! and put back. It is skipped, with a message, when not root or without
 //! dpkg; `VMAIL_PACKAGING_INSTALL=0` skips it on purpose.
-//!
-//! One scenario is `#[ignore]`d because it fails today: a job submitted by
-//! root with vfx is not deliverable by the daemon (see its comment); run it
-//! with `cargo test -p vmail-packaging-tests -- --ignored`.
+
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -394,13 +391,11 @@ fn installs_on_this_machine_and_purges_clean() {
     with_package_installed(check_installed);
 }
 
-/// Known to fail: run as root, vfx creates the spool's folders and the job's
-/// files owned by root (0750/0640), and vmaild, running as vmail, can then
-/// neither open its log nor read the job. vfx and vmail-sendmail need to
-/// hand what they create to the spool's owner (fchown to the owner of the
-/// spool root) or to run as it.
+/// Run as root, vfx would make the spool's folders and the job's files
+/// owned by root (0750/0640), which vmaild, running as vmail, can neither
+/// read nor log to; the spool gives whatever root makes in it to the owner
+/// of its folder.
 #[test]
-#[ignore = "vfx as root leaves root-owned spool files that vmaild (user vmail) cannot use"]
 fn a_job_submitted_by_root_with_vfx_is_delivered_by_the_daemon() {
     with_package_installed(|| {
         let ran = run_bounded(

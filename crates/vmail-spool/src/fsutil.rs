@@ -30,7 +30,8 @@ pub fn ensure_dir(path: &Path) -> Result<(), SpoolError> {
                 .map_err(SpoolError::io("create directory", path))?;
             // The umask may have taken bits away; say exactly what we mean.
             fs::set_permissions(path, Permissions::from_mode(DIR_MODE))
-                .map_err(SpoolError::io("set the mode of", path))
+                .map_err(SpoolError::io("set the mode of", path))?;
+            adopt_dir(path)
         }
         Err(err) => Err(SpoolError::io("inspect", path)(err)),
     }
@@ -54,12 +55,49 @@ pub fn check_dir(path: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> {
 
 /// Opens a new file for writing, failing if it exists.
 pub fn create_new(path: &Path) -> Result<File, SpoolError> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(FILE_MODE)
         .open(path)
-        .map_err(SpoolError::io("create", path))
+        .map_err(SpoolError::io("create", path))?;
+    adopt(&file, path)?;
+    Ok(file)
+}
+
+/// Gives a file that root made in the spool to the owner of its folder, as
+/// if vmaild had made it. vmaild runs as `vmail`; a job that `vfx` run by
+/// root queued would otherwise be a root-owned 0640 file it cannot read,
+/// stuck for ever. Nobody but root can give a file away, so for everyone
+/// else this costs one `fstat`.
+pub fn adopt(file: &File, path: &Path) -> Result<(), SpoolError> {
+    let meta = file.metadata().map_err(SpoolError::io("inspect", path))?;
+    if meta.uid() != 0 {
+        return Ok(());
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let owner = fs::metadata(dir).map_err(SpoolError::io("inspect", dir))?;
+    if (owner.uid(), owner.gid()) == (meta.uid(), meta.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(owner.uid()), Some(owner.gid()))
+        .map_err(SpoolError::io("give to the spool's owner", path))
+}
+
+/// [`adopt`] for a folder root just made (not followed if it is a link).
+fn adopt_dir(path: &Path) -> Result<(), SpoolError> {
+    let meta = fs::symlink_metadata(path).map_err(SpoolError::io("inspect", path))?;
+    let Some(parent) = path.parent().filter(|_| meta.uid() == 0) else {
+        return Ok(());
+    };
+    let owner = fs::metadata(parent).map_err(SpoolError::io("inspect", parent))?;
+    if (owner.uid(), owner.gid()) == (meta.uid(), meta.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(path, Some(owner.uid()), Some(owner.gid()))
+        .map_err(SpoolError::io("give to the spool's owner", path))
 }
 
 /// Makes renames, links and unlinks in `dir` durable.
@@ -107,6 +145,26 @@ pub fn remove_if_present(path: &Path) -> Result<bool, SpoolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_root_makes_in_the_spool_belongs_to_the_folders_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        ensure_dir(&spool).unwrap();
+        // 65534 is nobody: only root can give the folder away.
+        if std::os::unix::fs::chown(&spool, Some(65534), Some(65534)).is_err() {
+            eprintln!("SKIPPED: not root, so nothing made here can be root's");
+            return;
+        }
+        let job = spool.join("job");
+        drop(create_new(&job).unwrap());
+        ensure_dir(&spool.join("queue")).unwrap();
+        write_atomic(&spool.join("state.tmp"), &spool.join("state"), b"x").unwrap();
+        for made in ["job", "queue", "state"] {
+            let meta = fs::symlink_metadata(spool.join(made)).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{made}");
+        }
+    }
 
     #[test]
     fn a_directory_writable_by_others_is_refused_with_the_fix() {

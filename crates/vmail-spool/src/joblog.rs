@@ -62,6 +62,7 @@ impl Spool {
             .mode(FILE_MODE)
             .open(&path)
             .map_err(SpoolError::io("open", &path))?;
+        crate::fsutil::adopt(&file, &path)?;
         Ok(JobLog { file, path })
     }
 

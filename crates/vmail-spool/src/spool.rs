@@ -140,6 +140,7 @@ impl Spool {
             .mode(FILE_MODE)
             .open(&path)
             .map_err(SpoolError::io("open", &path))?;
+        fsutil::adopt(&file, &path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
