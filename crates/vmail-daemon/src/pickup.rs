@@ -6,32 +6,41 @@ use tracing::{info, warn};
 use vmail_core::JobId;
 use vmail_spool::{IngestError, Spool, SpoolError};
 
-/// Queues every drop in `in/`, `chunk` at a time with one group commit per
-/// chunk. Each job's entry notes the file it came from, for the first line
-/// of its log. Bad files are quarantined by the spool; each gets one log
-/// line naming it and the reason. Returns the new jobs, and how many drops stay
+/// Queues every drop in `in/` in group commits, the first of `first_chunk`
+/// drops and the others of `chunk`, and hands each commit's jobs to
+/// `committed` as soon as they are durable, so delivery starts while a
+/// large pickup goes on. Each job's entry notes the file it came from, for
+/// the first line of its log. Bad files are quarantined by the spool; each
+/// gets one log line naming it and the reason. Returns how many drops stay
 /// in `in/` because the spool failed (disk full, permissions): those are
 /// tried again.
 pub fn ingest_drops(
     spool: &Spool,
     default_from: &str,
     limit: u64,
-    chunk: usize,
-) -> (Vec<JobId>, usize) {
+    (first_chunk, chunk): (usize, usize),
+    mut committed: impl FnMut(Vec<JobId>),
+) -> usize {
     let drops = match spool.drops() {
         Ok(drops) => drops,
         Err(err) => {
             warn!("cannot read the drop folder: {err}");
-            return (Vec::new(), 1);
+            return 1;
         }
     };
-    let mut queued = Vec::with_capacity(drops.len());
+    let mut picked = 0;
     let mut left = 0;
-    for paths in drops.chunks(chunk.max(1)) {
+    let mut rest = drops.as_slice();
+    let mut size = first_chunk.max(1);
+    while !rest.is_empty() {
+        let (paths, later) = rest.split_at(size.min(rest.len()));
+        rest = later;
+        size = chunk.max(1);
         let results = spool.ingest_many(paths, default_from, limit);
+        let mut ids = Vec::with_capacity(paths.len());
         for (path, result) in paths.iter().zip(results) {
             match result {
-                Ok(id) => queued.push(id),
+                Ok(id) => ids.push(id),
                 Err(IngestError::Quarantined(corrupt)) => warn!("quarantined: {corrupt}"),
                 Err(IngestError::Spool(err)) => {
                     warn!("cannot queue {}, leaving it in in/: {err}", path.display());
@@ -39,11 +48,15 @@ pub fn ingest_drops(
                 }
             }
         }
+        picked += ids.len();
+        if !ids.is_empty() {
+            committed(ids);
+        }
     }
-    if !queued.is_empty() {
-        info!("picked up {} job(s) from in/", queued.len());
+    if picked > 0 {
+        info!("picked up {picked} job(s) from in/");
     }
-    (queued, left)
+    left
 }
 
 /// When each job is due and whether it is held. A job whose state cannot be

@@ -25,12 +25,14 @@ pub const SCHED_TARGET: &str = "vmaild::scheduler";
 /// server from holding a large share of the queue in one worker.
 const MAX_BATCH: usize = 50;
 /// Drops queued per group commit: each is read whole, so this bounds the
-/// memory a burst of drops takes, at one fsync per 64 jobs.
+/// memory a burst of drops takes, at one fsync per 64 jobs. The first
+/// commit of a pass is small, so the first session opens at once.
+const FIRST_INGEST_CHUNK: usize = 8;
 const INGEST_CHUNK: usize = 64;
 /// Jobs whose state is read per scan message at start: the first chunk is
 /// small so the first sessions open within milliseconds of the start, and
 /// each next one doubles up to `LOAD_CHUNK` while the workers are busy.
-const FIRST_LOAD_CHUNK: usize = 64;
+const FIRST_LOAD_CHUNK: usize = 16;
 const LOAD_CHUNK: usize = 2_000;
 /// When a pickup pass left drops in `in/` because the spool failed (disk
 /// full, permissions), the next pass comes this much later even if no new
@@ -49,10 +51,11 @@ pub enum Event {
         jobs: Vec<(JobId, Option<SystemTime>, bool)>,
         last: bool,
     },
-    /// A pickup pass ended: these jobs were queued, and `left` drops stayed
-    /// in `in/` because the spool could not take them.
+    /// Jobs a pickup pass has queued so far (one group commit).
+    Picked(Vec<JobId>),
+    /// A pickup pass ended; `left` drops stayed in `in/` because the spool
+    /// could not take them.
     Ingested {
-        ids: Vec<JobId>,
         left: usize,
     },
     /// Jobs read again because `queue/` changed under them (a new link, a
@@ -270,11 +273,13 @@ impl<D: Deliver> Scheduler<D> {
                     self.index.upsert(id, instant_at(due), held);
                 }
             }
-            Event::Ingested { ids, left } => {
-                self.ingesting = false;
+            Event::Picked(ids) => {
                 for id in ids {
                     self.index.upsert(id, Instant::now(), false);
                 }
+            }
+            Event::Ingested { left } => {
+                self.ingesting = false;
                 self.schedule_ingest_retry(left);
                 if std::mem::take(&mut self.ingest_again) {
                     self.start_ingest();
@@ -419,8 +424,11 @@ impl<D: Deliver> Scheduler<D> {
         let limit = self.ctx.config.max_message_size;
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let (ids, left) = crate::pickup::ingest_drops(&spool, &from, limit, INGEST_CHUNK);
-            let _ = events.blocking_send(Event::Ingested { ids, left });
+            let chunks = (FIRST_INGEST_CHUNK, INGEST_CHUNK);
+            let left = crate::pickup::ingest_drops(&spool, &from, limit, chunks, |ids| {
+                let _ = events.blocking_send(Event::Picked(ids));
+            });
+            let _ = events.blocking_send(Event::Ingested { left });
         });
     }
 
