@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use vmail_core::{Envelope, JobId};
@@ -203,7 +203,10 @@ fn not_committed() -> SpoolError {
 }
 
 /// Opens a file without following links: the file must be regular with one
-/// link, and still be the file that was inspected once it is open.
+/// link, and still be the file that was inspected once it is open. The open
+/// itself refuses a link (`O_NOFOLLOW`) and never waits (`O_NONBLOCK`), so a
+/// file swapped for a link or a FIFO after the inspection is refused, not
+/// followed or waited on.
 pub(crate) fn open_plain(path: &Path) -> Result<(File, Metadata), String> {
     let before = fs::symlink_metadata(path).map_err(|err| format!("cannot be read: {err}"))?;
     if before.file_type().is_symlink() {
@@ -218,14 +221,85 @@ pub(crate) fn open_plain(path: &Path) -> Result<(File, Metadata), String> {
             before.nlink()
         ));
     }
-    let file = File::open(path).map_err(|err| format!("cannot be opened: {err}"))?;
-    let after = file
-        .metadata()
-        .map_err(|err| format!("cannot be read: {err}"))?;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(no_follow_no_wait())
+        .open(path)
+        .map_err(|err| opening_failed(&err))?;
+    let after = checked(&file)?;
     if (after.dev(), after.ino()) != (before.dev(), before.ino()) {
         return Err("was replaced while it was being opened".to_string());
     }
     Ok((file, after))
+}
+
+/// Opens `relative` (plain components only, already checked) under the
+/// folder `base` one component at a time with `openat(2)` and `O_NOFOLLOW`:
+/// a folder on the way that is, or becomes, a symbolic link is refused by
+/// the kernel at the moment of the open, so no check-then-open race can lead
+/// outside the drop folder.
+pub(crate) fn open_beneath(base: &Path, relative: &Path) -> Result<(File, Metadata), String> {
+    use rustix::fs::{Mode, OFlags, open, openat};
+    let parts: Vec<&std::ffi::OsStr> = relative
+        .components()
+        .filter_map(|part| match part {
+            std::path::Component::Normal(part) => Some(part),
+            _ => None,
+        })
+        .collect();
+    let Some((last, folders)) = parts.split_last() else {
+        return Err("names no file".to_string());
+    };
+    let folder_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = open(base, folder_flags, Mode::empty())
+        .map_err(|err| format!("cannot be read: {}", io::Error::from(err)))?;
+    for folder in folders {
+        dir = openat(&dir, *folder, folder_flags, Mode::empty())
+            .map_err(|err| opening_failed(&io::Error::from(err)))?;
+    }
+    let file_flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = openat(&dir, *last, file_flags, Mode::empty())
+        .map(File::from)
+        .map_err(|err| opening_failed(&io::Error::from(err)))?;
+    let meta = checked(&file)?;
+    Ok((file, meta))
+}
+
+fn no_follow_no_wait() -> i32 {
+    use rustix::fs::OFlags;
+    // The flag bits fit an i32 by definition (they are open(2)'s).
+    i32::try_from((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits()).unwrap_or(0)
+}
+
+/// `ELOOP` (and `ENOTDIR` for a folder) is what `O_NOFOLLOW` answers for a link.
+fn opening_failed(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
+            "is a symbolic link; vmail does not follow links".to_string()
+        }
+        Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
+            "has a symbolic link or a file where a folder should be; vmail does not follow links"
+                .to_string()
+        }
+        _ => format!("cannot be opened: {err}"),
+    }
+}
+
+/// What an opened file must be: regular, with exactly one link.
+fn checked(file: &File) -> Result<Metadata, String> {
+    let meta = file
+        .metadata()
+        .map_err(|err| format!("cannot be read: {err}"))?;
+    if !meta.is_file() {
+        return Err("is not a regular file".to_string());
+    }
+    if meta.nlink() > 1 {
+        return Err(format!(
+            "has {} hard links; a dropped file must have exactly one",
+            meta.nlink()
+        ));
+    }
+    Ok(meta)
 }
 
 fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corrupt> {
@@ -247,5 +321,55 @@ fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corr
             path,
             "has an unknown suffix: drop a whole message as NAME.eml or a job file as NAME.job",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_open_itself_refuses_a_link_on_the_way_even_without_the_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("in");
+        fs::create_dir_all(base.join("real")).unwrap();
+        fs::write(base.join("real/a.pdf"), b"pdf").unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("linked")).unwrap();
+        std::os::unix::fs::symlink("/etc", base.join("outside")).unwrap();
+        std::os::unix::fs::symlink(base.join("real/a.pdf"), base.join("b.pdf")).unwrap();
+
+        let (mut file, _) = open_beneath(&base, Path::new("real/a.pdf")).unwrap();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, b"pdf");
+        for (name, why) in [
+            ("linked/a.pdf", "symbolic link"),
+            ("outside/passwd", "symbolic link"),
+            ("b.pdf", "is a symbolic link; vmail does not follow links"),
+        ] {
+            let err = open_beneath(&base, Path::new(name)).unwrap_err();
+            assert!(err.contains(why), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_once_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("pipe.pdf"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let base = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Without O_NONBLOCK the open would wait for a writer for ever; the
+        // thread lets the test fail instead of hanging.
+        std::thread::spawn(move || {
+            let _ = tx.send(open_beneath(&base, Path::new("pipe.pdf")).map(|_| ()));
+        });
+        let result = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(result.unwrap_err(), "is not a regular file");
     }
 }

@@ -13,7 +13,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use vmail_core::Envelope;
 
-use crate::drops::{Prepared, open_plain};
+use crate::drops::{Prepared, open_beneath};
 
 /// The keys a job file may use.
 const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach";
@@ -282,7 +282,10 @@ fn read_beside(
             ));
         }
     }
-    let (mut file, meta) = open_plain(&path).map_err(|why| format!("{key} `{name}` {why}"))?;
+    // The checks above give the clear reasons; this open is the guarantee:
+    // a folder swapped for a link since then is refused by the kernel.
+    let (mut file, meta) =
+        open_beneath(base, relative).map_err(|why| format!("{key} `{name}` {why}"))?;
     if meta.len() > limit {
         return Err(format!(
             "{key} `{name}` makes the job larger than the limit of {limit} bytes"
