@@ -202,6 +202,54 @@ fn not_committed() -> SpoolError {
     }
 }
 
+/// What pickup derives from a drop file itself rather than from the clock:
+/// the Date and Message-ID it adds. If vmaild dies after queueing a drop but
+/// before removing it, the drop is queued again after the restart, and that
+/// second copy must carry the same Message-ID, so that the recipient's
+/// server or mail program can see it is the same message.
+#[derive(Debug, Clone)]
+pub(crate) struct DropMark {
+    /// The drop's modification time: when its writer finished it.
+    pub written: chrono::DateTime<chrono::Utc>,
+    /// The drop's identity (device, inode, times, size, name) hashed.
+    pub id: u64,
+}
+
+impl DropMark {
+    pub(crate) fn of(path: &Path, meta: &Metadata) -> DropMark {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same drop hashes the same in the
+        // vmaild that crashed and in the one that restarted.
+        let mut hasher = std::hash::DefaultHasher::new();
+        (meta.dev(), meta.ino(), meta.size()).hash(&mut hasher);
+        (
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+        )
+            .hash(&mut hasher);
+        path.file_name().hash(&mut hasher);
+        let written = meta
+            .modified()
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .unwrap_or_else(|_| chrono::Utc::now());
+        DropMark {
+            written,
+            id: hasher.finish(),
+        }
+    }
+
+    /// `<20261201031700.0123456789abcdef@domain>`.
+    pub(crate) fn message_id(&self, domain: &str) -> String {
+        format!(
+            "<{}.{:016x}@{domain}>",
+            self.written.format("%Y%m%d%H%M%S"),
+            self.id
+        )
+    }
+}
+
 /// Opens a file without following links: the file must be regular with one
 /// link, and still be the file that was inspected once it is open. The open
 /// itself refuses a link (`O_NOFOLLOW`) and never waits (`O_NONBLOCK`), so a
@@ -311,12 +359,12 @@ fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corr
         let reason = format!("is {} bytes, over the limit of {limit} bytes", meta.len());
         return Err(Corrupt::new(path, reason));
     }
+    let mark = DropMark::of(path, &meta);
     let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("");
     match suffix {
-        "eml" => eml::prepare(file, default_from).map_err(|why| Corrupt::new(path, why)),
-        "job" => {
-            jobfile::prepare(file, path, default_from, limit).map_err(|why| Corrupt::new(path, why))
-        }
+        "eml" => eml::prepare(file, default_from, &mark).map_err(|why| Corrupt::new(path, why)),
+        "job" => jobfile::prepare(file, path, default_from, limit, &mark)
+            .map_err(|why| Corrupt::new(path, why)),
         _ => Err(Corrupt::new(
             path,
             "has an unknown suffix: drop a whole message as NAME.eml or a job file as NAME.job",
@@ -352,6 +400,38 @@ mod tests {
             let err = open_beneath(&base, Path::new(name)).unwrap_err();
             assert!(err.contains(why), "{name}: {err}");
         }
+    }
+
+    fn packed(path: &Path) -> String {
+        let mut prepared = prepare(path, "fax@example.test", 1 << 20).unwrap();
+        let mut text = String::new();
+        prepared.message.read_to_string(&mut text).unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("Message-ID:") || l.starts_with("Date:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_drop_queued_twice_across_a_crash_is_the_same_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let eml = dir.path().join("a.eml");
+        fs::write(&eml, "From: a@example.test\nTo: b@example.test\n\nhi\n").unwrap();
+        let job = dir.path().join("b.job");
+        fs::write(&job, "[job]\nto = b@example.test\nsubject = s\nbody = hi\n").unwrap();
+        for path in [&eml, &job] {
+            let first = packed(path);
+            assert!(first.contains("Message-ID: <"), "{first}");
+            assert!(first.contains("Date: "), "{first}");
+            // Picked up again (vmaild died before removing it): the same
+            // Date and Message-ID, whatever the clock says now.
+            std::thread::sleep(Duration::from_millis(1100));
+            assert_eq!(packed(path), first, "{}", path.display());
+        }
+        // Another drop is another message.
+        let other = dir.path().join("c.eml");
+        fs::write(&other, "From: a@example.test\nTo: b@example.test\n\nhi\n").unwrap();
+        assert_ne!(packed(&other), packed(&eml));
     }
 
     #[test]

@@ -9,17 +9,17 @@ use chrono::Utc;
 use mail_parser::{Address, Message, MessageParser};
 use vmail_core::Envelope;
 
-use crate::drops::Prepared;
+use crate::drops::{DropMark, Prepared};
 
 /// The most header accepted before the blank line.
 const MAX_HEADER: usize = 256 * 1024;
 
 /// Reads the header of an `.eml` file and returns the envelope and the
 /// message to queue (the header without Bcc, then the rest, streamed).
-pub(crate) fn prepare(file: File, default_from: &str) -> Result<Prepared, String> {
+pub(crate) fn prepare(file: File, default_from: &str, mark: &DropMark) -> Result<Prepared, String> {
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let header = read_header(&mut reader)?;
-    let (envelope, fixed) = queued_header(&header, default_from)?;
+    let (envelope, fixed) = queued_header(&header, default_from, Some(mark))?;
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(fixed).chain(reader)),
@@ -29,12 +29,16 @@ pub(crate) fn prepare(file: File, default_from: &str) -> Result<Prepared, String
 
 /// The envelope of a header, and the header to queue: the fields it lacks,
 /// then the header without Bcc.
-fn queued_header(header: &Header, default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
+fn queued_header(
+    header: &Header,
+    default_from: &str,
+    mark: Option<&DropMark>,
+) -> Result<(Envelope, Vec<u8>), String> {
     let message = MessageParser::new()
         .parse_headers(&header.all)
         .ok_or("has a header that cannot be parsed")?;
     let envelope = envelope_of(&message, default_from)?;
-    let mut fixed = added_fields(&message, &envelope, &header.all);
+    let mut fixed = added_fields(&message, &envelope, &header.all, mark);
     fixed.extend_from_slice(&header.kept);
     Ok((envelope, fixed))
 }
@@ -43,12 +47,19 @@ fn queued_header(header: &Header, default_from: &str) -> Result<(Envelope, Vec<u
 /// envelope and the header it would queue (for `fuzz/`).
 pub(crate) fn header_of(bytes: &[u8], default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
     let header = read_header(&mut &bytes[..])?;
-    queued_header(&header, default_from)
+    queued_header(&header, default_from, None)
 }
 
 /// The fields RFC 5322 requires that the message lacks, as `sendmail`
-/// adds them: Date, Message-ID, and From (the envelope sender).
-fn added_fields(message: &Message<'_>, envelope: &Envelope, header: &[u8]) -> Vec<u8> {
+/// adds them: Date, Message-ID, and From (the envelope sender). Date and
+/// Message-ID come from the drop file (`mark`) when there is one, so a drop
+/// queued twice across a crash is the same message twice.
+fn added_fields(
+    message: &Message<'_>,
+    envelope: &Envelope,
+    header: &[u8],
+    mark: Option<&DropMark>,
+) -> Vec<u8> {
     let eol = if header.windows(2).any(|w| w == b"\r\n") {
         "\r\n"
     } else {
@@ -59,16 +70,23 @@ fn added_fields(message: &Message<'_>, envelope: &Envelope, header: &[u8]) -> Ve
         out.push_str(&format!("From: {}{eol}", envelope.from));
     }
     if message.date().is_none() {
-        out.push_str(&format!("Date: {}{eol}", Utc::now().to_rfc2822()));
+        let date = mark.map_or_else(Utc::now, |mark| mark.written);
+        out.push_str(&format!("Date: {}{eol}", date.to_rfc2822()));
     }
     if message.message_id().is_none() {
         let domain = envelope
             .from
             .rsplit_once('@')
             .map_or("localhost", |(_, d)| d);
-        let stamp = Utc::now().format("%Y%m%d%H%M%S");
-        let nonce: u64 = vmail_core::unique::random_u64();
-        out.push_str(&format!("Message-ID: <{stamp}.{nonce:016x}@{domain}>{eol}"));
+        let id = match mark {
+            Some(mark) => mark.message_id(domain),
+            None => {
+                let stamp = Utc::now().format("%Y%m%d%H%M%S");
+                let nonce: u64 = vmail_core::unique::random_u64();
+                format!("<{stamp}.{nonce:016x}@{domain}>")
+            }
+        };
+        out.push_str(&format!("Message-ID: {id}{eol}"));
     }
     out.into_bytes()
 }
@@ -200,7 +218,7 @@ mod tests {
         let h = header("To: b@y.org\r\nSubject: hi\r\n\r\n").unwrap();
         let message = MessageParser::new().parse_headers(&h.all).unwrap();
         let env = envelope_of(&message, "fax@x.org").unwrap();
-        let added = String::from_utf8(added_fields(&message, &env, &h.all)).unwrap();
+        let added = String::from_utf8(added_fields(&message, &env, &h.all, None)).unwrap();
         let lines: Vec<&str> = added.split_terminator("\r\n").collect();
         assert_eq!(lines.len(), 3, "{added}");
         assert_eq!(lines[0], "From: fax@x.org");
@@ -210,7 +228,7 @@ mod tests {
             "From: a@x\nDate: Mon, 23 Nov 2026 19:42:00 +0000\nMessage-ID: <1@x>\nTo: b@y\n\n";
         let h = header(full).unwrap();
         let message = MessageParser::new().parse_headers(&h.all).unwrap();
-        assert!(added_fields(&message, &env, &h.all).is_empty());
+        assert!(added_fields(&message, &env, &h.all, None).is_empty());
     }
 
     #[test]

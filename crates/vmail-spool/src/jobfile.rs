@@ -13,7 +13,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use vmail_core::Envelope;
 
-use crate::drops::{Prepared, open_beneath};
+use crate::drops::{DropMark, Prepared, open_beneath};
 
 /// The keys a job file may use.
 const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach";
@@ -82,12 +82,13 @@ pub(crate) fn prepare(
     path: &Path,
     default_from: &str,
     limit: u64,
+    mark: &DropMark,
 ) -> Result<Prepared, String> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|err| format!("cannot be read: {err}"))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let (message, envelope, consumed) = pack(bytes, base, default_from, limit)?;
+    let (message, envelope, consumed) = pack(bytes, base, default_from, limit, Some(mark))?;
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(message)),
@@ -102,13 +103,14 @@ pub(crate) fn pack(
     base: &Path,
     default_from: &str,
     limit: u64,
+    mark: Option<&DropMark>,
 ) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
     if bytes.contains(&0) {
         return Err("contains NUL bytes: it is not a text job file".to_string());
     }
     let text = String::from_utf8(bytes).map_err(|_| "is not a UTF-8 text job file".to_string())?;
     let job = JobFile::parse(&text)?;
-    build(&job, base, default_from, limit)
+    build(&job, base, default_from, limit, mark)
 }
 
 fn mailboxes(field: &str, values: &[String]) -> Result<Option<Mailboxes>, String> {
@@ -165,17 +167,25 @@ fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, String> {
 
 /// Builds the message; returns it, the envelope and the files it consumed.
 /// Bcc recipients are in the envelope only, never in a header.
+/// `mark` (the drop file's time and identity) gives the Date and the
+/// Message-ID, so a job queued twice across a crash is the same message.
 fn build(
     job: &JobFile,
     base: &Path,
     default_from: &str,
     limit: u64,
+    mark: Option<&DropMark>,
 ) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
     let addresses = addresses(job, default_from)?;
+    let domain = addresses.from.email.domain();
+    let (date, id) = match mark {
+        Some(mark) => (mark.written.into(), mark.message_id(domain)),
+        None => (std::time::SystemTime::now(), message_id(domain)),
+    };
     let mut builder = Message::builder()
         .from(addresses.from.clone())
-        .date_now()
-        .message_id(Some(message_id(addresses.from.email.domain())));
+        .date(date)
+        .message_id(Some(id));
     for mbox in addresses.to.iter().flat_map(|l| l.iter()) {
         builder = builder.to(mbox.clone());
     }

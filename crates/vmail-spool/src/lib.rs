@@ -165,7 +165,7 @@ pub mod fuzz {
         base: &Path,
         default_from: &str,
     ) -> Result<(Envelope, Vec<u8>), String> {
-        crate::jobfile::pack(bytes.to_vec(), base, default_from, u64::MAX)
+        crate::jobfile::pack(bytes.to_vec(), base, default_from, u64::MAX, None)
             .map(|(message, envelope, _)| (envelope, message))
     }
 
