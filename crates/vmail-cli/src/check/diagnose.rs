@@ -136,33 +136,11 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
             "network error during {step}: {source}; check the network between this host and {}",
             s.host
         )),
-        SmtpError::Protocol { step, detail } => {
-            let fallback = Verdict::fail(format!(
-                "the answer during {step} is not SMTP ({detail}): is {}:{} a mail server? check \
-                 [VMAIL] mail-server and mail-port",
-                s.host, s.port
-            ));
-            if *step == Step::Greeting && s.tls != TlsMode::Implicit {
-                probe_then(vec![ProbeKind::Implicit], fallback)
-            } else {
-                Diagnosis::Verdict(fallback)
-            }
-        }
+        SmtpError::Protocol { step, detail } => not_smtp(cx, *step, detail),
         SmtpError::Greeting { reply } => fail(greeting_refused(reply)),
-        SmtpError::Helo { reply } => fail(format!(
-            "{}: the server refused EHLO and HELO {} ({}); set [VMAIL] helo-name to this host's \
-             full DNS name",
-            code(reply),
-            s.helo_name,
-            said(reply)
-        )),
+        SmtpError::Helo { reply } => fail(helo_refused(cx, reply)),
         SmtpError::StartTlsNotOffered { port } => fail(starttls_not_offered(*port)),
-        SmtpError::StartTlsRefused { reply } => fail(format!(
-            "{}: the server offers STARTTLS but refused it ({}); try again later, or ask the \
-             mail server's administrator",
-            code(reply),
-            said(reply)
-        )),
+        SmtpError::StartTlsRefused { reply } => fail(starttls_refused(reply)),
         SmtpError::Tls { host, detail } => tls_failed(cx, host, detail),
         SmtpError::TlsConfig { detail } => fail(format!(
             "TLS cannot be set up: {detail}; check [VMAIL] ca-file (a PEM file of CA certificates)"
@@ -180,16 +158,9 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
             mechanism,
             needed,
             found,
-        } => fail(format!(
-            "AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; enter it \
-             again with `vfxadmin config -a -p -e VMAIL auth-rsp` (user:password)"
-        )),
+        } => fail(responses_missing(mechanism, needed, *found)),
         SmtpError::AuthRejected { mechanism, reply } => fail(auth_rejected(mechanism, reply)),
-        SmtpError::AuthBadChallenge { mechanism, reply } => fail(format!(
-            "{}: the server's AUTH {mechanism} challenge is not valid base64; set \
-             auth-type=plain or auth-type=login",
-            code(reply)
-        )),
+        SmtpError::AuthBadChallenge { mechanism, reply } => fail(bad_challenge(mechanism, reply)),
         SmtpError::Pop {
             host,
             port,
@@ -202,21 +173,71 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
             None => fail("the server refused every recipient".to_string()),
         },
         SmtpError::Recipient { address, reply } => fail(recipient_refused(address, reply)),
-        SmtpError::Data { reply } => fail(format!(
-            "{}: the server refused DATA ({})",
-            code(reply),
-            said(reply)
-        )),
-        SmtpError::DataEnd { reply } => fail(format!(
-            "{}: the server refused the test message after its data ({})",
-            code(reply),
-            said(reply)
-        )),
+        SmtpError::Data { reply } => fail(refused(reply, "DATA")),
+        SmtpError::DataEnd { reply } => fail(refused(reply, "the test message after its data")),
         SmtpError::SizeExceeded { .. }
         | SmtpError::Body { .. }
         | SmtpError::BodyRead { .. }
         | SmtpError::Rset { .. } => fail(error.to_string()),
     }
+}
+
+/// Something answered that is not SMTP: at the greeting, perhaps a TLS
+/// port spoken to in clear, which a probe can tell.
+fn not_smtp(cx: &Cx<'_>, step: Step, detail: &str) -> Diagnosis {
+    let s = cx.settings;
+    let fallback = Verdict::fail(format!(
+        "the answer during {step} is not SMTP ({detail}): is {}:{} a mail server? check \
+         [VMAIL] mail-server and mail-port",
+        s.host, s.port
+    ));
+    if step == Step::Greeting && s.tls != TlsMode::Implicit {
+        probe_then(vec![ProbeKind::Implicit], fallback)
+    } else {
+        Diagnosis::Verdict(fallback)
+    }
+}
+
+fn helo_refused(cx: &Cx<'_>, reply: &Reply) -> String {
+    format!(
+        "{}: the server refused EHLO and HELO {} ({}); set [VMAIL] helo-name to this host's \
+         full DNS name",
+        code(reply),
+        cx.settings.helo_name,
+        said(reply)
+    )
+}
+
+fn starttls_refused(reply: &Reply) -> String {
+    format!(
+        "{}: the server offers STARTTLS but refused it ({}); try again later, or ask the \
+         mail server's administrator",
+        code(reply),
+        said(reply)
+    )
+}
+
+fn responses_missing(mechanism: &str, needed: &str, found: usize) -> String {
+    format!(
+        "AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; enter it \
+         again with `vfxadmin config -a -p -e VMAIL auth-rsp` (user:password)"
+    )
+}
+
+fn bad_challenge(mechanism: &str, reply: &Reply) -> String {
+    format!(
+        "{}: the server's AUTH {mechanism} challenge is not valid base64; set \
+         auth-type=plain or auth-type=login",
+        code(reply)
+    )
+}
+
+fn refused(reply: &Reply, what: &str) -> String {
+    format!(
+        "{}: the server refused {what} ({})",
+        code(reply),
+        said(reply)
+    )
 }
 
 fn probe_then(kinds: Vec<ProbeKind>, fallback: Verdict) -> Diagnosis {
