@@ -69,8 +69,11 @@ pub fn create_new(path: &Path) -> Result<File, SpoolError> {
 /// if vmaild had made it. vmaild runs as `vmail`; a job that `vfx` run by
 /// root queued would otherwise be a root-owned 0640 file it cannot read,
 /// stuck for ever. Nobody but root can give a file away, so for everyone
-/// else this costs one `fstat`.
+/// else this is one check made once per process.
 pub fn adopt(file: &File, path: &Path) -> Result<(), SpoolError> {
+    if !running_as_root() {
+        return Ok(());
+    }
     let meta = file.metadata().map_err(SpoolError::io("inspect", path))?;
     if meta.uid() != 0 {
         return Ok(());
@@ -86,8 +89,19 @@ pub fn adopt(file: &File, path: &Path) -> Result<(), SpoolError> {
         .map_err(SpoolError::io("give to the spool's owner", path))
 }
 
+/// Whether this process creates files as root: `/proc/self` belongs to the
+/// process's effective user. Asked once, so nobody else pays a syscall per
+/// file for [`adopt`].
+fn running_as_root() -> bool {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0))
+}
+
 /// [`adopt`] for a folder root just made (not followed if it is a link).
 fn adopt_dir(path: &Path) -> Result<(), SpoolError> {
+    if !running_as_root() {
+        return Ok(());
+    }
     let meta = fs::symlink_metadata(path).map_err(SpoolError::io("inspect", path))?;
     let Some(parent) = path.parent().filter(|_| meta.uid() == 0) else {
         return Ok(());
