@@ -53,37 +53,14 @@ impl Sink {
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
         let arrivals = Arc::new(Mutex::new(HashMap::new()));
-        let seen = Arc::clone(&arrivals);
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let stamp = now_ns();
-                if let Ok(event) = event
-                    && matches!(
-                        event.kind,
-                        EventKind::Access(AccessKind::Close(AccessMode::Write))
-                    )
-                {
-                    let mut seen = seen.lock().unwrap();
-                    for path in event.paths {
-                        seen.entry(path).or_insert(stamp);
-                    }
-                }
-            })
-            .unwrap();
-        watcher.watch(&dir, RecursiveMode::NonRecursive).unwrap();
+        let watcher = watch_arrivals(&dir, Arc::clone(&arrivals));
         let mut command = Command::new(SMTP_SINK);
         // smtp-sink refuses to run as root without a user to switch to; that
         // user must be able to write the dump folder.
         if is_root() {
             command.args(["-u", "nobody"]);
-            for folder in [root, dir.as_path()] {
-                let mode = if folder == dir { 0o777 } else { 0o755 };
-                std::fs::set_permissions(
-                    folder,
-                    std::os::unix::fs::PermissionsExt::from_mode(mode),
-                )
-                .unwrap();
-            }
+            set_mode(root, 0o755);
+            set_mode(&dir, 0o777);
         }
         let child = command
             .arg("-d")
@@ -132,6 +109,34 @@ impl Drop for Sink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Stamps each dump file the moment smtp-sink closes it: the arrival.
+fn watch_arrivals(
+    dir: &Path,
+    arrivals: Arc<Mutex<HashMap<PathBuf, u128>>>,
+) -> notify::RecommendedWatcher {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let stamp = now_ns();
+        if let Ok(event) = event
+            && matches!(
+                event.kind,
+                EventKind::Access(AccessKind::Close(AccessMode::Write))
+            )
+        {
+            let mut seen = arrivals.lock().unwrap();
+            for path in event.paths {
+                seen.entry(path).or_insert(stamp);
+            }
+        }
+    })
+    .unwrap();
+    watcher.watch(dir, RecursiveMode::NonRecursive).unwrap();
+    watcher
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
 }
 
 fn sent_stamp(path: &Path) -> u128 {
