@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod job;
+pub mod oauth;
 pub mod outcome;
 pub mod reply;
 pub mod secret;
@@ -15,6 +16,10 @@ pub mod unique;
 
 pub use backoff::RetryPolicy;
 pub use job::{Envelope, InvalidJobId, JobId};
+pub use oauth::{
+    AccessToken, OAuthGrant, OAuthProvider, OAuthSettings, TokenError, TokenErrorKind, TokenFuture,
+    TokenSource,
+};
 pub use outcome::Outcome;
 pub use reply::{EnhancedCode, Reply};
 pub use secret::Secret;

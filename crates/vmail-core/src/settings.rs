@@ -2,6 +2,7 @@
 //! produces them from `[VMAIL]`; `vmail-smtp` consumes them. Keeping them here
 //! lets both crates agree on one type without depending on each other.
 
+use crate::oauth::OAuthSettings;
 use crate::secret::Secret;
 use std::fmt;
 use std::path::PathBuf;
@@ -56,10 +57,14 @@ pub enum AuthType {
     Plain,
     Login,
     CramMd5,
+    /// Google's and Microsoft's SASL XOAUTH2 with an OAuth2 access token.
+    XOAuth2,
+    /// RFC 7628 OAUTHBEARER with an OAuth2 access token.
+    OAuthBearer,
 }
 
 impl AuthType {
-    pub const ALLOWED: &'static str = "none, auto, plain, login, cram-md5";
+    pub const ALLOWED: &'static str = "none, auto, plain, login, cram-md5, xoauth2, oauthbearer";
 
     pub fn parse(value: &str) -> Option<AuthType> {
         match value.trim().to_ascii_lowercase().as_str() {
@@ -68,6 +73,8 @@ impl AuthType {
             "plain" => Some(AuthType::Plain),
             "login" => Some(AuthType::Login),
             "cram-md5" | "crammd5" | "cram_md5" => Some(AuthType::CramMd5),
+            "xoauth2" => Some(AuthType::XOAuth2),
+            "oauthbearer" => Some(AuthType::OAuthBearer),
             _ => None,
         }
     }
@@ -78,6 +85,8 @@ impl AuthType {
             AuthType::Plain => Some("PLAIN"),
             AuthType::Login => Some("LOGIN"),
             AuthType::CramMd5 => Some("CRAM-MD5"),
+            AuthType::XOAuth2 => Some("XOAUTH2"),
+            AuthType::OAuthBearer => Some("OAUTHBEARER"),
             AuthType::None | AuthType::Auto => None,
         }
     }
@@ -91,6 +100,8 @@ impl fmt::Display for AuthType {
             AuthType::Plain => "plain",
             AuthType::Login => "login",
             AuthType::CramMd5 => "cram-md5",
+            AuthType::XOAuth2 => "xoauth2",
+            AuthType::OAuthBearer => "oauthbearer",
         })
     }
 }
@@ -136,6 +147,10 @@ pub struct SmtpSettings {
     pub auth_responses: Vec<Secret>,
     pub allow_plaintext_auth: bool,
     pub pop: Option<PopSettings>,
+    /// `[VMAIL] oauth-*`: set when the login is an OAuth2 token (auth-type
+    /// xoauth2, oauthbearer, or auto with these keys set). The session gets
+    /// its tokens from a [`crate::oauth::TokenSource`] built from these.
+    pub oauth: Option<OAuthSettings>,
     /// The bound on every single step: connect, each reply, the data.
     pub timeout: Duration,
 }
@@ -155,6 +170,7 @@ impl SmtpSettings {
             auth_responses: Vec::new(),
             allow_plaintext_auth: false,
             pop: None,
+            oauth: None,
             timeout: Duration::from_secs(60),
         }
     }

@@ -78,7 +78,8 @@ pub(crate) fn choose(
         AuthType::CramMd5 => &[Mechanism::CramMd5],
         AuthType::Auto if encrypted => &[Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5],
         AuthType::Auto => &[Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login],
-        AuthType::None => &[],
+        // OAuth mechanisms arrive with the token source (issue 12).
+        AuthType::None | AuthType::XOAuth2 | AuthType::OAuthBearer => &[],
     };
     match preference.iter().find(|m| ext.offers(m.name())) {
         Some(mechanism) => Ok(Some(*mechanism)),

@@ -96,6 +96,7 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
         auth_responses,
         allow_plaintext_auth,
         pop: pop(cx, vmail, keys, delim),
+        oauth: None,
         timeout: cx.get_or(vmail, "timeout", Duration::from_secs(60), positive_duration),
     }
 }
