@@ -59,6 +59,9 @@ fn config_path_from(cli: Option<&Path>, vsifax: Option<&std::ffi::OsStr>) -> Pat
 }
 
 /// Where delivered mail goes (`[VMAIL] mail-server`).
+// One per process, built at start and on reload: boxing the SMTP settings
+// would only make every match on it noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     /// Over SMTP to a mail server.

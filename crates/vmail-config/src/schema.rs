@@ -30,14 +30,25 @@ pub(crate) const VMAIL_KEYS: &[&str] = &[
     "max-debug-log",
     "max-message-size",
     "key-file",
+    "oauth-provider",
+    "oauth-grant",
+    "oauth-tenant",
+    "oauth-client-id",
+    "oauth-client-secret",
+    "oauth-key-file",
+    "oauth-user",
+    "oauth-scope",
+    "oauth-token-url",
+    "oauth-device-url",
 ];
 
 pub(crate) const VFXSCHED_KEYS: &[&str] = &["spool", "debug", "keep-sent"];
 
 /// Keys whose values are secrets: never echoed, sealed with `-e`.
-const SECRET_KEYS: &[&str] = &["auth-rsp", "pop-rsp"];
+const SECRET_KEYS: &[&str] = &["auth-rsp", "pop-rsp", "oauth-client-secret"];
 
-/// Whether `key` of `section` holds a secret (`[VMAIL] auth-rsp`, `pop-rsp`).
+/// Whether `key` of `section` holds a secret (`[VMAIL] auth-rsp`, `pop-rsp`,
+/// `oauth-client-secret`).
 pub fn is_secret_key(section: &str, key: &str) -> bool {
     canonical_section(section) == Some("VMAIL")
         && SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))

@@ -1,6 +1,7 @@
 //! The validated layer: `[VMAIL]` and `[VFXSCHED]` entries -> [`Config`],
 //! every problem collected with its line.
 
+mod oauth;
 mod smtp;
 
 use crate::diag::{ConfigErrors, Diagnostic};

@@ -1,5 +1,6 @@
 //! `[VMAIL]`: where mail goes, and how vmail connects and logs in there.
 
+use super::oauth;
 use super::{Ctx, KeyRing, Section, Set, hostname, positive_duration};
 use crate::Delivery;
 use crate::secrets;
@@ -80,7 +81,16 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
     let helo_name = cx.get_or(vmail, "helo-name", hostname(), helo);
     let allow_plaintext_auth = cx.get_or(vmail, "allow-plaintext-auth", false, values::boolean);
     let delim = vmail.get("auth-delim").map_or(":", |e| e.value.as_str());
-    let (auth_type, auth_responses) = auth(cx, vmail, keys, delim);
+    let (auth_type, auth_responses, uses_oauth) = auth(cx, vmail, keys, delim);
+    let oauth = if uses_oauth {
+        let line = vmail
+            .get("auth-type")
+            .map(|e| e.line)
+            .or_else(|| oauth::first_line(vmail));
+        oauth::settings(cx, vmail, keys, line, ca_file.clone())
+    } else {
+        None
+    };
     if auth_type != AuthType::None && tls_mode == TlsMode::None && !allow_plaintext_auth {
         let msg = "is none, so the login would cross the network unencrypted, and allow-plaintext-auth is no (tls = starttls or implicit, or allow-plaintext-auth = yes)";
         cx.error(tls.map(|s| s.line), V, "tls", msg);
@@ -96,7 +106,7 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
         auth_responses,
         allow_plaintext_auth,
         pop: pop(cx, vmail, keys, delim),
-        oauth: None,
+        oauth,
         timeout: cx.get_or(vmail, "timeout", Duration::from_secs(60), positive_duration),
     }
 }
@@ -134,15 +144,59 @@ fn helo(value: &str) -> Result<String, String> {
     }
 }
 
+/// What `auth-type`, `auth-rsp` and the `oauth-*` keys ask for together:
+/// the mechanism, the password responses, and whether the login uses an
+/// OAuth token. With the oauth keys set, `auto` (or no auth-type) means
+/// OAuth only: a password is never tried then.
 fn auth(
     cx: &mut Ctx<'_>,
     vmail: &Section,
     keys: &mut KeyRing,
     delim: &str,
-) -> (AuthType, Vec<Secret>) {
+) -> (AuthType, Vec<Secret>, bool) {
     let kind = cx.get(vmail, "auth-type", auth_type);
-    let responses = responses(cx, vmail, "auth-rsp", keys, delim);
+    let oauth_line = oauth::first_line(vmail);
     let rsp_line = vmail.get("auth-rsp").map(|e| e.line);
+    let wants_oauth = match kind.as_ref().map(|s| s.value) {
+        Some(AuthType::XOAuth2 | AuthType::OAuthBearer) => true,
+        None | Some(AuthType::Auto) => oauth_line.is_some(),
+        Some(AuthType::None | AuthType::Plain | AuthType::Login | AuthType::CramMd5) => {
+            if let (Some(line), Some(set)) = (oauth_line, kind.as_ref()) {
+                let key = oauth::OAUTH_KEYS
+                    .iter()
+                    .copied()
+                    .find(|k| vmail.get(k).is_some_and(|e| e.line == line))
+                    .unwrap_or("oauth-provider");
+                let msg = format!(
+                    "is ignored because auth-type = {} (auto, xoauth2 or oauthbearer log in with OAuth)",
+                    set.value
+                );
+                cx.warn(line, V, key, msg);
+            }
+            false
+        }
+    };
+    if wants_oauth {
+        let kind = kind.map_or(AuthType::Auto, |s| s.value);
+        if let Some(line) = rsp_line {
+            let msg = format!(
+                "is ignored because auth-type = {kind} with the oauth-* keys logs in with an OAuth token, never a password"
+            );
+            cx.warn(line, V, "auth-rsp", msg);
+        }
+        return (kind, Vec::new(), true);
+    }
+    let responses = responses(cx, vmail, "auth-rsp", keys, delim);
+    let (kind, responses) = password_auth(cx, kind, rsp_line, responses);
+    (kind, responses, false)
+}
+
+fn password_auth(
+    cx: &mut Ctx<'_>,
+    kind: Option<Set<AuthType>>,
+    rsp_line: Option<usize>,
+    responses: Vec<Secret>,
+) -> (AuthType, Vec<Secret>) {
     match (kind, rsp_line) {
         (None, None) => (AuthType::None, Vec::new()),
         (None, Some(_)) => (AuthType::Auto, responses),
@@ -228,39 +282,10 @@ fn responses(
     keys: &mut KeyRing,
     delim: &str,
 ) -> Vec<Secret> {
-    let Some(entry) = vmail.get(key) else {
+    let Some(plain) = open_secret(cx, vmail, key, keys) else {
         return Vec::new();
     };
-    let line = Some(entry.line);
-    let again = format!("`vfxadmin config -a -p -e VMAIL {key}`");
-    let plain = if secrets::is_sealed(&entry.value) {
-        let opened = match keys.key() {
-            Ok(k) => secrets::open(k, &entry.value).map_err(|e| {
-                format!(
-                    "{e} (key file {}; set it again with {again})",
-                    keys.path.display()
-                )
-            }),
-            Err(why) => Err(format!(
-                "is encrypted, but the key file cannot be used: {why}"
-            )),
-        };
-        match opened {
-            Ok(secret) => secret,
-            Err(msg) => {
-                cx.error(line, V, key, msg);
-                return Vec::new();
-            }
-        }
-    } else {
-        cx.warn(
-            entry.line,
-            V,
-            key,
-            format!("is stored in clear; encrypt it with {again}"),
-        );
-        Secret::new(entry.value.as_str())
-    };
+    let line = vmail.get(key).map(|e| e.line);
     let parts: Vec<Secret> = plain.expose().split(delim).map(Secret::from).collect();
     if parts.len() < 2 || parts[0].is_empty() || parts[1].is_empty() {
         let msg = format!(
@@ -270,4 +295,46 @@ fn responses(
         return Vec::new();
     }
     parts
+}
+
+/// A secret key's value (`auth-rsp`, `pop-rsp`, `oauth-client-secret`):
+/// opened when sealed, with a warning when stored in clear. `None` when
+/// unset or when it cannot be opened (the error is recorded). Never echoes
+/// the value.
+pub(super) fn open_secret(
+    cx: &mut Ctx<'_>,
+    vmail: &Section,
+    key: &str,
+    keys: &mut KeyRing,
+) -> Option<Secret> {
+    let entry = vmail.get(key)?;
+    let line = Some(entry.line);
+    let again = format!("`vfxadmin config -a -p -e VMAIL {key}`");
+    if !secrets::is_sealed(&entry.value) {
+        cx.warn(
+            entry.line,
+            V,
+            key,
+            format!("is stored in clear; encrypt it with {again}"),
+        );
+        return Some(Secret::new(entry.value.as_str()));
+    }
+    let opened = match keys.key() {
+        Ok(k) => secrets::open(k, &entry.value).map_err(|e| {
+            format!(
+                "{e} (key file {}; set it again with {again})",
+                keys.path.display()
+            )
+        }),
+        Err(why) => Err(format!(
+            "is encrypted, but the key file cannot be used: {why}"
+        )),
+    };
+    match opened {
+        Ok(secret) => Some(secret),
+        Err(msg) => {
+            cx.error(line, V, key, msg);
+            None
+        }
+    }
 }
