@@ -1,6 +1,9 @@
-//! SMTP AUTH: PLAIN, LOGIN and CRAM-MD5, the choice among what the server
-//! offers, and the policy around it. Every line that carries a secret goes
-//! to the transcript masked.
+//! SMTP AUTH: PLAIN, LOGIN and CRAM-MD5, the OAuth2 mechanisms XOAUTH2 and
+//! OAUTHBEARER (in [`oauth`]), the choice among what the server offers, and
+//! the policy around it. Every line that carries a secret goes to the
+//! transcript masked.
+
+pub(crate) mod oauth;
 
 use crate::conn::Conn;
 use crate::error::{SmtpError, Step};
@@ -9,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use md5::Md5;
-use vmail_core::{AuthType, Reply, Secret, SmtpSettings};
+use vmail_core::{AuthType, Reply, Secret, SmtpSettings, TokenSource};
 
 /// A mechanism vmail speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,10 @@ pub enum Mechanism {
     Plain,
     Login,
     CramMd5,
+    /// Google's and Microsoft's SASL XOAUTH2 with an OAuth2 access token.
+    XOAuth2,
+    /// RFC 7628 OAUTHBEARER with an OAuth2 access token.
+    OAuthBearer,
 }
 
 impl Mechanism {
@@ -25,6 +32,16 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
             Mechanism::CramMd5 => "CRAM-MD5",
+            Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+
+    /// Whether the login is an OAuth2 access token rather than a password.
+    pub fn is_oauth(self) -> bool {
+        match self {
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer => true,
+            Mechanism::Plain | Mechanism::Login | Mechanism::CramMd5 => false,
         }
     }
 }
@@ -61,6 +78,12 @@ pub(crate) fn cram_md5_response(user: &Secret, secret: &Secret, challenge: &str)
 
 /// Decides whether and how to log in. `Ok(None)`: no login (auth-type=none,
 /// or the server offers no AUTH at all; the caller warns about the latter).
+/// A token is a login like a password: the rule against AUTH over an
+/// unencrypted link holds for it too (a bearer token in clear is as good as
+/// a password to whoever reads it). With `auto` and the `oauth-*` keys set,
+/// only the OAuth2 mechanisms are candidates: falling back to a password
+/// would send `auth-rsp` to a server the administrator meant to reach with
+/// a token, and hide the real problem.
 pub(crate) fn choose(
     settings: &SmtpSettings,
     ext: &Extensions,
@@ -72,19 +95,25 @@ pub(crate) fn choose(
     if !encrypted && !settings.allow_plaintext_auth {
         return Err(SmtpError::PlaintextAuthRefused);
     }
+    let oauth = settings.oauth.is_some();
     let preference: &[Mechanism] = match settings.auth_type {
         AuthType::Plain => &[Mechanism::Plain],
         AuthType::Login => &[Mechanism::Login],
         AuthType::CramMd5 => &[Mechanism::CramMd5],
+        AuthType::XOAuth2 => &[Mechanism::XOAuth2],
+        AuthType::OAuthBearer => &[Mechanism::OAuthBearer],
+        AuthType::Auto if oauth => &[Mechanism::OAuthBearer, Mechanism::XOAuth2],
         AuthType::Auto if encrypted => &[Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5],
         AuthType::Auto => &[Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login],
-        // OAuth mechanisms arrive with the token source (issue 12).
-        AuthType::None | AuthType::XOAuth2 | AuthType::OAuthBearer => &[],
+        AuthType::None => &[],
     };
     match preference.iter().find(|m| ext.offers(m.name())) {
         Some(mechanism) => Ok(Some(*mechanism)),
         None => Err(SmtpError::AuthMechanismNotOffered {
             wanted: match settings.auth_type {
+                AuthType::Auto if oauth => {
+                    "OAUTHBEARER or XOAUTH2 (auth-type=auto with the oauth-* keys set)".to_string()
+                }
                 AuthType::Auto => "PLAIN, LOGIN or CRAM-MD5 (auth-type=auto)".to_string(),
                 other => other.sasl_name().unwrap_or("?").to_string(),
             },
@@ -93,16 +122,23 @@ pub(crate) fn choose(
     }
 }
 
-/// Runs one AUTH exchange; success is a 235.
+/// Runs one AUTH exchange; success is a 235. Passwords come from
+/// `auth-rsp`; the OAuth2 mechanisms take their token from `tokens` (see
+/// [`oauth::authenticate`] for the refresh-once rule).
 pub(crate) async fn authenticate(
     conn: &mut Conn,
     mechanism: Mechanism,
-    responses: &[Secret],
+    settings: &SmtpSettings,
+    tokens: Option<&dyn TokenSource>,
 ) -> Result<Reply, SmtpError> {
+    let responses = &settings.auth_responses;
     let reply = match mechanism {
         Mechanism::Plain => auth_plain(conn, responses).await?,
         Mechanism::Login => auth_login(conn, responses).await?,
         Mechanism::CramMd5 => auth_cram_md5(conn, responses).await?,
+        Mechanism::XOAuth2 | Mechanism::OAuthBearer => {
+            return oauth::authenticate(conn, mechanism, settings, tokens).await;
+        }
     };
     if reply.code == 235 {
         Ok(reply)

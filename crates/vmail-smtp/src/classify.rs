@@ -40,6 +40,11 @@ pub fn classify(error: &SmtpError) -> Outcome {
         | SmtpError::AuthRejected { .. }
         | SmtpError::AuthBadChallenge { .. }
         | SmtpError::Pop { .. } => deferred(reason, reply),
+        // No token, or a token refused: a token endpoint that is down comes
+        // back, a revoked client or a missing permission is fixed while the
+        // jobs wait (max-lifetime still bounds them). Failing at once would
+        // bounce the whole queue for one administrator's mistake.
+        SmtpError::OAuthToken { .. } | SmtpError::OAuthRejected { .. } => deferred(reason, reply),
         // The server's verdict on this message: 5xx fails, 4xx waits.
         SmtpError::MailFrom { reply }
         | SmtpError::Recipient { reply, .. }

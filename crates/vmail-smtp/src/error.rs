@@ -2,10 +2,11 @@
 //! server's reply where there is one, and no variant ever holds a command as
 //! it went on the wire (an AUTH line would carry a secret).
 
+use crate::auth::oauth::OAuthStatus;
 use std::fmt;
 use std::io;
 use thiserror::Error;
-use vmail_core::Reply;
+use vmail_core::{Reply, TokenError};
 
 /// The step of the session an error happened in, for timeouts and dropped
 /// connections.
@@ -118,6 +119,32 @@ pub enum SmtpError {
         mechanism: &'static str,
         reply: Reply,
     },
+    /// No OAuth2 token could be had from the token source (endpoint down,
+    /// client revoked, no source attached): nothing was sent for it.
+    #[error("{}", no_token(mechanism, .error, .rejected.as_ref()))]
+    OAuthToken {
+        mechanism: &'static str,
+        /// Safe to show: holds no token or secret, only the endpoint's error.
+        error: TokenError,
+        /// The server's refusal of the previous token, when it was the
+        /// forced refresh after it that failed.
+        rejected: Option<Reply>,
+    },
+    /// The server refused the OAuth2 token, a freshly fetched one too when
+    /// the refusal was not temporary.
+    #[error("{}", oauth_rejected(mechanism, user, .status.as_deref(), *.refreshed))]
+    OAuthRejected {
+        mechanism: &'static str,
+        /// The mailbox the token was for (`oauth-user`).
+        user: String,
+        /// The final reply (535, 454, ...).
+        reply: Reply,
+        /// The JSON of the server's `334` error challenge, decoded (boxed:
+        /// it is rare, and keeps every `Result<_, SmtpError>` small).
+        status: Option<Box<OAuthStatus>>,
+        /// Whether a forced refresh and a second AUTH were tried.
+        refreshed: bool,
+    },
     #[error("POP-before-SMTP login to {host}:{port} failed at {command}: {response}")]
     Pop {
         host: String,
@@ -169,6 +196,40 @@ fn starttls_not_offered(port: u16) -> String {
     text
 }
 
+fn no_token(mechanism: &str, error: &TokenError, rejected: Option<&Reply>) -> String {
+    let mut text = match rejected {
+        Some(_) => format!(
+            "the server refused the OAuth2 token (AUTH {mechanism}) and no new one could be had: {}",
+            error.summary
+        ),
+        None => format!("no OAuth2 token for AUTH {mechanism}: {}", error.summary),
+    };
+    if let Some(advice) = &error.advice {
+        text.push_str("; ");
+        text.push_str(advice);
+    }
+    text
+}
+
+fn oauth_rejected(
+    mechanism: &str,
+    user: &str,
+    status: Option<&OAuthStatus>,
+    refreshed: bool,
+) -> String {
+    let status = status.map(|s| format!(", {s}")).unwrap_or_default();
+    let again = if refreshed {
+        ", a freshly fetched one too"
+    } else {
+        ""
+    };
+    format!(
+        "the server rejected the OAuth2 token for {user} (AUTH {mechanism}{status}){again}: \
+         check that [VMAIL] oauth-user is the mailbox the app may send as, and its permissions \
+         (docs/oauth.md)"
+    )
+}
+
 fn offered_list(offered: &[String]) -> String {
     if offered.is_empty() {
         "nothing".to_string()
@@ -186,12 +247,14 @@ impl SmtpError {
             | SmtpError::StartTlsRefused { reply }
             | SmtpError::AuthRejected { reply, .. }
             | SmtpError::AuthBadChallenge { reply, .. }
+            | SmtpError::OAuthRejected { reply, .. }
             | SmtpError::MailFrom { reply }
             | SmtpError::Recipient { reply, .. }
             | SmtpError::Data { reply }
             | SmtpError::DataEnd { reply }
             | SmtpError::Rset { reply } => Some(reply),
             SmtpError::RecipientsRefused { refused } => refused.first().map(|r| &r.reply),
+            SmtpError::OAuthToken { rejected, .. } => rejected.as_ref(),
             SmtpError::Connect { .. }
             | SmtpError::Timeout { .. }
             | SmtpError::ConnectionClosed { .. }
@@ -242,6 +305,8 @@ impl SmtpError {
             | SmtpError::AuthMissingResponses { .. }
             | SmtpError::AuthRejected { .. }
             | SmtpError::AuthBadChallenge { .. }
+            | SmtpError::OAuthToken { .. }
+            | SmtpError::OAuthRejected { .. }
             | SmtpError::Pop { .. }
             | SmtpError::BodyRead { .. }
             | SmtpError::Rset { .. } => true,

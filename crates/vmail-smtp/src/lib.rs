@@ -1,6 +1,7 @@
 //! vmail's SMTP session engine.
 //!
-//! A [`Submitter`] holds the `[VMAIL]` settings and the TLS trust anchors;
+//! A [`Submitter`] holds the `[VMAIL]` settings, the TLS trust anchors and,
+//! for OAuth2 logins, a [`vmail_core::TokenSource`] ([`Submitter::with_tokens`]);
 //! [`Submitter::send`] opens one session (POP-before-SMTP, connect, greeting,
 //! EHLO or HELO, STARTTLS or implicit TLS, AUTH), sends every message over
 //! it (`RSET` between them, one login), says QUIT and returns a
@@ -48,6 +49,7 @@ mod tls;
 mod transcript;
 
 pub use auth::Mechanism;
+pub use auth::oauth::OAuthStatus;
 pub use classify::classify;
 pub use error::{RefusedRecipient, SmtpError, Step};
 pub use message::{Body, MessageReport, Outgoing, RecipientReport};
@@ -57,8 +59,9 @@ pub use tls::{PeerCertificate, TlsInfo};
 pub use transcript::{Direction, Transcript, TranscriptLine};
 pub use vmail_core::Outcome;
 
+use std::sync::Arc;
 use tls::TlsContext;
-use vmail_core::{SmtpSettings, TlsMode};
+use vmail_core::{SmtpSettings, TlsMode, TokenSource};
 
 /// Sends messages to the one server its settings name.
 #[derive(Debug)]
@@ -67,6 +70,10 @@ pub struct Submitter {
     /// Trust anchors, loaded once (system store and `ca-file`); `None` when
     /// neither SMTP nor POP uses TLS.
     tls: Option<Result<TlsContext, String>>,
+    /// Where XOAUTH2 and OAUTHBEARER get their access tokens; shared by
+    /// every session, so that the source's cache and its one-request rule
+    /// hold across them.
+    tokens: Option<Arc<dyn TokenSource>>,
 }
 
 /// The result of one session.
@@ -89,7 +96,20 @@ impl Submitter {
         let pop_tls = settings.pop.as_ref().is_some_and(|pop| pop.tls);
         let tls = (settings.tls != TlsMode::None || pop_tls)
             .then(|| TlsContext::new(&settings).map_err(|e| e.to_string()));
-        Submitter { settings, tls }
+        Submitter {
+            settings,
+            tls,
+            tokens: None,
+        }
+    }
+
+    /// Attaches the source of OAuth2 access tokens (`vmail-oauth` builds
+    /// it from `settings.oauth`). Without one, auth-type xoauth2 or
+    /// oauthbearer (or auto with the `oauth-*` keys set) ends the session
+    /// with [`SmtpError::OAuthToken`] before any AUTH is sent.
+    pub fn with_tokens(mut self, tokens: Arc<dyn TokenSource>) -> Submitter {
+        self.tokens = Some(tokens);
+        self
     }
 
     pub fn settings(&self) -> &SmtpSettings {
@@ -112,7 +132,7 @@ impl Submitter {
                 });
             }
         };
-        Session::open(&self.settings, tls).await
+        Session::open(&self.settings, tls, self.tokens.as_deref()).await
     }
 
     /// Sends every message over one session and says QUIT.

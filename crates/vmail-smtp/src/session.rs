@@ -8,7 +8,7 @@ use crate::pop::pop_before_smtp;
 use crate::reply::Extensions;
 use crate::tls::{TlsContext, TlsInfo};
 use crate::transcript::Transcript;
-use vmail_core::{Reply, SmtpSettings, TlsMode};
+use vmail_core::{Reply, SmtpSettings, TlsMode, TokenSource};
 
 /// An open, greeted, (maybe) encrypted and logged-in SMTP session, ready to
 /// carry messages with [`Session::send`].
@@ -40,10 +40,12 @@ struct Opening {
 
 impl Session {
     /// Opens a session per `settings`. `tls` holds the trust anchors; it is
-    /// needed unless both SMTP and POP run without TLS.
+    /// needed unless both SMTP and POP run without TLS. `tokens` gives the
+    /// OAuth2 access tokens for XOAUTH2 and OAUTHBEARER.
     pub(crate) async fn open(
         settings: &SmtpSettings,
         tls: Option<&TlsContext>,
+        tokens: Option<&dyn TokenSource>,
     ) -> Result<Session, SessionFailure> {
         let mut transcript = Transcript::new();
         let mut opening = Opening { tls: None };
@@ -66,7 +68,7 @@ impl Session {
                 });
             }
         };
-        match handshake(&mut conn, settings, tls, &mut opening).await {
+        match handshake(&mut conn, settings, tls, tokens, &mut opening).await {
             Ok((greeting, ext, auth)) => Ok(Session {
                 conn,
                 ext,
@@ -167,6 +169,7 @@ async fn handshake(
     conn: &mut Conn,
     settings: &SmtpSettings,
     tls: Option<&TlsContext>,
+    tokens: Option<&dyn TokenSource>,
     opening: &mut Opening,
 ) -> Result<(Reply, Extensions, Option<Mechanism>), SmtpError> {
     let greeting = greet(conn).await?;
@@ -175,7 +178,7 @@ async fn handshake(
         opening.tls = Some(starttls(conn, settings, need_tls(tls)?).await?);
         ext = ehlo(conn, &settings.helo_name).await?;
     }
-    let auth = login(conn, settings, &ext).await?;
+    let auth = login(conn, settings, &ext, tokens).await?;
     Ok((greeting, ext, auth))
 }
 
@@ -260,6 +263,7 @@ async fn login(
     conn: &mut Conn,
     settings: &SmtpSettings,
     ext: &Extensions,
+    tokens: Option<&dyn TokenSource>,
 ) -> Result<Option<Mechanism>, SmtpError> {
     let encrypted = conn.stream.is_tls();
     if settings.auth_type != vmail_core::AuthType::None && !ext.offers_auth() {
@@ -271,7 +275,7 @@ async fn login(
     let Some(mechanism) = auth::choose(settings, ext, encrypted)? else {
         return Ok(None);
     };
-    auth::authenticate(conn, mechanism, &settings.auth_responses).await?;
+    auth::authenticate(conn, mechanism, settings, tokens).await?;
     Ok(Some(mechanism))
 }
 

@@ -5,8 +5,8 @@
 
 use super::probe::{ProbeKind, Seen, probe};
 use super::{Report, Verdict, code, opened, pop_done, said, seconds};
-use vmail_core::{Reply, SmtpSettings, TlsMode};
-use vmail_smtp::{SessionFailure, SmtpError, Step};
+use vmail_core::{Reply, SmtpSettings, TlsMode, TokenError, TokenErrorKind};
+use vmail_smtp::{OAuthStatus, SessionFailure, SmtpError, Step};
 
 /// What is known about the failed attempt besides the error.
 pub struct Cx<'a> {
@@ -161,12 +161,23 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
         } => fail(responses_missing(mechanism, needed, *found)),
         SmtpError::AuthRejected { mechanism, reply } => fail(auth_rejected(mechanism, reply)),
         SmtpError::AuthBadChallenge { mechanism, reply } => fail(bad_challenge(mechanism, reply)),
+        SmtpError::OAuthToken {
+            error, rejected, ..
+        } => fail(token_missing(cx, error, rejected.as_ref())),
+        SmtpError::OAuthRejected {
+            user,
+            reply,
+            status,
+            refreshed,
+            ..
+        } => fail(oauth_rejected(user, reply, status.as_deref(), *refreshed)),
         SmtpError::Pop {
             host,
             port,
             command,
             response,
         } => fail(pop_failed(host, *port, command, response)),
+        SmtpError::MailFrom { reply } if basic_auth_disabled(reply) => fail(basic_auth_off(reply)),
         SmtpError::MailFrom { reply } => fail(sender_refused(cx.from, reply)),
         SmtpError::RecipientsRefused { refused } => match refused.first() {
             Some(first) => fail(recipient_refused(&first.address, &first.reply)),
@@ -384,19 +395,38 @@ fn auth_type_for(mechanism: &str) -> Option<&'static str> {
         "PLAIN" => Some("plain"),
         "LOGIN" => Some("login"),
         "CRAM-MD5" => Some("cram-md5"),
+        "XOAUTH2" => Some("xoauth2"),
+        "OAUTHBEARER" => Some("oauthbearer"),
         _ => None,
     }
 }
 
+fn is_oauth_auth_type(auth_type: &str) -> bool {
+    matches!(auth_type, "xoauth2" | "oauthbearer")
+}
+
 fn mechanism_not_offered(wanted: &str, offered: &[String]) -> String {
     let usable: Vec<&'static str> = offered.iter().filter_map(|m| auth_type_for(m)).collect();
+    let wants_oauth = wanted.contains("XOAUTH2") || wanted.contains("OAUTHBEARER");
+    if wants_oauth && !usable.iter().any(|t| is_oauth_auth_type(t)) {
+        return format!(
+            "the server offers no OAuth2 login (it offers AUTH {}): check [VMAIL] mail-server \
+             and mail-port (Microsoft 365: smtp.office365.com 587; Google: smtp.gmail.com 587), \
+             or remove the oauth-* keys to log in with auth-rsp",
+            offered_or_nothing(offered)
+        );
+    }
     match (offered, usable.as_slice()) {
+        ([only], [auth_type]) if is_oauth_auth_type(auth_type) => format!(
+            "the server offers only {only}; set auth-type={auth_type} and the oauth-* keys \
+             (docs/oauth.md)"
+        ),
         ([only], [auth_type]) => {
             format!("the server offers only {only}; set auth-type={auth_type}")
         }
         (_, []) => format!(
-            "the server offers AUTH {}, none of which vmail speaks (PLAIN, LOGIN, CRAM-MD5); \
-             ask the mail server's administrator",
+            "the server offers AUTH {}, none of which vmail speaks (PLAIN, LOGIN, CRAM-MD5, \
+             XOAUTH2, OAUTHBEARER); ask the mail server's administrator",
             if offered.is_empty() {
                 "mechanisms".to_string()
             } else {
@@ -412,7 +442,18 @@ fn mechanism_not_offered(wanted: &str, offered: &[String]) -> String {
     }
 }
 
+fn offered_or_nothing(offered: &[String]) -> String {
+    if offered.is_empty() {
+        "nothing".to_string()
+    } else {
+        offered.join(" ")
+    }
+}
+
 fn auth_rejected(mechanism: &str, reply: &Reply) -> String {
+    if basic_auth_disabled(reply) {
+        return basic_auth_off(reply);
+    }
     let code = code(reply);
     match reply.code {
         535 => format!(
@@ -432,6 +473,134 @@ fn auth_rejected(mechanism: &str, reply: &Reply) -> String {
             "{code}: the server refused AUTH {mechanism} ({}); check [VMAIL] auth-type and \
              auth-rsp",
             said(reply)
+        ),
+    }
+}
+
+/// Whether `reply` carries `enhanced` (`5.7.3`), parsed or in its text.
+fn has_enhanced(reply: &Reply, enhanced: &str) -> bool {
+    match reply.enhanced {
+        Some(code) => code.to_string() == enhanced,
+        None => reply
+            .text
+            .split_whitespace()
+            .next()
+            .is_some_and(|word| word == enhanced),
+    }
+}
+
+/// Microsoft's answers to a password login in a tenant that has switched
+/// Basic authentication off: `535 5.7.139` at AUTH, `550 5.7.30` at AUTH or
+/// MAIL FROM.
+fn basic_auth_disabled(reply: &Reply) -> bool {
+    (reply.code == 535 && has_enhanced(reply, "5.7.139"))
+        || (reply.code == 550 && has_enhanced(reply, "5.7.30"))
+}
+
+fn basic_auth_off(reply: &Reply) -> String {
+    format!(
+        "{}: the tenant has switched password (Basic) logins off, so no password in \
+         auth-rsp will work ({}); log in with an OAuth2 token instead: set [VMAIL] \
+         auth-type = xoauth2, oauth-provider = microsoft, oauth-tenant = <the directory id or \
+         domain>, oauth-client-id = <the app's id>, oauth-client-secret (sealed with `vfxadmin \
+         config -a -p -e VMAIL oauth-client-secret`), oauth-user = <the mailbox to send as>; \
+         docs/oauth.md shows the app registration step by step",
+        code(reply),
+        said(reply)
+    )
+}
+
+/// The server refused the token. Microsoft's `535 5.7.3` after a token it
+/// could validate means the app or the mailbox is not allowed SMTP.
+fn oauth_rejected(
+    user: &str,
+    reply: &Reply,
+    status: Option<&OAuthStatus>,
+    refreshed: bool,
+) -> String {
+    let code = code(reply);
+    let status = status.map(|s| format!("; {s}")).unwrap_or_default();
+    if reply.is_transient() {
+        return format!(
+            "{code}: the server could not check the OAuth2 token now ({}{status}); try again \
+             later",
+            said(reply)
+        );
+    }
+    if reply.code == 535 && has_enhanced(reply, "5.7.3") {
+        return format!(
+            "{code}: the OAuth2 token for {user} was refused ({}{status}): the app lacks the \
+             SMTP send permission, or SMTP AUTH is disabled on the mailbox. Check in Entra ID \
+             that the app has Office 365 Exchange Online SMTP.SendAsApp with admin consent; in \
+             Exchange Online PowerShell, `Set-CASMailbox -Identity {user} \
+             -SmtpClientAuthenticationDisabled $false`, the app's Exchange service principal \
+             (`New-ServicePrincipal -AppId <oauth-client-id> -ObjectId <the enterprise app's \
+             object id>`) and its right to the mailbox (`Add-MailboxPermission -Identity {user} \
+             -User <the service principal's id> -AccessRights FullAccess`); see docs/oauth.md",
+            said(reply)
+        );
+    }
+    let again = if refreshed {
+        ", a freshly fetched one too"
+    } else {
+        ""
+    };
+    format!(
+        "{code}: the server rejected the OAuth2 token for {user} ({}{status}){again}: check \
+         that [VMAIL] oauth-user is the mailbox the app may send as, that oauth-scope is the \
+         one the server asks for, and the app's permissions (docs/oauth.md)",
+        said(reply)
+    )
+}
+
+/// No token could be had: the token source's own summary and advice, or
+/// the key to look at for its kind of error.
+fn token_missing(cx: &Cx<'_>, error: &TokenError, rejected: Option<&Reply>) -> String {
+    let endpoint = cx
+        .settings
+        .oauth
+        .as_ref()
+        .map(|o| o.token_url.as_str())
+        .unwrap_or("the token endpoint");
+    let advice = error.advice.clone().unwrap_or_else(|| {
+        match error.kind {
+            TokenErrorKind::Unreachable => {
+                "check that this host reaches [VMAIL] oauth-token-url (DNS, firewall, proxy) and \
+                 ca-file"
+            }
+            TokenErrorKind::ServerError => "the token endpoint is failing; try again later",
+            TokenErrorKind::InvalidClient => {
+                "check [VMAIL] oauth-client-id and oauth-client-secret (an expired secret needs \
+                 a new one from the app registration)"
+            }
+            TokenErrorKind::InvalidGrant => {
+                "run `vfxadmin oauth login` again (oauth-grant = refresh-token), or check \
+                 oauth-key-file and oauth-user (service-account)"
+            }
+            TokenErrorKind::UnauthorizedClient => {
+                "the app may not use this grant: allow it in the app registration or change \
+                 [VMAIL] oauth-grant"
+            }
+            TokenErrorKind::InvalidScope => "check [VMAIL] oauth-scope",
+            TokenErrorKind::NotConfigured => {
+                "set the [VMAIL] oauth-* keys, and for oauth-grant = refresh-token run \
+                 `vfxadmin oauth login`"
+            }
+            TokenErrorKind::Other => "see docs/oauth.md",
+        }
+        .to_string()
+    });
+    match rejected {
+        Some(reply) => format!(
+            "{}: the server refused the OAuth2 token ({}), and no new one came from {endpoint}: \
+             {}; {advice}",
+            code(reply),
+            said(reply),
+            error.summary
+        ),
+        None => format!(
+            "no OAuth2 token from {endpoint}: {}; {advice}",
+            error.summary
         ),
     }
 }
@@ -518,8 +687,22 @@ mod tests {
         );
         assert_eq!(
             mechanism_not_offered("PLAIN", &offered(&["XOAUTH2"])),
-            "the server offers AUTH XOAUTH2, none of which vmail speaks (PLAIN, LOGIN, \
-             CRAM-MD5); ask the mail server's administrator"
+            "the server offers only XOAUTH2; set auth-type=xoauth2 and the oauth-* keys \
+             (docs/oauth.md)"
+        );
+        assert_eq!(
+            mechanism_not_offered("PLAIN", &offered(&["GSSAPI", "NTLM"])),
+            "the server offers AUTH GSSAPI NTLM, none of which vmail speaks (PLAIN, LOGIN, \
+             CRAM-MD5, XOAUTH2, OAUTHBEARER); ask the mail server's administrator"
+        );
+        assert_eq!(
+            mechanism_not_offered(
+                "OAUTHBEARER or XOAUTH2 (auth-type=auto with the oauth-* keys set)",
+                &offered(&["PLAIN", "LOGIN"])
+            ),
+            "the server offers no OAuth2 login (it offers AUTH PLAIN LOGIN): check [VMAIL] \
+             mail-server and mail-port (Microsoft 365: smtp.office365.com 587; Google: \
+             smtp.gmail.com 587), or remove the oauth-* keys to log in with auth-rsp"
         );
     }
 
@@ -577,6 +760,178 @@ mod tests {
             connect_failed(&cx, "pop.example.com", 110, &refused),
             "connection refused by pop.example.com:110: nothing listens there; check [VMAIL] \
              pop-server and pop-port"
+        );
+    }
+
+    fn reply(code: u16, enhanced: (u8, u16, u16), text: &str) -> Reply {
+        let (a, b, c) = enhanced;
+        Reply::new(code, Some(EnhancedCode::new(a, b, c)), text)
+    }
+
+    const BASIC_OFF: &str = "the tenant has switched password (Basic) logins off, so no \
+        password in auth-rsp will work";
+
+    #[test]
+    fn microsofts_basic_auth_refusals_point_to_the_oauth_keys() {
+        let settings = SmtpSettings::plain("smtp.office365.com", 587);
+        let refused_at_auth = SmtpError::AuthRejected {
+            mechanism: "LOGIN",
+            reply: reply(
+                535,
+                (5, 7, 139),
+                "Authentication unsuccessful, basic authentication is disabled.",
+            ),
+        };
+        assert_eq!(
+            text(refused_at_auth, &settings),
+            format!(
+                "535 5.7.139: {BASIC_OFF} (Authentication unsuccessful, basic authentication \
+                 is disabled.); log in with an OAuth2 token instead: set [VMAIL] auth-type = \
+                 xoauth2, oauth-provider = microsoft, oauth-tenant = <the directory id or \
+                 domain>, oauth-client-id = <the app's id>, oauth-client-secret (sealed with \
+                 `vfxadmin config -a -p -e VMAIL oauth-client-secret`), oauth-user = <the \
+                 mailbox to send as>; docs/oauth.md shows the app registration step by step"
+            )
+        );
+        let submission = reply(
+            550,
+            (5, 7, 30),
+            "Basic authentication is not supported for Client Submission.",
+        );
+        for error in [
+            SmtpError::AuthRejected {
+                mechanism: "PLAIN",
+                reply: submission.clone(),
+            },
+            SmtpError::MailFrom {
+                reply: submission.clone(),
+            },
+        ] {
+            let verdict = text(error, &settings);
+            assert!(verdict.starts_with("550 5.7.30: "), "{verdict}");
+            assert!(verdict.contains(BASIC_OFF), "{verdict}");
+            for key in [
+                "auth-type = xoauth2",
+                "oauth-provider = microsoft",
+                "oauth-tenant",
+                "oauth-client-id",
+                "oauth-client-secret",
+                "oauth-user",
+                "docs/oauth.md",
+            ] {
+                assert!(verdict.contains(key), "{key} missing: {verdict}");
+            }
+        }
+        // An ordinary 535 keeps its own advice.
+        let wrong = SmtpError::AuthRejected {
+            mechanism: "LOGIN",
+            reply: reply(535, (5, 7, 8), "Error: authentication failed"),
+        };
+        assert!(text(wrong, &settings).contains("rejected the user or password"));
+    }
+
+    #[test]
+    fn a_535_5_7_3_after_a_token_names_the_permission_and_how_to_check() {
+        let settings = SmtpSettings::plain("smtp.office365.com", 587);
+        let error = SmtpError::OAuthRejected {
+            mechanism: "XOAUTH2",
+            user: "fax@contoso.com".into(),
+            reply: reply(535, (5, 7, 3), "Authentication unsuccessful"),
+            status: None,
+            refreshed: true,
+        };
+        assert_eq!(
+            text(error, &settings),
+            "535 5.7.3: the OAuth2 token for fax@contoso.com was refused (Authentication \
+             unsuccessful): the app lacks the SMTP send permission, or SMTP AUTH is disabled \
+             on the mailbox. Check in Entra ID that the app has Office 365 Exchange Online \
+             SMTP.SendAsApp with admin consent; in Exchange Online PowerShell, `Set-CASMailbox \
+             -Identity fax@contoso.com -SmtpClientAuthenticationDisabled $false`, the app's \
+             Exchange service principal (`New-ServicePrincipal -AppId <oauth-client-id> \
+             -ObjectId <the enterprise app's object id>`) and its right to the mailbox \
+             (`Add-MailboxPermission -Identity fax@contoso.com -User <the service principal's \
+             id> -AccessRights FullAccess`); see docs/oauth.md"
+        );
+    }
+
+    #[test]
+    fn other_oauth_refusals_show_the_decoded_status() {
+        let settings = SmtpSettings::plain("smtp.gmail.com", 587);
+        let status = OAuthStatus {
+            status: Some("401".into()),
+            schemes: Some("bearer".into()),
+            scope: Some("https://mail.google.com/".into()),
+        };
+        let refused = SmtpError::OAuthRejected {
+            mechanism: "OAUTHBEARER",
+            user: "fax@example.com".into(),
+            reply: reply(535, (5, 7, 8), "Username and Password not accepted"),
+            status: Some(Box::new(status)),
+            refreshed: true,
+        };
+        assert_eq!(
+            text(refused, &settings),
+            "535 5.7.8: the server rejected the OAuth2 token for fax@example.com (Username and \
+             Password not accepted; status 401, schemes bearer, scope https://mail.google.com/), \
+             a freshly fetched one too: check that [VMAIL] oauth-user is the mailbox the app \
+             may send as, that oauth-scope is the one the server asks for, and the app's \
+             permissions (docs/oauth.md)"
+        );
+        let busy = SmtpError::OAuthRejected {
+            mechanism: "XOAUTH2",
+            user: "fax@example.com".into(),
+            reply: reply(454, (4, 7, 0), "Temporary authentication failure"),
+            status: None,
+            refreshed: false,
+        };
+        assert_eq!(
+            text(busy, &settings),
+            "454 4.7.0: the server could not check the OAuth2 token now (Temporary \
+             authentication failure); try again later"
+        );
+    }
+
+    #[test]
+    fn a_missing_token_says_why_and_which_key() {
+        let settings = SmtpSettings::plain("smtp.office365.com", 587);
+        let error = |kind, advice: Option<&str>, rejected| SmtpError::OAuthToken {
+            mechanism: "XOAUTH2",
+            error: TokenError {
+                kind,
+                summary: "invalid_client (AADSTS7000215: the client secret is wrong)".into(),
+                advice: advice.map(String::from),
+            },
+            rejected,
+        };
+        assert_eq!(
+            text(
+                error(
+                    TokenErrorKind::InvalidClient,
+                    Some("set [VMAIL] oauth-client-secret to the secret's value, not its id"),
+                    None
+                ),
+                &settings
+            ),
+            "no OAuth2 token from the token endpoint: invalid_client (AADSTS7000215: the \
+             client secret is wrong); set [VMAIL] oauth-client-secret to the secret's value, \
+             not its id"
+        );
+        assert_eq!(
+            text(error(TokenErrorKind::InvalidClient, None, None), &settings),
+            "no OAuth2 token from the token endpoint: invalid_client (AADSTS7000215: the \
+             client secret is wrong); check [VMAIL] oauth-client-id and oauth-client-secret \
+             (an expired secret needs a new one from the app registration)"
+        );
+        let rejected = Some(reply(535, (5, 7, 8), "bad token"));
+        assert_eq!(
+            text(
+                error(TokenErrorKind::Unreachable, None, rejected),
+                &settings
+            ),
+            "535 5.7.8: the server refused the OAuth2 token (bad token), and no new one came \
+             from the token endpoint: invalid_client (AADSTS7000215: the client secret is \
+             wrong); check that this host reaches [VMAIL] oauth-token-url (DNS, firewall, \
+             proxy) and ca-file"
         );
     }
 }

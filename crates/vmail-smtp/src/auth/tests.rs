@@ -103,3 +103,112 @@ fn policy_errors_say_what_to_change() -> Result<(), String> {
     ));
     Ok(())
 }
+
+fn oauth_settings(auth_type: AuthType) -> SmtpSettings {
+    let mut settings = settings(auth_type, false);
+    settings.oauth = Some(vmail_core::OAuthSettings {
+        provider: vmail_core::OAuthProvider::Microsoft,
+        grant: vmail_core::OAuthGrant::ClientCredentials,
+        tenant: Some("contoso.onmicrosoft.com".into()),
+        client_id: "app".into(),
+        client_secret: Some(s("shh")),
+        key_file: None,
+        user: "fax@contoso.com".into(),
+        scope: "https://outlook.office365.com/.default".into(),
+        token_url: "https://login.microsoftonline.com/x/oauth2/v2.0/token".into(),
+        device_url: None,
+        ca_file: None,
+    });
+    settings
+}
+
+/// The choice for each auth-type and offer, over TLS.
+#[test]
+fn the_choice_matrix_with_and_without_oauth_keys() -> Result<(), String> {
+    use Mechanism::*;
+    let cases: &[(AuthType, bool, &str, Option<Mechanism>)] = &[
+        // auto with the oauth-* keys: OAUTHBEARER, then XOAUTH2, never a password.
+        (
+            AuthType::Auto,
+            true,
+            "PLAIN LOGIN XOAUTH2 OAUTHBEARER",
+            Some(OAuthBearer),
+        ),
+        (AuthType::Auto, true, "PLAIN LOGIN XOAUTH2", Some(XOAuth2)),
+        (AuthType::Auto, true, "OAUTHBEARER", Some(OAuthBearer)),
+        (AuthType::Auto, true, "PLAIN LOGIN CRAM-MD5", None),
+        // A fixed OAuth mechanism is that one or nothing.
+        (
+            AuthType::XOAuth2,
+            true,
+            "PLAIN XOAUTH2 OAUTHBEARER",
+            Some(XOAuth2),
+        ),
+        (AuthType::XOAuth2, true, "PLAIN OAUTHBEARER", None),
+        (
+            AuthType::OAuthBearer,
+            true,
+            "XOAUTH2 OAUTHBEARER",
+            Some(OAuthBearer),
+        ),
+        (AuthType::OAuthBearer, true, "PLAIN XOAUTH2", None),
+        // Without the keys, auto is the password choice it always was.
+        (
+            AuthType::Auto,
+            false,
+            "XOAUTH2 OAUTHBEARER PLAIN LOGIN",
+            Some(Plain),
+        ),
+        (AuthType::Auto, false, "XOAUTH2 OAUTHBEARER", None),
+        (AuthType::Login, true, "LOGIN XOAUTH2", Some(Login)),
+    ];
+    for (auth_type, with_keys, offer, expected) in cases {
+        let settings = if *with_keys {
+            oauth_settings(*auth_type)
+        } else {
+            settings(*auth_type, false)
+        };
+        let chosen = choose(&settings, &offering(offer)?, true);
+        match expected {
+            Some(mechanism) => assert_eq!(
+                chosen.ok().flatten(),
+                Some(*mechanism),
+                "{auth_type} keys={with_keys} offer={offer}"
+            ),
+            None => assert!(
+                matches!(chosen, Err(SmtpError::AuthMechanismNotOffered { .. })),
+                "{auth_type} keys={with_keys} offer={offer}: {chosen:?}"
+            ),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn oauth_choices_name_what_was_wanted_and_obey_the_plaintext_rule() -> Result<(), String> {
+    let passwords_only = offering("PLAIN LOGIN")?;
+    let text = choose(&oauth_settings(AuthType::Auto), &passwords_only, true)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        text,
+        "the server does not offer AUTH OAUTHBEARER or XOAUTH2 (auth-type=auto with the \
+         oauth-* keys set); it offers: PLAIN LOGIN"
+    );
+    // A bearer token in clear is as good as a password to a listener.
+    let oauth = offering("XOAUTH2 OAUTHBEARER")?;
+    for auth_type in [AuthType::Auto, AuthType::XOAuth2, AuthType::OAuthBearer] {
+        assert!(matches!(
+            choose(&oauth_settings(auth_type), &oauth, false),
+            Err(SmtpError::PlaintextAuthRefused)
+        ));
+    }
+    let mut allowed = oauth_settings(AuthType::Auto);
+    allowed.allow_plaintext_auth = true;
+    assert_eq!(
+        choose(&allowed, &oauth, false).ok().flatten(),
+        Some(Mechanism::OAuthBearer)
+    );
+    Ok(())
+}

@@ -119,6 +119,42 @@ fn every_variant() -> Vec<(SmtpError, &'static str)> {
             "deferred",
         ),
         (
+            SmtpError::OAuthToken {
+                mechanism: "XOAUTH2",
+                error: token_error(),
+                rejected: None,
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::OAuthToken {
+                mechanism: "XOAUTH2",
+                error: token_error(),
+                rejected: Some(reply(535, "bad token")),
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::OAuthRejected {
+                mechanism: "OAUTHBEARER",
+                user: "fax@example.test".into(),
+                reply: reply(535, "bad token"),
+                status: None,
+                refreshed: true,
+            },
+            "deferred",
+        ),
+        (
+            SmtpError::OAuthRejected {
+                mechanism: "XOAUTH2",
+                user: "fax@example.test".into(),
+                reply: reply(454, "try later"),
+                status: None,
+                refreshed: false,
+            },
+            "deferred",
+        ),
+        (
             SmtpError::Pop {
                 host: "h".into(),
                 port: 110,
@@ -206,6 +242,14 @@ fn every_variant() -> Vec<(SmtpError, &'static str)> {
     ]
 }
 
+fn token_error() -> vmail_core::TokenError {
+    vmail_core::TokenError {
+        kind: vmail_core::TokenErrorKind::InvalidClient,
+        summary: "invalid_client: AADSTS7000215 the client secret is wrong".into(),
+        advice: Some("set [VMAIL] oauth-client-secret".into()),
+    }
+}
+
 fn refused(code: u16) -> RefusedRecipient {
     RefusedRecipient {
         address: format!("r{code}@x"),
@@ -253,5 +297,48 @@ fn messages_an_administrator_reads() {
         classify(&e)
             .to_string()
             .contains("over the 1000000 bytes the server accepts")
+    );
+}
+
+#[test]
+fn oauth_errors_an_administrator_reads() {
+    let e = SmtpError::OAuthToken {
+        mechanism: "XOAUTH2",
+        error: token_error(),
+        rejected: None,
+    };
+    assert_eq!(
+        classify(&e).to_string(),
+        "deferred: no OAuth2 token for AUTH XOAUTH2: invalid_client: AADSTS7000215 the client \
+         secret is wrong; set [VMAIL] oauth-client-secret"
+    );
+    let e = SmtpError::OAuthToken {
+        mechanism: "OAUTHBEARER",
+        error: token_error(),
+        rejected: Some(reply(535, "bad token")),
+    };
+    assert_eq!(
+        classify(&e).to_string(),
+        "deferred: the server refused the OAuth2 token (AUTH OAUTHBEARER) and no new one could \
+         be had: invalid_client: AADSTS7000215 the client secret is wrong; set [VMAIL] \
+         oauth-client-secret (server said: 535 5.0.0 bad token)"
+    );
+    let e = SmtpError::OAuthRejected {
+        mechanism: "XOAUTH2",
+        user: "fax@example.test".into(),
+        reply: reply(535, "bad token"),
+        status: Some(Box::new(crate::OAuthStatus {
+            status: Some("401".into()),
+            schemes: Some("bearer".into()),
+            scope: Some("https://mail.google.com/".into()),
+        })),
+        refreshed: true,
+    };
+    assert_eq!(
+        classify(&e).to_string(),
+        "deferred: the server rejected the OAuth2 token for fax@example.test (AUTH XOAUTH2, \
+         status 401, schemes bearer, scope https://mail.google.com/), a freshly fetched one \
+         too: check that [VMAIL] oauth-user is the mailbox the app may send as, and its \
+         permissions (docs/oauth.md) (server said: 535 5.0.0 bad token)"
     );
 }
