@@ -117,18 +117,24 @@ impl<'c> AsyncHttpClient<'c> for Http {
     }
 }
 
-/// The chain of causes, outermost first, without repeats: "error sending
-/// request for url (...): client error (Connect): invalid peer certificate:
-/// UnknownIssuer" says what failed and why.
+/// The chain of causes, outermost first, without repeats and without the
+/// wrappers that only repeat the URL ("error sending request for url
+/// (...)", "client error (Connect)"): "invalid peer certificate:
+/// UnknownIssuer", "tcp connect error: Connection refused (os error 111)".
 fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(error);
     while let Some(e) = next {
         let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
+        let wrapper =
+            text.starts_with("error sending request") || text.starts_with("client error (");
+        if !wrapper && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         next = e.source();
+    }
+    if parts.is_empty() {
+        return error.to_string();
     }
     parts.join(": ")
 }

@@ -11,3 +11,4 @@ mod refresh_before_expiry;
 mod rotation_saved_before_use;
 mod server;
 mod service_account_assertion;
+mod tls_trusts_ca_file;

@@ -7,9 +7,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -69,6 +73,7 @@ pub struct TokenServer {
     seen: Arc<Mutex<Vec<Request>>>,
     /// When set, each request waits for a permit before it is answered.
     gate: Option<Arc<Semaphore>>,
+    scheme: &'static str,
 }
 
 impl TokenServer {
@@ -86,9 +91,28 @@ impl TokenServer {
         TokenServer::start_with_gate(handler, Some(Arc::new(Semaphore::new(0)))).await
     }
 
+    /// Like `start`, over TLS with a certificate for 127.0.0.1 from a fresh
+    /// CA, whose PEM is returned.
+    pub async fn start_tls(
+        handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
+    ) -> (TokenServer, String) {
+        let (acceptor, ca_pem) = test_tls();
+        let mut server = TokenServer::spawn(handler, None, Some(acceptor)).await;
+        server.scheme = "https";
+        (server, ca_pem)
+    }
+
     async fn start_with_gate(
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
         gate: Option<Arc<Semaphore>>,
+    ) -> TokenServer {
+        TokenServer::spawn(handler, gate, None).await
+    }
+
+    async fn spawn(
+        handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
+        gate: Option<Arc<Semaphore>>,
+        tls: Option<TlsAcceptor>,
     ) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -98,16 +122,31 @@ impl TokenServer {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (seen, handler, gate) = (seen2.clone(), handler.clone(), gate2.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, seen, handler, gate).await;
+                    match tls {
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = serve(stream, seen, handler, gate).await;
+                            }
+                        }
+                        None => {
+                            let _ = serve(stream, seen, handler, gate).await;
+                        }
+                    }
                 });
             }
         });
-        TokenServer { addr, seen, gate }
+        TokenServer {
+            addr,
+            seen,
+            gate,
+            scheme: "http",
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -139,8 +178,8 @@ impl TokenServer {
     }
 }
 
-async fn serve(
-    mut stream: TcpStream,
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     seen: Arc<Mutex<Vec<Request>>>,
     handler: Arc<Handler>,
     gate: Option<Arc<Semaphore>>,
@@ -169,7 +208,7 @@ async fn serve(
     }
 }
 
-async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>> {
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Option<Request>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -208,4 +247,28 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>
         form,
         raw: format!("{head}{body}"),
     }))
+}
+
+/// A CA, and a server certificate for 127.0.0.1 that it signed.
+fn test_tls() -> (TlsAcceptor, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "vmail-oauth test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    (TlsAcceptor::from(Arc::new(config)), ca.pem())
 }
