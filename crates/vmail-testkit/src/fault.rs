@@ -1,8 +1,10 @@
 //! A small SMTP server that misbehaves on demand, for what a real server
 //! will not do when asked: a 421 greeting, a silent banner, 451 on MAIL, 550
 //! for some recipients, a dropped connection or a stall in DATA, 535 on AUTH,
-//! EHLO answered 502 with HELO accepted, odd AUTH offers, a SIZE limit, and
-//! a stall on one marked message while other sessions are served.
+//! EHLO answered 502 with HELO accepted, odd AUTH offers, a SIZE limit, a
+//! stall on one marked message while other sessions are served, and OAuth2
+//! logins (XOAUTH2, OAUTHBEARER) that accept some tokens and refuse others
+//! with the `334` error JSON of RFC 7628.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -50,6 +52,18 @@ pub enum DataBehavior {
     Stall,
 }
 
+/// How the server answers XOAUTH2 and OAUTHBEARER ([`Script::oauth`]).
+#[derive(Debug, Clone)]
+struct OAuthScript {
+    /// Tokens answered with 235.
+    accepted: Vec<String>,
+    /// The JSON of the `334` error challenge for any other token; empty:
+    /// no challenge, `rejection` at once (as Microsoft answers).
+    error_json: String,
+    /// The final answer to a refused token.
+    rejection: String,
+}
+
 /// One scenario: how the server answers each step.
 #[derive(Debug, Clone)]
 pub struct Script {
@@ -66,6 +80,8 @@ pub struct Script {
     stall_marker: Option<String>,
     /// The first this many connections stall on their first message.
     stall_connections: usize,
+    /// `None`: XOAUTH2 and OAUTHBEARER are unknown mechanisms (504).
+    oauth: Option<OAuthScript>,
 }
 
 impl Default for Script {
@@ -90,6 +106,7 @@ impl Script {
             data: DataBehavior::Accept,
             stall_marker: None,
             stall_connections: 0,
+            oauth: None,
         }
     }
 
@@ -154,6 +171,44 @@ impl Script {
         self.stall_connections = n;
         self
     }
+
+    /// Speak XOAUTH2 and OAUTHBEARER (offer them with [`Script::extensions`]):
+    /// a token in `accepted` gets `235`; any other gets `334
+    /// base64(error_json)`, and after the client's empty response (an empty
+    /// line for XOAUTH2, `AQ==` for OAUTHBEARER) `rejection` (e.g. `535
+    /// 5.7.8 ...`). An empty `error_json` sends `rejection` at once. A
+    /// response that is not the mechanism's format gets `501`, as does a
+    /// wrong empty response. The initial response is optional: without it
+    /// the server prompts with `334 `.
+    pub fn oauth(mut self, accepted: &[&str], error_json: &str, rejection: &str) -> Script {
+        self.oauth = Some(OAuthScript {
+            accepted: accepted.iter().map(|t| t.to_string()).collect(),
+            error_json: error_json.to_string(),
+            rejection: rejection.to_string(),
+        });
+        self
+    }
+}
+
+/// The bearer token in a decoded XOAUTH2 (`user=..^Aauth=Bearer ..^A^A`) or
+/// OAUTHBEARER (`n,a=..,^Ahost=..^Aport=..^Aauth=Bearer ..^A^A`) response;
+/// `None` when the response does not have the mechanism's shape.
+pub fn bearer_token(mechanism: &str, response: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(response).ok()?;
+    let fields = text.strip_suffix("\x01\x01")?;
+    let mut parts = fields.split('\x01');
+    let first = parts.next()?;
+    let shaped = match mechanism.to_ascii_uppercase().as_str() {
+        "XOAUTH2" => first.starts_with("user="),
+        "OAUTHBEARER" => first.starts_with("n,") && first.ends_with(','),
+        _ => false,
+    };
+    if !shaped {
+        return None;
+    }
+    parts
+        .find_map(|part| part.strip_prefix("auth=Bearer "))
+        .map(str::to_string)
 }
 
 /// What the server saw.
@@ -323,7 +378,7 @@ impl Connection {
             }
             "EHLO" => self.ehlo().await?,
             "HELO" => self.reply("250 fault.test").await?,
-            "AUTH" => self.auth(&upper).await?,
+            "AUTH" => self.auth(line).await?,
             "MAIL" => {
                 self.accepted_rcpts = 0;
                 let reply = self.script.mail_reply.clone();
@@ -361,10 +416,18 @@ impl Connection {
         self.reply(&text.join("\r\n")).await
     }
 
-    async fn auth(&mut self, upper: &str) -> io::Result<()> {
+    async fn auth(&mut self, line: &str) -> io::Result<()> {
+        let upper = line.to_ascii_uppercase();
         let mut words = upper.split(' ').skip(1);
         let mechanism = words.next().unwrap_or("");
         let initial = words.next();
+        if matches!(mechanism, "XOAUTH2" | "OAUTHBEARER")
+            && let Some(oauth) = self.script.oauth.clone()
+        {
+            // The initial response as sent: base64 is case-sensitive.
+            let initial = line.split(' ').nth(2).map(str::to_string);
+            return self.oauth(mechanism, initial, &oauth).await;
+        }
         let prompts: Vec<String> = match (mechanism, initial) {
             ("PLAIN", Some(_)) => vec![],
             ("PLAIN", None) => vec!["334 ".to_string()],
@@ -385,6 +448,51 @@ impl Connection {
         }
         let reply = self.script.auth_reply.clone();
         self.reply(&reply).await
+    }
+
+    /// One XOAUTH2 or OAUTHBEARER exchange per [`Script::oauth`].
+    async fn oauth(
+        &mut self,
+        mechanism: &str,
+        initial: Option<String>,
+        script: &OAuthScript,
+    ) -> io::Result<()> {
+        let response = match initial {
+            Some(response) => response,
+            None => {
+                self.reply("334 ").await?;
+                match self.read_command().await? {
+                    Some(response) if response != "*" => response,
+                    _ => return self.reply("501 5.7.0 Authentication cancelled").await,
+                }
+            }
+        };
+        let decoded = BASE64.decode(response.as_bytes()).unwrap_or_default();
+        let Some(token) = bearer_token(mechanism, &decoded) else {
+            return self
+                .reply("501 5.5.2 malformed OAuth2 initial response")
+                .await;
+        };
+        if script.accepted.contains(&token) {
+            return self.reply("235 2.7.0 Authentication successful").await;
+        }
+        if script.error_json.is_empty() {
+            return self.reply(&script.rejection).await;
+        }
+        self.reply(&format!("334 {}", BASE64.encode(&script.error_json)))
+            .await?;
+        let empty = if mechanism == "OAUTHBEARER" {
+            "AQ=="
+        } else {
+            ""
+        };
+        match self.read_command().await? {
+            Some(answer) if answer == empty => self.reply(&script.rejection).await,
+            _ => {
+                self.reply("501 5.5.4 expected the empty response to the error challenge")
+                    .await
+            }
+        }
     }
 
     async fn rcpt(&mut self, upper: &str) -> io::Result<()> {

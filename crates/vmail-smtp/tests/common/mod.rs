@@ -2,6 +2,7 @@
 //! and the secret search.
 #![allow(dead_code)]
 
+pub mod oauth;
 pub mod real;
 
 use base64::Engine as _;

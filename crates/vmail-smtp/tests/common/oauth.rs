@@ -1,0 +1,145 @@
+//! A fake token source that counts its calls, OAuth settings for the fault
+//! server, and the search for tokens in everything a report shows.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use vmail_core::{
+    AccessToken, AuthType, OAuthGrant, OAuthProvider, OAuthSettings, Secret, SmtpSettings,
+    TokenError, TokenErrorKind, TokenFuture, TokenSource,
+};
+use vmail_smtp::SessionReport;
+
+/// The mailbox the tokens are for.
+pub const MAILBOX: &str = "fax@example.test";
+
+/// Hands out its tokens in order (the last one again when they run out),
+/// or fails every call; records the `force_refresh` flag of every call.
+#[derive(Debug)]
+pub struct FakeTokens {
+    tokens: Vec<String>,
+    failure: Option<TokenError>,
+    calls: Mutex<Vec<bool>>,
+}
+
+impl FakeTokens {
+    pub fn handing_out(tokens: &[&str]) -> FakeTokens {
+        FakeTokens {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            failure: None,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn failing(kind: TokenErrorKind, summary: &str) -> FakeTokens {
+        FakeTokens {
+            tokens: Vec::new(),
+            failure: Some(TokenError {
+                kind,
+                summary: summary.to_string(),
+                advice: Some("set [VMAIL] oauth-client-secret".to_string()),
+            }),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The `force_refresh` flag of each call, in order.
+    pub fn calls(&self) -> Vec<bool> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+impl TokenSource for FakeTokens {
+    fn token(&self, force_refresh: bool) -> TokenFuture<'_> {
+        let call = match self.calls.lock() {
+            Ok(mut calls) => {
+                calls.push(force_refresh);
+                calls.len() - 1
+            }
+            Err(_) => 0,
+        };
+        let result = match (&self.failure, self.tokens.get(call).or(self.tokens.last())) {
+            (Some(error), _) => Err(error.clone()),
+            (None, Some(token)) => Ok(AccessToken {
+                token: Secret::new(token.as_str()),
+                expires_at: SystemTime::now() + Duration::from_secs(3600),
+            }),
+            (None, None) => Err(TokenError {
+                kind: TokenErrorKind::Other,
+                summary: "the fake has no tokens".to_string(),
+                advice: None,
+            }),
+        };
+        Box::pin(async move { result })
+    }
+}
+
+/// Fault-server settings logging in with a token for [`MAILBOX`] (in clear:
+/// the fault server has no TLS, so the test allows it explicitly).
+pub fn settings(port: u16, auth_type: AuthType) -> SmtpSettings {
+    let mut settings = super::settings(port);
+    settings.auth_type = auth_type;
+    settings.allow_plaintext_auth = true;
+    settings.oauth = Some(OAuthSettings {
+        provider: OAuthProvider::Generic,
+        grant: OAuthGrant::ClientCredentials,
+        tenant: None,
+        client_id: "vmail-test".to_string(),
+        client_secret: Some(Secret::new("client-secret-never-shown")),
+        key_file: None,
+        user: MAILBOX.to_string(),
+        scope: "smtp".to_string(),
+        token_url: "http://127.0.0.1:9/token".to_string(),
+        device_url: None,
+        ca_file: None,
+    });
+    settings
+}
+
+/// The server's `334` error JSON of RFC 7628 §3.2.2.
+pub const ERROR_JSON: &str =
+    r#"{"status":"401","schemes":"bearer","scope":"https://mail.example.test/smtp"}"#;
+
+/// Every form in which a token must never be shown: clear, base64, and
+/// both SASL responses in base64 (for `port` on 127.0.0.1).
+pub fn token_forms(token: &str, port: u16) -> Vec<String> {
+    vec![
+        token.to_string(),
+        BASE64.encode(token),
+        BASE64.encode(format!("user={MAILBOX}\x01auth=Bearer {token}\x01\x01")),
+        BASE64.encode(format!(
+            "n,a={MAILBOX},\x01host=127.0.0.1\x01port={port}\x01auth=Bearer {token}\x01\x01"
+        )),
+    ]
+}
+
+/// The transcript, the outcomes, the errors and their Debug forms hold no
+/// token in any form, nor the client secret.
+pub fn assert_no_token(report: &SessionReport, tokens: &[&str], port: u16) {
+    let shown = super::everything_shown(report);
+    assert!(!shown.contains("client-secret-never-shown"), "{shown}");
+    for token in tokens {
+        for form in token_forms(token, port) {
+            assert!(!shown.contains(&form), "`{form}` was shown in:\n{shown}");
+        }
+    }
+}
+
+/// The AUTH lines the server received, decoded: (mechanism, decoded
+/// initial response).
+pub fn auth_lines(commands: &[String]) -> Vec<(String, Vec<u8>)> {
+    commands
+        .iter()
+        .filter(|c| c.to_ascii_uppercase().starts_with("AUTH "))
+        .map(|c| {
+            let mut words = c.split(' ').skip(1);
+            let mechanism = words.next().unwrap_or("").to_string();
+            let decoded = words
+                .next()
+                .and_then(|b| BASE64.decode(b).ok())
+                .unwrap_or_default();
+            (mechanism, decoded)
+        })
+        .collect()
+}
