@@ -309,7 +309,7 @@ impl Inner {
                     .await;
                 self.map(response.map(|r| Fetched::from_response(&r)), &[])
             }
-            OAuthGrant::RefreshToken => self.refresh(now).await,
+            OAuthGrant::RefreshToken => self.refresh().await,
             OAuthGrant::ServiceAccount => {
                 let key_file = s.key_file.as_deref().ok_or_else(|| TokenError {
                     kind: TokenErrorKind::NotConfigured,
@@ -328,7 +328,7 @@ impl Inner {
     /// before the new access token is handed out: killed at any moment, the
     /// relay still holds a refresh token the server accepts (the old one
     /// until the rename, the new one after it).
-    async fn refresh(&self, _now: SystemTime) -> Result<Fetched, TokenError> {
+    async fn refresh(&self) -> Result<Fetched, TokenError> {
         let s = &self.settings;
         let stored = self.stored_refresh()?;
         let client = oauth_client(s)?;
@@ -512,5 +512,38 @@ async fn jwt_bearer(
         let parsed: BasicErrorResponse =
             serde_json::from_slice(body).map_err(|_| E::Other("not an error response".into()))?;
         Err(E::ServerResponse(parsed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(lifetime: u64) -> (Cached, SystemTime) {
+        let issued = from_unix(1_000_000);
+        let token = AccessToken {
+            token: Secret::new("t"),
+            expires_at: issued + Duration::from_secs(lifetime),
+        };
+        let cached = Cached {
+            token,
+            issued_at: issued,
+            generation: 1,
+        };
+        (cached, issued)
+    }
+
+    #[test]
+    fn an_hour_token_is_refreshed_five_minutes_before_expiry() {
+        let (c, t0) = cached(3600);
+        assert!(!refresh_due(&c, t0 + Duration::from_secs(3299)));
+        assert!(refresh_due(&c, t0 + Duration::from_secs(3300)));
+    }
+
+    #[test]
+    fn a_short_token_is_refreshed_at_half_its_lifetime() {
+        let (c, t0) = cached(60);
+        assert!(!refresh_due(&c, t0 + Duration::from_secs(29)));
+        assert!(refresh_due(&c, t0 + Duration::from_secs(30)));
     }
 }
