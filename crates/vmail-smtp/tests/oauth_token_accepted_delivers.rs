@@ -39,6 +39,13 @@ async fn xoauth2_delivers_with_one_token_request() -> std::io::Result<()> {
             format!("user={MAILBOX}\x01auth=Bearer {TOKEN}\x01\x01").into_bytes()
         )]
     );
+    // The forms searched for are the ones that went on the wire.
+    let wire = oauth::token_forms(TOKEN, server.port());
+    assert!(
+        server
+            .commands()
+            .contains(&format!("AUTH XOAUTH2 {}", wire[2]))
+    );
     let transcript = report.transcript.to_string();
     assert!(
         transcript.contains("C: AUTH XOAUTH2 <redacted>\n"),
@@ -75,6 +82,12 @@ async fn oauthbearer_names_the_mailbox_host_and_port() -> std::io::Result<()> {
             )
             .into_bytes()
         )]
+    );
+    let wire = oauth::token_forms(TOKEN, port);
+    assert!(
+        server
+            .commands()
+            .contains(&format!("AUTH OAUTHBEARER {}", wire[3]))
     );
     assert!(
         report

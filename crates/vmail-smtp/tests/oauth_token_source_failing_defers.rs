@@ -93,3 +93,30 @@ async fn xoauth2_without_the_oauth_keys_names_them() -> std::io::Result<()> {
     assert!(!server.received("AUTH"));
     Ok(())
 }
+
+/// A token endpoint that accepts the request and never answers: the wait is
+/// bounded by the session's step timeout, then deferred, no AUTH sent.
+#[tokio::test]
+async fn a_hanging_token_source_times_out_and_defers() -> std::io::Result<()> {
+    let server = FaultServer::start(script()).await?;
+    let tokens = Arc::new(FakeTokens::hanging());
+    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
+        .with_tokens(tokens.clone())
+        .send(vec![common::simple(&["a@example.test"])])
+        .await;
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_deferred(), "{outcome}");
+    assert!(matches!(
+        &report.session_error,
+        Some(SmtpError::OAuthToken { error, .. }) if error.kind == TokenErrorKind::Unreachable
+    ));
+    assert!(
+        outcome
+            .to_string()
+            .contains("the token endpoint gave no token within 0.5 s"),
+        "{outcome}"
+    );
+    assert_eq!(tokens.calls(), vec![false]);
+    assert!(!server.received("AUTH"));
+    Ok(())
+}

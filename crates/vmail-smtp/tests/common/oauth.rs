@@ -20,6 +20,8 @@ pub const MAILBOX: &str = "fax@example.test";
 pub struct FakeTokens {
     tokens: Vec<String>,
     failure: Option<TokenError>,
+    /// Never answer (a token endpoint that accepts and stalls).
+    hangs: bool,
     calls: Mutex<Vec<bool>>,
 }
 
@@ -28,7 +30,16 @@ impl FakeTokens {
         FakeTokens {
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
             failure: None,
+            hangs: false,
             calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A source whose every call stays pending.
+    pub fn hanging() -> FakeTokens {
+        FakeTokens {
+            hangs: true,
+            ..FakeTokens::handing_out(&[])
         }
     }
 
@@ -40,6 +51,7 @@ impl FakeTokens {
                 summary: summary.to_string(),
                 advice: Some("set [VMAIL] oauth-client-secret".to_string()),
             }),
+            hangs: false,
             calls: Mutex::new(Vec::new()),
         }
     }
@@ -71,7 +83,13 @@ impl TokenSource for FakeTokens {
                 advice: None,
             }),
         };
-        Box::pin(async move { result })
+        let hangs = self.hangs;
+        Box::pin(async move {
+            if hangs {
+                std::future::pending::<()>().await;
+            }
+            result
+        })
     }
 }
 
