@@ -1,0 +1,34 @@
+//! Everything vmail knows about the message itself, in one place, so that
+//! `vfx`, the sendmail shim, pickup of `.eml` and `.job` drops, `vfxadmin
+//! check --send-test` and the failure notice agree on it:
+//!
+//! - [`header`]: the header section, split from the body, Bcc removed with
+//!   its continuation lines, the Subject read back;
+//! - [`envelope`]: the envelope from To, Cc and Bcc, as `sendmail -t` does;
+//! - [`address`]: what counts as an address, and why one is refused;
+//! - [`stamp`]: the Date and Message-ID a message is given, from the clock
+//!   or from a drop file's identity (so a drop queued twice is the same
+//!   message twice);
+//! - [`fields`]: the From, Date and Message-ID added when a message lacks them;
+//! - [`mime`]: the MIME message of `vfx` and of `.job` drops;
+//! - [`dsn`]: the failure notice, an RFC 3464 delivery status notification.
+//!
+//! It depends on `vmail-core` only (and lettre, mail-parser, mime_guess):
+//! the spool, the CLI and the daemon depend on it, never the other way.
+
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod dsn;
+pub mod envelope;
+pub mod fields;
+pub mod header;
+pub mod mime;
+pub mod stamp;
+
+pub use address::AddressError;
+pub use dsn::{DsnError, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
+pub use envelope::EnvelopeError;
+pub use header::{Header, HeaderError, Parts};
+pub use mime::{Attachment, Draft, MimeError};
+pub use stamp::Stamp;

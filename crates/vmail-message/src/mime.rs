@@ -1,0 +1,197 @@
+//! The MIME message of `vfx` and of `.job` drops, built with lettre: a text
+//! part (the cover page, the note, the body), then one attachment per file,
+//! named and typed from its file name.
+
+use std::path::Path;
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+
+use crate::stamp::Stamp;
+
+/// A file to attach, read whole by the caller (the spool opens drops its
+/// own careful way; `vfx` reads the files it is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The attachment's file name (the last component of its path).
+    pub name: String,
+    /// `application/pdf`, `image/tiff`, ... (see [`mime_type`]).
+    pub mime: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Attachment {
+    /// An attachment named and typed after the last component of `path`.
+    pub fn from_path(path: &Path, bytes: Vec<u8>) -> Attachment {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Attachment {
+            name,
+            mime: mime_type(path),
+            bytes,
+        }
+    }
+}
+
+/// The MIME type of a file from its name: `application/pdf`, `image/tiff`,
+/// ... or `application/octet-stream` for names nothing is known of.
+pub fn mime_type(path: &Path) -> String {
+    mime_guess::from_path(path)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
+}
+
+/// Everything the message says.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+    /// Shown in the header; Bcc recipients are in the envelope only.
+    pub cc: Vec<Mailbox>,
+    pub subject: Option<String>,
+    /// The text part; a final line end is added when missing.
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    /// Date and Message-ID (the Message-ID at the sender's domain).
+    pub stamp: Stamp,
+}
+
+/// Why a draft could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum MimeError {
+    #[error("{name}: no MIME type {mime}")]
+    BadType { name: String, mime: String },
+    #[error("{0}")]
+    Build(#[from] lettre::error::Error),
+}
+
+/// The RFC 5322 message of `draft`, with CRLF line ends.
+pub fn build(draft: &Draft) -> Result<Vec<u8>, MimeError> {
+    let mut builder = Message::builder()
+        .from(draft.from.clone())
+        .date(draft.stamp.system_time())
+        .message_id(Some(draft.stamp.message_id(draft.from.email.domain())));
+    for mbox in &draft.to {
+        builder = builder.to(mbox.clone());
+    }
+    for mbox in &draft.cc {
+        builder = builder.cc(mbox.clone());
+    }
+    if let Some(subject) = &draft.subject {
+        builder = builder.subject(subject.clone());
+    }
+    let mut text = draft.text.clone();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let message = if draft.attachments.is_empty() {
+        builder.singlepart(SinglePart::plain(text))?
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+        for attachment in &draft.attachments {
+            let content_type =
+                ContentType::parse(&attachment.mime).map_err(|_| MimeError::BadType {
+                    name: attachment.name.clone(),
+                    mime: attachment.mime.clone(),
+                })?;
+            parts = parts.singlepart(
+                lettre::message::Attachment::new(attachment.name.clone())
+                    .body(attachment.bytes.clone(), content_type),
+            );
+        }
+        builder.multipart(parts)?
+    };
+    Ok(message.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mail_parser::{MessageParser, MimeHeaders};
+
+    fn draft(attachments: Vec<Attachment>) -> Draft {
+        Draft {
+            from: "Fax <fax@x.test>".parse().unwrap(),
+            to: vec!["ann@y.test".parse().unwrap()],
+            cc: vec!["bob@y.test".parse().unwrap()],
+            subject: Some("Invoice 42".into()),
+            text: "Please sign.".into(),
+            attachments,
+            stamp: Stamp::now(),
+        }
+    }
+
+    #[test]
+    fn attachment_types_follow_the_file_name() {
+        let cases = [
+            ("a.pdf", "application/pdf"),
+            ("a.tif", "image/tiff"),
+            ("a.TIFF", "image/tiff"),
+            ("a.png", "image/png"),
+            ("a.jpg", "image/jpeg"),
+            ("a.jpeg", "image/jpeg"),
+            ("a.txt", "text/plain"),
+            ("a.fax-g3", "application/octet-stream"),
+            ("noext", "application/octet-stream"),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(mime_type(Path::new(name)), expected, "{name}");
+        }
+        let a = Attachment::from_path(Path::new("/tmp/x/scan.tif"), b"II*".to_vec());
+        assert_eq!(
+            (a.name.as_str(), a.mime.as_str()),
+            ("scan.tif", "image/tiff")
+        );
+    }
+
+    #[test]
+    fn a_draft_with_attachments_is_multipart_mixed_with_named_parts() {
+        let d = draft(vec![
+            Attachment::from_path(Path::new("invoice.pdf"), b"%PDF-1.4".to_vec()),
+            Attachment::from_path(Path::new("scan.png"), vec![0x89, b'P', b'N', b'G']),
+        ]);
+        let bytes = build(&d).unwrap();
+        let message = MessageParser::new().parse(&bytes).unwrap();
+        assert_eq!(message.subject(), Some("Invoice 42"));
+        assert_eq!(
+            message.message_id(),
+            Some(d.stamp.message_id("x.test").trim_matches(['<', '>']))
+        );
+        assert_eq!(
+            message.cc().unwrap().first().unwrap().address(),
+            Some("bob@y.test")
+        );
+        assert_eq!(message.content_type().unwrap().subtype(), Some("mixed"));
+        assert_eq!(message.body_text(0).unwrap().trim_end(), "Please sign.");
+        let names: Vec<(&str, String)> = message
+            .attachments()
+            .map(|p| {
+                let ct = p.content_type().unwrap();
+                let mime = format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""));
+                (p.attachment_name().unwrap(), mime)
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("invoice.pdf", "application/pdf".to_string()),
+                ("scan.png", "image/png".to_string())
+            ]
+        );
+        assert_eq!(message.attachment(0).unwrap().contents(), b"%PDF-1.4");
+    }
+
+    #[test]
+    fn a_draft_without_attachments_is_one_text_part() {
+        let bytes = build(&draft(Vec::new())).unwrap();
+        let message = MessageParser::new().parse(&bytes).unwrap();
+        assert_eq!(message.content_type().unwrap().ctype(), "text");
+        assert_eq!(message.body_text(0).unwrap().trim_end(), "Please sign.");
+        assert_eq!(message.attachment_count(), 0);
+    }
+}
