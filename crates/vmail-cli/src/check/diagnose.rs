@@ -145,12 +145,7 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
         SmtpError::TlsConfig { detail } => fail(format!(
             "TLS cannot be set up: {detail}; check [VMAIL] ca-file (a PEM file of CA certificates)"
         )),
-        SmtpError::PlaintextAuthRefused => fail(
-            "the server offers AUTH on an unencrypted connection, and vmail does not send the \
-             password in clear: use tls=starttls, or tls=implicit on the server's TLS port, or \
-             set [VMAIL] allow-plaintext-auth=yes on a trusted network"
-                .to_string(),
-        ),
+        SmtpError::PlaintextAuthRefused => fail(plaintext_auth_refused(s)),
         SmtpError::AuthMechanismNotOffered { wanted, offered } => {
             fail(mechanism_not_offered(wanted, offered))
         }
@@ -207,6 +202,20 @@ fn not_smtp(cx: &Cx<'_>, step: Step, detail: &str) -> Diagnosis {
     } else {
         Diagnosis::Verdict(fallback)
     }
+}
+
+fn plaintext_auth_refused(settings: &SmtpSettings) -> String {
+    // A bearer token read off the wire logs in as well as a password.
+    let what = if settings.oauth.is_some() {
+        "the OAuth2 token"
+    } else {
+        "the password"
+    };
+    format!(
+        "the server offers AUTH on an unencrypted connection, and vmail does not send {what} \
+         in clear: use tls=starttls, or tls=implicit on the server's TLS port, or set [VMAIL] \
+         allow-plaintext-auth=yes on a trusted network"
+    )
 }
 
 fn helo_refused(cx: &Cx<'_>, reply: &Reply) -> String {
@@ -932,6 +941,47 @@ mod tests {
              from the token endpoint: invalid_client (AADSTS7000215: the client secret is \
              wrong); check that this host reaches [VMAIL] oauth-token-url (DNS, firewall, \
              proxy) and ca-file"
+        );
+    }
+
+    #[test]
+    fn plaintext_auth_refused_says_token_when_oauth_is_set() {
+        let mut settings = SmtpSettings::plain("127.0.0.1", 25);
+        assert!(
+            text(SmtpError::PlaintextAuthRefused, &settings)
+                .contains("vmail does not send the password in clear")
+        );
+        settings.oauth = Some(vmail_core::OAuthSettings {
+            provider: vmail_core::OAuthProvider::Google,
+            grant: vmail_core::OAuthGrant::ServiceAccount,
+            tenant: None,
+            client_id: "id".into(),
+            client_secret: None,
+            key_file: None,
+            user: "fax@example.com".into(),
+            scope: "https://mail.google.com/".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            device_url: None,
+            ca_file: None,
+        });
+        assert_eq!(
+            text(SmtpError::PlaintextAuthRefused, &settings),
+            "the server offers AUTH on an unencrypted connection, and vmail does not send the \
+             OAuth2 token in clear: use tls=starttls, or tls=implicit on the server's TLS port, \
+             or set [VMAIL] allow-plaintext-auth=yes on a trusted network"
+        );
+        let no_token = SmtpError::OAuthToken {
+            mechanism: "XOAUTH2",
+            error: TokenError {
+                kind: TokenErrorKind::Unreachable,
+                summary: "connection refused".into(),
+                advice: None,
+            },
+            rejected: None,
+        };
+        assert!(
+            text(no_token, &settings)
+                .starts_with("no OAuth2 token from https://oauth2.googleapis.com/token: ")
         );
     }
 }
