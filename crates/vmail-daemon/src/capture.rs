@@ -50,7 +50,33 @@ fn write_envelope_headers(out: &mut impl Write, attempt: &Attempt) -> io::Result
 }
 
 impl Deliver for CaptureDeliverer {
+    /// Writes and fsyncs on the blocking pool, like every other disk write
+    /// of the daemon: the runtime thread keeps serving the scheduler.
     async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
+        let capture = CaptureDeliverer {
+            dir: self.dir.clone(),
+        };
+        let count = batch.len();
+        match tokio::task::spawn_blocking(move || capture.capture_all(&batch)).await {
+            Ok(reports) => reports,
+            Err(err) => (0..count)
+                .map(|_| {
+                    Report::new(Outcome::Deferred {
+                        reason: format!("the capture did not finish: {err}"),
+                        reply: None,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn destination(&self) -> String {
+        format!("capture folder {}", self.dir.display())
+    }
+}
+
+impl CaptureDeliverer {
+    fn capture_all(&self, batch: &[Attempt]) -> Vec<Report> {
         batch
             .iter()
             .map(|attempt| match self.capture(attempt) {
@@ -66,10 +92,6 @@ impl Deliver for CaptureDeliverer {
                 }),
             })
             .collect()
-    }
-
-    fn destination(&self) -> String {
-        format!("capture folder {}", self.dir.display())
     }
 }
 

@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod capture;
+pub mod clock;
 pub mod deliver;
 pub mod index;
 pub mod lifecycle;
@@ -182,6 +183,7 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
         spool: Arc::new(spool),
         deliverer: Arc::new(relay),
         config: Arc::new(config),
+        clock: clock::Clock::System,
     };
     let exit = Scheduler::new(ctx, Inputs { hints, control }, reload, mode)
         .run()

@@ -9,10 +9,11 @@ use crate::index::QueueIndex;
 use crate::lifecycle::{Control, Systemd};
 use crate::watcher::Hint;
 use crate::worker::{BatchResult, Next, WorkerContext, run_batch};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use tracing::{debug, info, warn};
 use vmail_config::Config;
@@ -44,7 +45,6 @@ const INGEST_RETRY_MAX: Duration = Duration::from_secs(60);
 /// Results of work the scheduler handed out.
 #[derive(Debug)]
 pub enum Event {
-    BatchDone(BatchResult),
     /// Jobs on disk, with when they are due (`None`: now) and whether held;
     /// `last` closes the scan that sent them.
     Loaded {
@@ -55,9 +55,7 @@ pub enum Event {
     Picked(Vec<JobId>),
     /// A pickup pass ended; `left` drops stayed in `in/` because the spool
     /// could not take them.
-    Ingested {
-        left: usize,
-    },
+    Ingested { left: usize },
     /// Jobs read again because `queue/` changed under them (a new link, a
     /// state rewritten by `vfxadmin`), with when they are due and whether held.
     Refreshed(Vec<(JobId, Option<SystemTime>, bool)>),
@@ -95,7 +93,12 @@ pub struct Scheduler<D: Deliver> {
     reloader: Reloader<D>,
     systemd: Systemd,
     mode: Mode,
-    busy_workers: usize,
+    /// The sessions out with jobs. The scheduler owns their tasks, so every
+    /// job it hands out comes back to it on every path: a worker's result,
+    /// or its panic (`JoinError`), after which its jobs are tried again.
+    workers: JoinSet<BatchResult>,
+    /// The jobs each running worker took, by task.
+    batches: HashMap<tokio::task::Id, Vec<JobId>>,
     scans_running: usize,
     ingesting: bool,
     ingest_again: bool,
@@ -129,7 +132,8 @@ impl<D: Deliver> Scheduler<D> {
             reloader,
             systemd: Systemd::from_env(),
             mode,
-            busy_workers: 0,
+            workers: JoinSet::new(),
+            batches: HashMap::new(),
             scans_running: 0,
             ingesting: false,
             ingest_again: false,
@@ -169,6 +173,9 @@ impl<D: Deliver> Scheduler<D> {
             let wake = self.next_wake();
             tokio::select! {
                 Some(event) = self.events_rx.recv() => self.on_event(event),
+                Some(joined) = self.workers.join_next_with_id(), if !self.workers.is_empty() => {
+                    self.on_worker_joined(joined);
+                }
                 Some(hint) = self.hints.recv() => self.on_hint(hint),
                 Some(control) = self.control.recv() => self.on_control(control),
                 () = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {}
@@ -194,7 +201,7 @@ impl<D: Deliver> Scheduler<D> {
 
     fn finished(&mut self, announced: bool) -> bool {
         if let Some(deadline) = self.draining {
-            if self.busy_workers == 0 {
+            if self.workers.is_empty() {
                 info!(
                     "stopped: every session has finished; {} job(s) stay queued",
                     self.index.len()
@@ -204,13 +211,13 @@ impl<D: Deliver> Scheduler<D> {
             if Instant::now() >= deadline {
                 warn!(
                     "stopping with {} session(s) still busy; their jobs stay queued and may be sent again",
-                    self.busy_workers
+                    self.workers.len()
                 );
                 return true;
             }
             return false;
         }
-        let idle = self.busy_workers == 0
+        let idle = self.workers.is_empty()
             && self.scans_running == 0
             && !self.ingesting
             && !self.refreshing;
@@ -224,7 +231,7 @@ impl<D: Deliver> Scheduler<D> {
         if let Some(deadline) = self.draining {
             return Some(deadline.min(Instant::now() + Duration::from_secs(5)));
         }
-        if self.busy_workers >= self.ctx.config.max_connections.max(1) {
+        if self.workers.len() >= self.ctx.config.max_connections.max(1) {
             return None;
         }
         self.index.next_due()
@@ -239,7 +246,7 @@ impl<D: Deliver> Scheduler<D> {
             return;
         }
         let max_workers = self.ctx.config.max_connections.max(1);
-        let free = max_workers.saturating_sub(self.busy_workers);
+        let free = max_workers.saturating_sub(self.workers.len());
         if free == 0 {
             return;
         }
@@ -250,27 +257,22 @@ impl<D: Deliver> Scheduler<D> {
             return;
         }
         for ids in due.chunks(due.len().div_ceil(free)) {
-            debug!(target: SCHED_TARGET, "worker {} takes {} job(s), first {}", self.busy_workers + 1, ids.len(), ids[0]);
-            self.busy_workers += 1;
-            let ctx = self.ctx.clone();
-            let events = self.events_tx.clone();
-            let ids = ids.to_vec();
-            tokio::spawn(async move {
-                let result = run_batch(ctx, ids).await;
-                let _ = events.send(Event::BatchDone(result)).await;
-            });
+            debug!(target: SCHED_TARGET, "session {} takes {} job(s), the first {}", self.workers.len() + 1, ids.len(), ids[0]);
+            let task = self
+                .workers
+                .spawn(run_batch(self.ctx.clone(), ids.to_vec()));
+            self.batches.insert(task.id(), ids.to_vec());
         }
     }
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::BatchDone(result) => self.on_batch_done(result),
             Event::Loaded { jobs, last } => {
                 if last {
                     self.scans_running = self.scans_running.saturating_sub(1);
                 }
                 for (id, due, held) in jobs {
-                    self.index.upsert(id, instant_at(due), held);
+                    self.index.upsert(id, self.ctx.clock.instant_at(due), held);
                 }
             }
             Event::Picked(ids) => {
@@ -288,7 +290,7 @@ impl<D: Deliver> Scheduler<D> {
             Event::Refreshed(jobs) => {
                 self.refreshing = false;
                 for (id, due, held) in jobs {
-                    self.index.upsert(id, instant_at(due), held);
+                    self.index.upsert(id, self.ctx.clock.instant_at(due), held);
                 }
                 self.start_pending_loads();
             }
@@ -299,13 +301,55 @@ impl<D: Deliver> Scheduler<D> {
         }
     }
 
+    /// A worker ended, with its result or with a panic. Every job it took
+    /// and did not report on (all of them, after a panic) is tried again
+    /// after `retry-min`: it may have been sent, so not at once, and not
+    /// never, which a job left marked in flight would be.
+    fn on_worker_joined(&mut self, joined: Result<(tokio::task::Id, BatchResult), JoinError>) {
+        let (task, result) = match joined {
+            Ok((task, result)) => (task, result),
+            Err(err) => {
+                warn!(
+                    "a session's worker {}: its job(s) will be tried again",
+                    panic_text(&err)
+                );
+                (err.id(), BatchResult::default())
+            }
+        };
+        let taken = self.batches.remove(&task).unwrap_or_default();
+        let reported: BTreeSet<&JobId> = result.finished.iter().map(|(id, _)| id).collect();
+        let lost: Vec<JobId> = taken
+            .into_iter()
+            .filter(|id| !reported.contains(id))
+            .collect();
+        if !lost.is_empty() {
+            let again = Instant::now() + self.ctx.config.retry.min;
+            warn!(
+                "{} job(s) of that session were not settled ({}); next attempt in {}s",
+                lost.len(),
+                lost.iter()
+                    .map(JobId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.ctx.config.retry.min.as_secs()
+            );
+            // The next attempt reads each from the disk first: one settled
+            // before the panic is found gone then, and forgotten.
+            for id in &lost {
+                self.index.reschedule(id, again);
+            }
+        }
+        self.on_batch_done(result);
+    }
+
     fn on_batch_done(&mut self, result: BatchResult) {
-        self.busy_workers = self.busy_workers.saturating_sub(1);
         for (id, next) in result.finished {
             debug!(target: SCHED_TARGET, "job {id}: {next:?}");
             match next {
                 Next::Done => self.index.remove(&id),
-                Next::RetryAt(due) => self.index.reschedule(&id, instant_at(Some(due))),
+                Next::RetryAt(due) => self
+                    .index
+                    .reschedule(&id, self.ctx.clock.instant_at(Some(due))),
                 Next::Held => {
                     self.index.remove(&id);
                     self.index.upsert(id, Instant::now(), true);
@@ -361,12 +405,12 @@ impl<D: Deliver> Scheduler<D> {
                 info!(
                     "stopping: no new sessions; waiting up to {}s for {} busy session(s)",
                     bound.as_secs(),
-                    self.busy_workers
+                    self.workers.len()
                 );
                 self.systemd.stopping();
                 self.draining = Some(Instant::now() + bound);
             }
-            Control::Shutdown => info!("still stopping: {} session(s) busy", self.busy_workers),
+            Control::Shutdown => info!("still stopping: {} session(s) busy", self.workers.len()),
         }
     }
 
@@ -407,7 +451,7 @@ impl<D: Deliver> Scheduler<D> {
         format!(
             "{} job(s) queued, {} session(s) busy",
             self.index.len(),
-            self.busy_workers
+            self.workers.len()
         )
     }
 
@@ -482,10 +526,15 @@ impl<D: Deliver> Scheduler<D> {
         if self.pending_loads.is_empty() || self.refreshing {
             return;
         }
-        let ids: Vec<JobId> = std::mem::take(&mut self.pending_loads)
-            .into_iter()
-            .filter(|id| !self.index.is_in_flight(id))
-            .collect();
+        // A job out with a worker is read when the worker is done (its change
+        // may be an administrator's, which the worker honours, and the disk
+        // then says what became of it); until then its id waits here.
+        let (in_flight, ids): (BTreeSet<JobId>, BTreeSet<JobId>) =
+            std::mem::take(&mut self.pending_loads)
+                .into_iter()
+                .partition(|id| self.index.is_in_flight(id));
+        self.pending_loads = in_flight;
+        let ids: Vec<JobId> = ids.into_iter().collect();
         if ids.is_empty() {
             return;
         }
@@ -529,14 +578,13 @@ impl<D: Deliver> Scheduler<D> {
     }
 }
 
-/// A wall-clock due time on the scheduler's monotonic clock. Past or absent
-/// times are due now. Tests pause the monotonic clock, so waits are never slept.
-fn instant_at(due: Option<SystemTime>) -> Instant {
-    let now = Instant::now();
-    match due.map(|due| due.duration_since(SystemTime::now())) {
-        Some(Ok(wait)) => now + wait,
-        Some(Err(_)) | None => now,
+/// What a panicking worker said, for the daemon log.
+fn panic_text(err: &JoinError) -> String {
+    if !err.is_panic() {
+        return "was cancelled".to_string();
     }
+    let text = format!("{err}");
+    format!("panicked ({text})")
 }
 
 fn far_future() -> Instant {

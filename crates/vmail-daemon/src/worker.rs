@@ -3,6 +3,7 @@
 //! `failed/`, a notice to the sender, or a new job for the recipients still
 //! to be tried. The scheduler only learns what to do next with each id.
 
+use crate::clock::Clock;
 use crate::deliver::{Attempt, Deliver, Report};
 use crate::notice::{FailedJob, build_notice, wants_notice};
 use std::io::BufRead;
@@ -37,6 +38,7 @@ pub struct WorkerContext<D> {
     pub spool: Arc<Spool>,
     pub deliverer: Arc<D>,
     pub config: Arc<Config>,
+    pub clock: Clock,
 }
 
 impl<D> Clone for WorkerContext<D> {
@@ -45,6 +47,7 @@ impl<D> Clone for WorkerContext<D> {
             spool: Arc::clone(&self.spool),
             deliverer: Arc::clone(&self.deliverer),
             config: Arc::clone(&self.config),
+            clock: self.clock,
         }
     }
 }
@@ -55,10 +58,8 @@ pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> Ba
     let prepared = tokio::task::spawn_blocking(move || prepare(&prep_ctx, ids)).await;
     let (jobs, mut result) = match prepared {
         Ok(prepared) => prepared,
-        Err(err) => {
-            warn!("a worker failed while reading its jobs: {err}");
-            return BatchResult::default();
-        }
+        // The scheduler owns this task and takes its jobs back on a panic.
+        Err(err) => reraise(err),
     };
     if jobs.is_empty() {
         return result;
@@ -72,9 +73,19 @@ pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> Ba
             result.finished.extend(settled.finished);
             result.queued.extend(settled.queued);
         }
-        Err(err) => warn!("a worker failed while recording results: {err}"),
+        Err(err) => reraise(err),
     }
     result
+}
+
+/// A blocking step of this worker panicked (or was cancelled by the
+/// runtime's end): let the worker's task end the same way, so the
+/// scheduler, which owns it, takes its jobs back.
+fn reraise(err: tokio::task::JoinError) -> ! {
+    match err.try_into_panic() {
+        Ok(payload) => std::panic::resume_unwind(payload),
+        Err(err) => panic!("a blocking step of the worker did not finish: {err}"),
+    }
 }
 
 fn attempt_for(job: &QueuedJob) -> Attempt {
@@ -104,7 +115,7 @@ fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, Batch
                 }
                 // Only a bad state was set aside: the job goes on as a fresh one.
                 let next = if ctx.spool.message_path(&id).exists() {
-                    Next::RetryAt(SystemTime::now())
+                    Next::RetryAt(ctx.clock.now())
                 } else {
                     Next::Done
                 };
@@ -112,7 +123,7 @@ fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, Batch
             }
             Err(err) => {
                 // An I/O error (a full or read-only disk) passes; the job stays.
-                let again = SystemTime::now() + ctx.config.retry.min;
+                let again = ctx.clock.now() + ctx.config.retry.min;
                 warn!(job = %id, "cannot read the job now, trying again later: {err}");
                 result.finished.push((id, Next::RetryAt(again)));
             }
@@ -178,6 +189,21 @@ fn settle<D: Deliver>(
             log.line(&format!("  {line}"));
         }
     }
+    // From here on the job's record may be rewritten: under its lock, so an
+    // administrator's hold, release, retry or delete made during the attempt
+    // is read now and honoured, never overwritten.
+    let _lock = match ctx.spool.lock_job(&job.id) {
+        Ok(lock) => Some(lock),
+        Err(SpoolError::UnknownJob { .. }) => {
+            log.line("the job was deleted from the queue during the attempt");
+            info!(job = %job.id, "deleted during the attempt: {}", report.outcome);
+            return Next::Done;
+        }
+        Err(err) => {
+            warn!(job = %job.id, "cannot lock the job, settling it unlocked: {err}");
+            None
+        }
+    };
     let split = RecipientSplit::of(job, report);
     match split.verdict() {
         Verdict::AllDelivered => finish_sent(ctx, job, &mut log),
@@ -241,16 +267,28 @@ fn defer<D: Deliver>(
     log: &mut JobLogLines,
     queued: &mut Vec<JobId>,
 ) -> Next {
-    let now = SystemTime::now();
+    let now = ctx.clock.now();
     let (reason, reply) = match outcome {
         Outcome::Deferred { reason, reply } | Outcome::Failed { reason, reply } => {
             (reason.clone(), reply.clone())
         }
         Outcome::Delivered { reply } => (String::new(), Some(reply.clone())),
     };
-    let Some(state) = job
-        .state
-        .deferred(now, reason, reply.clone(), &ctx.config.retry)
+    // The record as it is now (the caller holds the job's lock), not as it
+    // was when the batch was read: an administrator may have acted since.
+    let current = match ctx.spool.state(&job.id) {
+        Ok(current) => current,
+        Err(SpoolError::UnknownJob { .. }) => {
+            log.line("the job was deleted from the queue during the attempt");
+            return Next::Done;
+        }
+        Err(err) => {
+            warn!(job = %job.id, "cannot read the job's state again, using the one read before the attempt: {err}");
+            job.state.clone()
+        }
+    };
+    let Some(state) =
+        current.deferred_over(&job.state, now, reason, reply.clone(), &ctx.config.retry)
     else {
         let expired = Outcome::Failed {
             reason: format!(
@@ -263,6 +301,11 @@ fn defer<D: Deliver>(
     };
     if let Err(err) = ctx.spool.record_attempt(&job.id, &state) {
         warn!(job = %job.id, "cannot record the attempt: {err}");
+    }
+    if state.held {
+        log.line("held by an administrator: no next attempt until it is released");
+        debug!(job = %job.id, "deferred and held: {outcome}");
+        return Next::Held;
     }
     let due = state.next_due.unwrap_or(now);
     log.line(&format!(
@@ -323,9 +366,11 @@ fn requeue<D>(
     let id = ctx.spool.submit(envelope, message, u64::MAX)?;
     let mut state = JobState::fresh(job.state.first_queued);
     state.attempts = job.state.attempts + 1;
+    // A hold taken during the attempt holds what is left of the job.
+    state.held = ctx.spool.state(&job.id).is_ok_and(|current| current.held);
     state.next_due = job
         .state
-        .deferred(SystemTime::now(), "requeued", None, &ctx.config.retry)
+        .deferred(ctx.clock.now(), "requeued", None, &ctx.config.retry)
         .and_then(|s| s.next_due);
     ctx.spool.record_attempt(&id, &state)?;
     Ok(id)

@@ -12,7 +12,7 @@ use crate::entry;
 use crate::error::{Corrupt, SpoolError};
 use crate::fsutil;
 use crate::spool::{Spool, list_names};
-use crate::state::JobState;
+use crate::state::{AdminAction, JobState};
 
 /// A job in `queue/`, as the scheduler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,20 @@ impl BufRead for MessageReader {
     fn consume(&mut self, amt: usize) {
         self.inner.consume(amt)
     }
+}
+
+/// The lock on one queued job, held by whoever reads its state record to
+/// write it again: `vfxadmin queue` for a hold, release, retry or delete,
+/// and the daemon's worker while it settles an attempt. Nobody then writes
+/// from a record that another has changed since. Dropping it unlocks.
+///
+/// It is an advisory lock (`flock`) on the message file, which every
+/// writer opens anyway and which is never rewritten; the lock follows the
+/// file into `sent/` or `failed/`, and [`Spool::lock_job`] checks after
+/// waiting that the queue still holds the file it locked.
+#[derive(Debug)]
+pub struct JobLock {
+    _file: File,
 }
 
 /// Where a finished job goes.
@@ -185,6 +199,24 @@ impl Spool {
         self.read_state(id, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH))
     }
 
+    /// Locks one queued job (waits while another holder settles it). A job
+    /// deleted, sent or failed meanwhile is [`SpoolError::UnknownJob`].
+    pub fn lock_job(&self, id: &JobId) -> Result<JobLock, SpoolError> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.message_path(id);
+        let file = File::open(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        file.lock().map_err(SpoolError::io("lock", &path))?;
+        let locked = file.metadata().map_err(SpoolError::io("inspect", &path))?;
+        let current = fs::symlink_metadata(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        if (locked.dev(), locked.ino()) != (current.dev(), current.ino()) {
+            return Err(SpoolError::UnknownJob {
+                id: id.clone(),
+                spool: self.root().to_path_buf(),
+            });
+        }
+        Ok(JobLock { _file: file })
+    }
+
     /// Rewrites a job's state record atomically (temp, fsync, rename,
     /// fsync): a reader sees the old record or the new one, never a part.
     pub fn record_attempt(&self, id: &JobId, state: &JobState) -> Result<(), SpoolError> {
@@ -258,35 +290,32 @@ impl Spool {
 
     /// Holds a job: the scheduler leaves it alone until released.
     pub fn hold(&self, id: &JobId) -> Result<JobState, SpoolError> {
-        self.update_state(id, |state| state.held = true)
+        self.admin_action(id, AdminAction::Hold)
     }
 
     /// Releases a held job.
     pub fn release(&self, id: &JobId) -> Result<JobState, SpoolError> {
-        self.update_state(id, |state| state.held = false)
+        self.admin_action(id, AdminAction::Release)
     }
 
     /// Makes a job due now (and releases it).
     pub fn retry_now(&self, id: &JobId) -> Result<JobState, SpoolError> {
-        self.update_state(id, |state| {
-            state.held = false;
-            state.next_due = None;
-        })
+        self.admin_action(id, AdminAction::Retry)
     }
 
-    fn update_state(
-        &self,
-        id: &JobId,
-        change: impl FnOnce(&mut JobState),
-    ) -> Result<JobState, SpoolError> {
-        let mut state = self.state(id)?;
-        change(&mut state);
+    /// An administrator's change, under the job's lock, so that a worker
+    /// settling the job waits for it and then reads it.
+    fn admin_action(&self, id: &JobId, action: AdminAction) -> Result<JobState, SpoolError> {
+        let _lock = self.lock_job(id)?;
+        let state = self.state(id)?.with_admin_action(action);
         self.record_attempt(id, &state)?;
         Ok(state)
     }
 
-    /// Removes a queued job (message, then state). Its log stays.
+    /// Removes a queued job (message, then state), under its lock. Its log
+    /// stays.
     pub fn delete(&self, id: &JobId) -> Result<(), SpoolError> {
+        let _lock = self.lock_job(id)?;
         let path = self.message_path(id);
         fs::remove_file(&path).map_err(|err| self.not_found_or(id, &path, err))?;
         fsutil::remove_if_present(&self.state_path(id))?;

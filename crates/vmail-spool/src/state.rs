@@ -13,7 +13,15 @@
 //! last-text=Greylisted, try again later
 //! last-reason=the server deferred the recipient
 //! held=no
+//! admin-seq=3
+//! admin-last=hold
 //! ```
+//!
+//! `held` and the `admin-*` lines belong to the administrator
+//! (`vfxadmin queue hold/release/retry`); the rest to the worker that made
+//! the attempt. A worker that records an attempt re-reads the record under
+//! the job's lock and merges ([`JobState::deferred_over`]), so an action
+//! taken while the job was out with a session is never undone.
 
 use std::time::{Duration, SystemTime};
 
@@ -36,6 +44,39 @@ pub struct JobState {
     pub last_reason: Option<String>,
     /// Held by an administrator: not tried until released.
     pub held: bool,
+    /// Counts the administrator's actions on this job; a worker that finds
+    /// it changed since it read the record knows someone acted meanwhile.
+    pub admin_seq: u32,
+    /// The administrator's last action, to honour it after an attempt that
+    /// was under way when it was taken.
+    pub admin_last: Option<AdminAction>,
+}
+
+/// What an administrator did to a queued job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    Hold,
+    Release,
+    Retry,
+}
+
+impl AdminAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminAction::Hold => "hold",
+            AdminAction::Release => "release",
+            AdminAction::Retry => "retry",
+        }
+    }
+
+    fn parse(value: &str) -> Option<AdminAction> {
+        match value {
+            "hold" => Some(AdminAction::Hold),
+            "release" => Some(AdminAction::Release),
+            "retry" => Some(AdminAction::Retry),
+            _ => None,
+        }
+    }
 }
 
 impl JobState {
@@ -48,7 +89,59 @@ impl JobState {
             last_reply: None,
             last_reason: None,
             held: false,
+            admin_seq: 0,
+            admin_last: None,
         }
+    }
+
+    /// The record after an administrator's action: hold, release, or retry
+    /// now (which also releases).
+    pub fn with_admin_action(&self, action: AdminAction) -> JobState {
+        let mut next = self.clone();
+        match action {
+            AdminAction::Hold => next.held = true,
+            AdminAction::Release => next.held = false,
+            AdminAction::Retry => {
+                next.held = false;
+                next.next_due = None;
+            }
+        }
+        next.admin_seq = self.admin_seq.wrapping_add(1);
+        next.admin_last = Some(action);
+        next
+    }
+
+    /// The record a worker writes after a deferred attempt, over `self`, the
+    /// record as it is on disk now (read under the job's lock), given
+    /// `started_from`, the record the attempt started from. The attempt's
+    /// facts (count, reply, reason, backoff) are the worker's; the hold
+    /// flag is the administrator's, and a retry asked for while the attempt
+    /// was under way makes the job due at once. `None`: the lifetime is
+    /// spent and the job must fail; a held job never expires while held.
+    pub fn deferred_over(
+        &self,
+        started_from: &JobState,
+        now: SystemTime,
+        reason: impl Into<String>,
+        reply: Option<Reply>,
+        policy: &RetryPolicy,
+    ) -> Option<JobState> {
+        let reason = reason.into();
+        let mut next = match self.deferred(now, reason.clone(), reply.clone(), policy) {
+            Some(next) => next,
+            None if self.held => JobState {
+                attempts: self.attempts.saturating_add(1),
+                last_reply: reply,
+                last_reason: Some(reason),
+                ..self.clone()
+            },
+            None => return None,
+        };
+        let acted = self.admin_seq != started_from.admin_seq;
+        if acted && self.admin_last == Some(AdminAction::Retry) && !self.held {
+            next.next_due = None;
+        }
+        Some(next)
     }
 
     /// Whether the job should be tried at `now` (not held and due).
@@ -100,6 +193,12 @@ impl JobState {
             out.push_str(&format!("last-reason={}\n", escape(reason)));
         }
         out.push_str(if self.held { "held=yes\n" } else { "held=no\n" });
+        if self.admin_seq != 0 {
+            out.push_str(&format!("admin-seq={}\n", self.admin_seq));
+        }
+        if let Some(action) = self.admin_last {
+            out.push_str(&format!("admin-last={}\n", action.as_str()));
+        }
         out
     }
 
@@ -133,6 +232,8 @@ struct Fields {
     text: Option<String>,
     reason: Option<String>,
     held: bool,
+    admin_seq: u32,
+    admin_last: Option<AdminAction>,
 }
 
 impl Fields {
@@ -159,6 +260,13 @@ impl Fields {
                     _ => return Err(format!("`{value}` is neither yes nor no")),
                 }
             }
+            "admin-seq" => self.admin_seq = number(value)?,
+            "admin-last" => {
+                self.admin_last = Some(
+                    AdminAction::parse(value)
+                        .ok_or_else(|| format!("`{value}` is not hold, release or retry"))?,
+                )
+            }
             _ => {} // a key from a newer vmail
         }
         Ok(())
@@ -181,6 +289,8 @@ impl Fields {
             last_reply,
             last_reason: self.reason,
             held: self.held,
+            admin_seq: self.admin_seq,
+            admin_last: self.admin_last,
         })
     }
 }
@@ -247,6 +357,8 @@ mod tests {
             )),
             last_reason: Some("the server deferred the recipient".into()),
             held: true,
+            admin_seq: 2,
+            admin_last: Some(AdminAction::Hold),
         };
         let text = state.to_text();
         assert!(
@@ -286,5 +398,62 @@ mod tests {
         assert_eq!((once.attempts, once.next_due), (1, Some(at(1060))));
         assert!(!once.is_due(at(1059)) && once.is_due(at(1060)));
         assert!(once.deferred(at(8200), "refused", None, &policy).is_none());
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            min: Duration::from_secs(60),
+            max: Duration::from_secs(3600),
+            max_lifetime: Duration::from_secs(7200),
+        }
+    }
+
+    #[test]
+    fn an_attempt_with_no_action_meanwhile_follows_the_backoff() {
+        let start = JobState::fresh(at(1000));
+        let next = start
+            .deferred_over(&start, at(1000), "451", None, &policy())
+            .unwrap();
+        assert_eq!((next.attempts, next.next_due, next.held), (1, Some(at(1060)), false));
+    }
+
+    #[test]
+    fn a_hold_taken_during_the_attempt_survives_it() {
+        let start = JobState::fresh(at(1000));
+        let on_disk = start.with_admin_action(AdminAction::Hold);
+        let next = on_disk
+            .deferred_over(&start, at(1000), "451", None, &policy())
+            .unwrap();
+        assert!(next.held, "{next:?}");
+        assert_eq!(next.attempts, 1);
+        assert_eq!(next.admin_last, Some(AdminAction::Hold));
+    }
+
+    #[test]
+    fn a_retry_asked_during_the_attempt_makes_the_job_due_at_once() {
+        let start = JobState::fresh(at(1000))
+            .deferred(at(1000), "451", None, &policy())
+            .unwrap();
+        let on_disk = start.with_admin_action(AdminAction::Retry);
+        let next = on_disk
+            .deferred_over(&start, at(1100), "451", None, &policy())
+            .unwrap();
+        assert_eq!((next.attempts, next.next_due), (2, None));
+        // The same retry, asked before the attempt started, is spent by it.
+        let after = next
+            .deferred_over(&next, at(1200), "451", None, &policy())
+            .unwrap();
+        assert_eq!(after.next_due, Some(at(1200 + 240)));
+    }
+
+    #[test]
+    fn a_held_job_does_not_expire_while_held() {
+        let start = JobState::fresh(at(1000)).with_admin_action(AdminAction::Hold);
+        let next = start
+            .deferred_over(&start, at(9000), "451", None, &policy())
+            .unwrap();
+        assert!(next.held);
+        let released = JobState::fresh(at(1000));
+        assert!(released.deferred_over(&released, at(9000), "451", None, &policy()).is_none());
     }
 }

@@ -1,8 +1,6 @@
 //! Two daemons on one spool would send every job twice: the second refuses
 //! and names the first one's pid.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::process::Command;

@@ -1,8 +1,6 @@
 //! Under systemd (`Type=notify`), vmaild says READY=1 only after recovery,
 //! reports the queue in STATUS, pings the watchdog, and says STOPPING=1.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::os::unix::net::UnixDatagram;

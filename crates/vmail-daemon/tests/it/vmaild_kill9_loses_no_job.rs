@@ -1,8 +1,6 @@
 //! `kill -9` while jobs are being picked up and delivered, then a restart:
 //! every job arrives (some may arrive twice, none is lost).
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::collections::BTreeSet;

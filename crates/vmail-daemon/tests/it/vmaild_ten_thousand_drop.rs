@@ -4,9 +4,7 @@
 //! queue overflows (vmaild is stopped with SIGSTOP while the queue fills
 //! with events it ignores, then the 10,000 renames are all lost): only the
 //! overflow-triggered rescan of `in/` can find them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::collections::BTreeSet;

@@ -4,9 +4,7 @@
 //! "cannot queue .../tmp/...: No such file or directory" (some 50 submits in
 //! 60 restarts). Here one thread submits without pause while vmaild is
 //! started 30 times: no submit may fail, and every job queued is delivered.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::{wait_for, write_config};
 use std::path::Path;

@@ -4,11 +4,8 @@
 //! form of the password is written anywhere; a 550 recipient fails the job
 //! at once with exactly one notice to the sender; a `.job` drop with two
 //! attachments, To, Cc and Bcc reaches every mailbox byte for byte.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
-#[path = "common/real.rs"]
-mod real;
+use crate::common::daemon;
+use crate::common::real;
 
 use daemon::*;
 

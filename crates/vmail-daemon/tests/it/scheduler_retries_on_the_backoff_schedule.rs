@@ -1,9 +1,7 @@
 //! A job deferred three times is tried again after retry-min, then twice
 //! and four times that, and is delivered on the fourth attempt.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;

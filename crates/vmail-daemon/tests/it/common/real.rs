@@ -1,6 +1,5 @@
 //! vmaild against the private Postfix and Dovecot of `tests/run.sh`: a
 //! configuration for one of their ports, sealed logins, and what arrived.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;

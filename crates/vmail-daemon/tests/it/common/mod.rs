@@ -1,5 +1,8 @@
 //! A scheduler on a real spool in a temp folder, with a scripted deliverer.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
+
+pub mod daemon;
+pub mod real;
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -27,6 +30,10 @@ pub enum Answer {
     Recipients(Vec<Option<bool>>),
     /// Wait until the test releases the gate, then deliver.
     Gate,
+    /// Wait until the test releases the gate, then answer as given.
+    GateThen(Box<Answer>),
+    /// The deliverer panics (a bug in a session must not lose its jobs).
+    Panic,
 }
 
 #[derive(Default)]
@@ -35,6 +42,8 @@ pub struct Fake {
     pub attempts: Mutex<Vec<(Instant, Attempt)>>,
     pub gate: Notify,
     pub gate_entered: Notify,
+    /// Sessions waiting at the gate now.
+    pub in_gate: std::sync::atomic::AtomicUsize,
 }
 
 pub fn reply(code: u16) -> Reply {
@@ -60,6 +69,11 @@ impl Fake {
             .unwrap()
             .pop_front()
             .unwrap_or(Answer::Deliver);
+        self.answer_with(answer, attempt).await
+    }
+
+    async fn answer_with(&self, answer: Answer, attempt: &Attempt) -> Report {
+        use std::sync::atomic::Ordering::SeqCst;
         match answer {
             Answer::Deliver => Report::new(Outcome::Delivered { reply: reply(250) }),
             Answer::Defer(code) => Report::new(Outcome::Deferred {
@@ -72,10 +86,22 @@ impl Fake {
             }),
             Answer::Recipients(verdicts) => per_recipient(attempt, &verdicts),
             Answer::Gate => {
-                self.gate_entered.notify_one();
-                self.gate.notified().await;
-                Report::new(Outcome::Delivered { reply: reply(250) })
+                Box::pin(self.answer_with(Answer::GateThen(Box::new(Answer::Deliver)), attempt))
+                    .await
             }
+            Answer::GateThen(then) => {
+                // Registered before it is counted, so a test that sees the
+                // count can release every waiter with `notify_waiters`.
+                let released = self.gate.notified();
+                tokio::pin!(released);
+                released.as_mut().enable();
+                self.in_gate.fetch_add(1, SeqCst);
+                self.gate_entered.notify_one();
+                released.await;
+                self.in_gate.fetch_sub(1, SeqCst);
+                Box::pin(self.answer_with(*then, attempt)).await
+            }
+            Answer::Panic => panic!("scripted panic in the deliverer"),
         }
     }
 }
@@ -155,6 +181,7 @@ pub fn start(config: Config, fake: Arc<Fake>, mode: Mode) -> Running {
         spool: Arc::clone(&spool),
         deliverer: fake,
         config: Arc::new(config),
+        clock: vmail_daemon::clock::Clock::following_tokio(),
     };
     let inputs = Inputs {
         hints: hints_rx,

@@ -1,6 +1,5 @@
 //! The real `vmaild` binary, started on a capture-mode configuration in a
 //! temp folder and always stopped by its PID.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

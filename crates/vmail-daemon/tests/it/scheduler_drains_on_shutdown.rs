@@ -1,9 +1,7 @@
 //! SIGTERM while a session is busy: no new session starts, the busy one
 //! finishes its job, then the scheduler stops.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;

@@ -5,10 +5,8 @@
 //! to `failed/` cannot happen (the folder was replaced by a file), and the
 //! notice is queued and sent all the same, with the job left in the queue
 //! for a later try.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -76,6 +74,7 @@ async fn the_notice_is_queued_before_the_job_leaves_the_queue() {
         spool: Arc::clone(&spool),
         deliverer: Arc::clone(&deliverer),
         config: Arc::new(config),
+        clock: vmail_daemon::clock::Clock::following_tokio(),
     };
     let scheduler = Scheduler::new(
         ctx,

@@ -1,8 +1,6 @@
 //! SIGHUP with a broken file: every error is logged, the running
 //! configuration stays in force; SIGHUP with a good file applies it.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 

@@ -4,9 +4,7 @@
 //! over `[VMAIL] max-message-size`; and the modes it relies on: folders
 //! 0750, files 0640, a folder others may write to refused, a key file
 //! others may read refused, each with the fix.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};

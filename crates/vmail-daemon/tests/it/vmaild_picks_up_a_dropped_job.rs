@@ -1,8 +1,6 @@
 //! A message renamed into `in/` is delivered without waiting for a poll;
 //! garbage goes to quarantine with one log line naming it and why.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 

@@ -6,11 +6,8 @@
 //! file is skipped) holds the password or any base64 form of it. A wrong
 //! POP password keeps the job queued, the job log carries Dovecot's -ERR,
 //! and that password is not written either.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
-#[path = "common/real.rs"]
-mod real;
+use crate::common::daemon;
+use crate::common::real;
 
 use daemon::{Daemon, drop_eml, wait_for};
 use std::path::Path;

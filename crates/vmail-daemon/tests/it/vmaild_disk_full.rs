@@ -6,9 +6,7 @@
 //! vmaild delivers every job. A drop that arrives while the running daemon's
 //! disk is full stays in `in/` and is picked up after the space is freed,
 //! with no new event and before the 60 s slow rescan.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::io::{ErrorKind, Read, Write};

@@ -1,8 +1,6 @@
 //! `vmaild --check-config` prints every error at once and exits 78
 //! (EX_CONFIG); a good file exits 0.
-#![allow(clippy::unwrap_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
+use crate::common::daemon;
 
 use daemon::*;
 use std::process::Command;

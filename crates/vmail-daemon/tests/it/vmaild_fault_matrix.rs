@@ -14,11 +14,8 @@
 //!   share goes during the hang; the jobs behind the hung one in its own
 //!   session are deferred as "not tried" and go on their retry. Jobs waiting
 //!   for a later retry do not make one session take every due job.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "common/daemon.rs"]
-mod daemon;
-#[path = "common/real.rs"]
-mod real;
+use crate::common::daemon;
+use crate::common::real;
 
 use daemon::{Daemon, drop_eml, eml, wait_for};
 use std::path::{Path, PathBuf};

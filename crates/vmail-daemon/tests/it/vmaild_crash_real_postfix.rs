@@ -25,9 +25,7 @@
 //! Subject (and, for an `.eml`, by its Message-ID, which must match; a
 //! `.job` gets its Message-ID at pickup), each notice by
 //! `Undelivered mail: <token>`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "common/real.rs"]
-mod real;
+use crate::common::real;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};

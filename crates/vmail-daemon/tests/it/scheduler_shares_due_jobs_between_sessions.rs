@@ -2,10 +2,8 @@
 //! holds many jobs waiting for a later retry: one session that blocks (a
 //! server hanging in DATA) then holds only its share, and the other
 //! session delivers the rest meanwhile.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::{Duration, SystemTime};
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;

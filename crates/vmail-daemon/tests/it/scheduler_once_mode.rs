@@ -1,8 +1,6 @@
 //! `vmaild --once`: deliver what is due, then stop and say what is left.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::scheduler::Mode;
 

@@ -1,9 +1,7 @@
 //! `[VFXSCHED] keep-sent = 0`: delivered jobs leave sent/ (and their logs)
 //! as soon as they are delivered.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;

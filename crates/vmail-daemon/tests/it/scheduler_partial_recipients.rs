@@ -1,10 +1,8 @@
 //! One recipient accepted, one refused, one deferred: the accepted one is
 //! never sent again, the refused one is reported to the sender, and the
 //! deferred one goes on alone as a new job.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;

@@ -1,9 +1,7 @@
 //! A 5xx fails the job at once; its sender gets exactly one notice, and a
 //! notice that fails in turn produces no further notice.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::scheduler::Mode;
 

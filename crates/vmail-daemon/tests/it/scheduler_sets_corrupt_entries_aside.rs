@@ -1,10 +1,8 @@
 //! A queue entry that cannot be read (garbage in place of the envelope, or a
 //! mangled state record) is set aside in quarantine/ and the rest of the
 //! queue flows; a job whose state alone was bad is delivered as a fresh one.
-#![allow(clippy::unwrap_used)]
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::scheduler::Mode;
 

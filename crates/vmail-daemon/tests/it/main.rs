@@ -1,0 +1,32 @@
+//! vmail-daemon's integration tests, one module per behaviour: the
+//! scheduler with a scripted deliverer (`scheduler_*`), and the real
+//! `vmaild` binary against the fault server and the real Postfix
+//! (`vmaild_*`). One test binary, so the suite links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod scheduler_drains_on_shutdown;
+mod scheduler_honours_admin_actions_during_an_attempt;
+mod scheduler_keep_sent_zero;
+mod scheduler_once_mode;
+mod scheduler_partial_recipients;
+mod scheduler_permanent_failure_sends_one_notice;
+mod scheduler_queues_the_notice_before_failing_the_job;
+mod scheduler_retries_on_the_backoff_schedule;
+mod scheduler_sets_corrupt_entries_aside;
+mod scheduler_shares_due_jobs_between_sessions;
+mod scheduler_takes_back_the_jobs_of_a_panicking_worker;
+mod vmaild_check_config;
+mod vmaild_crash_real_postfix;
+mod vmaild_delivers_to_real_postfix;
+mod vmaild_disk_full;
+mod vmaild_drop_tricks;
+mod vmaild_fault_matrix;
+mod vmaild_kill9_loses_no_job;
+mod vmaild_picks_up_a_dropped_job;
+mod vmaild_pop_before_smtp_secrets;
+mod vmaild_refuses_a_second_instance;
+mod vmaild_reload_keeps_running_config_on_errors;
+mod vmaild_speaks_systemd_notify;
+mod vmaild_start_spares_submits_in_progress;
+mod vmaild_ten_thousand_drop;
