@@ -39,6 +39,28 @@ impl JobId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id of a job made on this job's behalf (its failure notice, the
+    /// recipients it requeues), the same every time it is asked for: a
+    /// worker killed after queueing such a job and before recording the
+    /// original finds it queued already, and does not make a second.
+    /// Keeps this id's timestamp, so both sort together.
+    pub fn derived(&self, purpose: &str) -> JobId {
+        let stamp = self
+            .0
+            .rsplit_once('-')
+            .map_or("derived", |(stamp, _)| stamp);
+        let hash = fnv1a(self.0.bytes().chain([0]).chain(purpose.bytes()));
+        JobId::from_parts(stamp, hash).unwrap_or_else(|_| JobId(format!("derived-{hash:016x}")))
+    }
+}
+
+/// FNV-1a, 64 bits: stable across processes and versions, which the
+/// standard library's hashers promise not to be.
+fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl fmt::Display for JobId {
@@ -91,5 +113,18 @@ mod tests {
                 .as_str(),
             "20261123-194200-0000000abc"
         );
+    }
+
+    #[test]
+    fn derived_ids_are_stable_distinct_and_sort_with_their_job() {
+        let id = JobId::parse("20261201-231144-00a1b2c3d4").unwrap();
+        let notice = id.derived("notice");
+        assert_eq!(notice, id.derived("notice"));
+        assert_ne!(notice, id.derived("requeue"));
+        assert_ne!(notice, id);
+        assert!(notice.as_str().starts_with("20261201-231144-"), "{notice}");
+        assert_eq!(notice.as_str().len(), id.as_str().len());
+        let chained = notice.derived("notice");
+        assert_eq!(chained.as_str().len(), id.as_str().len());
     }
 }

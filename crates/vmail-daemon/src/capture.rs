@@ -3,7 +3,7 @@
 //! see a job flow end to end before any mail server is configured, and it is
 //! logged loudly at start so nobody mistakes it for real delivery.
 
-use crate::deliver::{Attempt, Deliver, Report};
+use crate::deliver::{Attempt, Deliver, Report, ReportSink};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -52,21 +52,19 @@ fn write_envelope_headers(out: &mut impl Write, attempt: &Attempt) -> io::Result
 impl Deliver for CaptureDeliverer {
     /// Writes and fsyncs on the blocking pool, like every other disk write
     /// of the daemon: the runtime thread keeps serving the scheduler.
-    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
-        let capture = CaptureDeliverer {
-            dir: self.dir.clone(),
-        };
-        let count = batch.len();
-        match tokio::task::spawn_blocking(move || capture.capture_all(&batch)).await {
-            Ok(reports) => reports,
-            Err(err) => (0..count)
-                .map(|_| {
-                    Report::new(Outcome::Deferred {
-                        reason: format!("the capture did not finish: {err}"),
-                        reply: None,
-                    })
-                })
-                .collect(),
+    async fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) {
+        for (index, attempt) in batch.into_iter().enumerate() {
+            let capture = CaptureDeliverer {
+                dir: self.dir.clone(),
+            };
+            let report = match tokio::task::spawn_blocking(move || capture.report(&attempt)).await {
+                Ok(report) => report,
+                Err(err) => Report::new(Outcome::Deferred {
+                    reason: format!("the capture did not finish: {err}"),
+                    reply: None,
+                }),
+            };
+            sink.settle(index, report).await;
         }
     }
 
@@ -76,22 +74,19 @@ impl Deliver for CaptureDeliverer {
 }
 
 impl CaptureDeliverer {
-    fn capture_all(&self, batch: &[Attempt]) -> Vec<Report> {
-        batch
-            .iter()
-            .map(|attempt| match self.capture(attempt) {
-                Ok(path) => Report::new(Outcome::Delivered {
-                    reply: Reply::new(250, None, format!("captured as {}", path.display())),
-                }),
-                Err(err) => Report::new(Outcome::Deferred {
-                    reason: format!(
-                        "cannot write to the capture folder {}: {err}",
-                        self.dir.display()
-                    ),
-                    reply: None,
-                }),
-            })
-            .collect()
+    fn report(&self, attempt: &Attempt) -> Report {
+        match self.capture(attempt) {
+            Ok(path) => Report::new(Outcome::Delivered {
+                reply: Reply::new(250, None, format!("captured as {}", path.display())),
+            }),
+            Err(err) => Report::new(Outcome::Deferred {
+                reason: format!(
+                    "cannot write to the capture folder {}: {err}",
+                    self.dir.display()
+                ),
+                reply: None,
+            }),
+        }
     }
 }
 

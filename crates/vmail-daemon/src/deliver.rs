@@ -4,7 +4,9 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use tokio::sync::{mpsc, oneshot};
 use vmail_core::{Envelope, JobId, Outcome};
+use vmail_smtp::TranscriptLine;
 
 /// One job handed to a deliverer. The message stays on disk; the deliverer
 /// streams it from `message_path`, skipping `body_offset` bytes of envelope
@@ -26,9 +28,10 @@ pub struct Report {
     /// Per recipient, when the server answered them one by one; empty when
     /// the attempt ended before `RCPT` (connection, TLS, AUTH).
     pub recipients: Vec<(String, Outcome)>,
-    /// The session's transcript lines that concern this job (already
-    /// redacted by the submitter), written to the job's log at debug=2.
-    pub transcript: Vec<String>,
+    /// The session's lines that concern this job (already redacted by the
+    /// submitter): the session's opening, then the job's own, each with
+    /// the moment it was sent or received. Written at debug=2.
+    pub transcript: Vec<TranscriptLine>,
     /// Warnings worth a line in the job's log at any debug level (sent
     /// without AUTH, certificate not verified, ...).
     pub notes: Vec<String>,
@@ -45,10 +48,42 @@ impl Report {
     }
 }
 
-/// Carries a batch of jobs away, over one connection where it can. Returns
-/// one report per attempt, in the order given.
+/// A report handed over, and the signal that it has been recorded.
+pub type Settling = (usize, Report, oneshot::Sender<()>);
+
+/// Where a deliverer hands each job's report the moment the server has
+/// answered for it. [`ReportSink::settle`] returns once the worker has
+/// recorded the job (its log, its state, `sent/` or `failed/`), so a crash
+/// can resend at most the one message whose reply was in flight, never the
+/// ones the server had accepted before it.
+#[derive(Debug)]
+pub struct ReportSink {
+    tx: mpsc::Sender<Settling>,
+}
+
+impl ReportSink {
+    /// A sink and the receiving end the worker settles from.
+    pub fn channel() -> (ReportSink, mpsc::Receiver<Settling>) {
+        let (tx, rx) = mpsc::channel(1);
+        (ReportSink { tx }, rx)
+    }
+
+    /// Hands over the report of the batch's `index`th attempt and waits
+    /// until it is recorded. A worker that is gone (it panicked) is not
+    /// waited for: its jobs are the scheduler's again.
+    pub async fn settle(&self, index: usize, report: Report) {
+        let (done, recorded) = oneshot::channel();
+        if self.tx.send((index, report, done)).await.is_ok() {
+            let _ = recorded.await;
+        }
+    }
+}
+
+/// Carries a batch of jobs away, over one connection where it can, and
+/// hands each job's report to `sink` as soon as it is known, in any order.
+/// A job it reports nothing for is deferred by the worker.
 pub trait Deliver: Send + Sync + 'static {
-    fn deliver(&self, batch: Vec<Attempt>) -> impl Future<Output = Vec<Report>> + Send;
+    fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) -> impl Future<Output = ()> + Send;
 
     /// Where the jobs go, for logs: `smtp.example.com:587` or a folder.
     fn destination(&self) -> String;

@@ -1,7 +1,7 @@
 //! The deliverer a configuration asks for.
 
 use crate::capture::CaptureDeliverer;
-use crate::deliver::{Attempt, Deliver, Report};
+use crate::deliver::{Attempt, Deliver, ReportSink};
 use crate::smtp::SmtpDeliverer;
 use vmail_config::{Config, Delivery};
 
@@ -20,6 +20,7 @@ impl Relay {
                 let transcripts = config.debug >= vmail_core::DebugLevel::Transcript;
                 Ok(Relay::Smtp(Box::new(SmtpDeliverer::new(
                     settings.clone(),
+                    None,
                     transcripts,
                 ))))
             }
@@ -28,10 +29,10 @@ impl Relay {
 }
 
 impl Deliver for Relay {
-    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
+    async fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) {
         match self {
-            Relay::Capture(capture) => capture.deliver(batch).await,
-            Relay::Smtp(smtp) => smtp.deliver(batch).await,
+            Relay::Capture(capture) => capture.deliver(batch, sink).await,
+            Relay::Smtp(smtp) => smtp.deliver(batch, sink).await,
         }
     }
 

@@ -1,13 +1,18 @@
-//! Delivery through a real mail server: a batch of attempts becomes one
-//! SMTP session of the submitter (one login, `RSET` between messages), and
-//! its session report becomes one [`Report`] per job.
+//! Delivery through a real mail server: a batch of attempts is one SMTP
+//! session of the submitter (one login, `RSET` between messages), and each
+//! job's report goes to the worker the moment the server has answered its
+//! data, before the next message: the job is recorded at its own 250.
 
-use crate::deliver::{Attempt, Deliver, Report};
+use crate::deliver::{Attempt, Deliver, Report, ReportSink};
 use std::io::SeekFrom;
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::debug;
-use vmail_core::{Outcome, SmtpSettings};
-use vmail_smtp::{Body, MessageReport, Outgoing, SessionReport, Submitter, TranscriptLine};
+use vmail_core::{Outcome, SmtpSettings, TokenSource};
+use vmail_smtp::{
+    Body, Direction, MessageReport, Session, SessionFailure, Submitter, Transcript, TranscriptLine,
+    classify,
+};
 
 pub struct SmtpDeliverer {
     submitter: Submitter,
@@ -18,12 +23,101 @@ pub struct SmtpDeliverer {
 }
 
 impl SmtpDeliverer {
-    pub fn new(settings: SmtpSettings, transcripts: bool) -> SmtpDeliverer {
+    pub fn new(
+        settings: SmtpSettings,
+        tokens: Option<Arc<dyn TokenSource>>,
+        transcripts: bool,
+    ) -> SmtpDeliverer {
+        let submitter = Submitter::new(settings);
+        let submitter = match tokens {
+            Some(tokens) => submitter.with_tokens(tokens),
+            None => submitter,
+        };
         SmtpDeliverer {
-            submitter: Submitter::new(settings),
+            submitter,
             transcripts,
         }
     }
+
+    /// Every job gets the failure that kept the session from opening.
+    async fn not_opened(&self, batch: &[Attempt], failure: SessionFailure, sink: &ReportSink) {
+        debug!(
+            "SMTP session with {} did not open:\n{}",
+            self.destination(),
+            failure.transcript
+        );
+        let outcome = classify(&failure.error);
+        let lines = failure.transcript.lines();
+        for (index, attempt) in batch.iter().enumerate() {
+            let mut report = Report::new(outcome.clone());
+            report.recipients = attempt
+                .envelope
+                .recipients
+                .iter()
+                .map(|r| (r.clone(), outcome.clone()))
+                .collect();
+            report.notes = warnings(lines);
+            if self.transcripts {
+                report.transcript = lines.to_vec();
+            }
+            sink.settle(index, report).await;
+        }
+    }
+
+    /// One message over the open session, reported before the next.
+    async fn send_one(&self, session: &mut Session, attempt: &Attempt, opening: usize) -> Report {
+        let body = match open_body(attempt).await {
+            Ok(body) => body,
+            // Deleted or unreadable since the worker loaded it: this job
+            // alone waits; the others go.
+            Err(err) => {
+                return Report::new(Outcome::Deferred {
+                    reason: format!(
+                        "cannot read the queued message {}: {err}",
+                        attempt.message_path.display()
+                    ),
+                    reply: None,
+                });
+            }
+        };
+        let message = session.send(&attempt.envelope, body).await;
+        self.report(session.transcript(), &message, opening)
+    }
+
+    /// A job's report: its outcome, and at debug=2 the session's opening
+    /// (connect, EHLO, TLS, AUTH) and the job's own lines, so a job log
+    /// read alone tells the whole story.
+    fn report(&self, transcript: &Transcript, message: &MessageReport, opening: usize) -> Report {
+        let lines = transcript.lines();
+        let opening = &lines[..opening.min(lines.len())];
+        let own = lines
+            .get(message.transcript_lines.clone())
+            .unwrap_or_default();
+        Report {
+            outcome: message.outcome.clone(),
+            recipients: message
+                .recipients
+                .iter()
+                .map(|r| (r.address.clone(), r.outcome.clone()))
+                .collect(),
+            transcript: if self.transcripts {
+                opening.iter().chain(own).cloned().collect()
+            } else {
+                Vec::new()
+            },
+            notes: warnings(opening),
+        }
+    }
+}
+
+/// The session's warnings (sent without AUTH, certificate not verified):
+/// a line in every job's log at any debug level.
+fn warnings(lines: &[TranscriptLine]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|line| line.direction == Direction::Warning)
+        .map(|line| line.text.clone())
+        .collect()
 }
 
 /// The message bytes after the queue entry's envelope lines, streamed: a
@@ -38,126 +132,26 @@ async fn open_body(attempt: &Attempt) -> std::io::Result<Body> {
 }
 
 impl Deliver for SmtpDeliverer {
-    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
-        let mut reports: Vec<Option<Report>> = Vec::with_capacity(batch.len());
-        let mut outgoing = Vec::with_capacity(batch.len());
-        let mut sent_slots = Vec::with_capacity(batch.len());
-        for attempt in &batch {
-            match open_body(attempt).await {
-                Ok(body) => {
-                    sent_slots.push(reports.len());
-                    reports.push(None);
-                    outgoing.push(Outgoing::new(attempt.envelope.clone(), body));
-                }
-                // Deleted or unreadable since the worker loaded it: this job
-                // alone waits; the others go.
-                Err(err) => reports.push(Some(Report::new(Outcome::Deferred {
-                    reason: format!(
-                        "cannot read the queued message {}: {err}",
-                        attempt.message_path.display()
-                    ),
-                    reply: None,
-                }))),
-            }
+    async fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) {
+        let mut session = match self.submitter.connect().await {
+            Ok(session) => session,
+            Err(failure) => return self.not_opened(&batch, failure, &sink).await,
+        };
+        let opening = session.transcript().lines().len();
+        for (index, attempt) in batch.iter().enumerate() {
+            let report = self.send_one(&mut session, attempt, opening).await;
+            sink.settle(index, report).await;
         }
-        if !outgoing.is_empty() {
-            let session = self.submitter.send(outgoing).await;
-            debug!(
-                "SMTP session with {} ({} message(s)):\n{}",
-                self.destination(),
-                session.messages.len(),
-                session.transcript
-            );
-            for (slot, report) in sent_slots
-                .into_iter()
-                .zip(job_reports(&session, self.transcripts))
-            {
-                reports[slot] = Some(report);
-            }
-        }
-        reports
-            .into_iter()
-            .map(|report| {
-                report.unwrap_or_else(|| {
-                    Report::new(Outcome::Deferred {
-                        reason: "the SMTP session returned no report for this job".to_string(),
-                        reply: None,
-                    })
-                })
-            })
-            .collect()
+        let transcript = session.quit().await;
+        debug!(
+            "SMTP session with {} ({} message(s)):\n{transcript}",
+            self.destination(),
+            batch.len()
+        );
     }
 
     fn destination(&self) -> String {
         let settings = self.submitter.settings();
         format!("{}:{}", settings.host, settings.port)
     }
-}
-
-/// One report per message. Each job's transcript is the session's opening
-/// (connect, EHLO, TLS, AUTH), the job's own lines, and the session's end,
-/// so a job log read alone tells the whole story.
-fn job_reports(session: &SessionReport, transcripts: bool) -> Vec<Report> {
-    let lines = session.transcript.lines();
-    let opening_end = session
-        .messages
-        .iter()
-        .map(|m| m.transcript_lines.start)
-        .filter(|&start| start > 0)
-        .min()
-        .unwrap_or(lines.len())
-        .min(lines.len());
-    let closing_start = session
-        .messages
-        .iter()
-        .map(|m| m.transcript_lines.end)
-        .max()
-        .unwrap_or(lines.len())
-        .clamp(opening_end, lines.len());
-    let notes: Vec<String> = session
-        .transcript
-        .notes()
-        .filter(|note| note.starts_with("warning:"))
-        .map(|note| note.trim_start_matches("warning:").trim().to_string())
-        .collect();
-    session
-        .messages
-        .iter()
-        .map(|message| {
-            let transcript = if transcripts {
-                let own = own_lines(lines, message, opening_end);
-                lines[..opening_end]
-                    .iter()
-                    .chain(own)
-                    .chain(&lines[closing_start..])
-                    .map(TranscriptLine::to_string)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            Report {
-                outcome: message.outcome.clone(),
-                recipients: message
-                    .recipients
-                    .iter()
-                    .map(|r| (r.address.clone(), r.outcome.clone()))
-                    .collect(),
-                transcript,
-                notes: notes.clone(),
-            }
-        })
-        .collect()
-}
-
-/// A message's lines past the opening (which every job gets anyway); none
-/// when the range is empty or out of bounds.
-fn own_lines<'a>(
-    lines: &'a [TranscriptLine],
-    message: &MessageReport,
-    opening_end: usize,
-) -> &'a [TranscriptLine] {
-    let range = &message.transcript_lines;
-    let start = range.start.max(opening_end).min(lines.len());
-    let end = range.end.min(lines.len());
-    if start < end { &lines[start..end] } else { &[] }
 }

@@ -4,11 +4,13 @@
 //! to be tried. The scheduler only learns what to do next with each id.
 
 use crate::clock::Clock;
-use crate::deliver::{Attempt, Deliver, Report};
+use crate::deliver::{Attempt, Deliver, Report, ReportSink, Settling};
 use crate::notice::{FailedJob, build_notice, wants_notice};
+use chrono::SecondsFormat;
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use vmail_config::Config;
 use vmail_core::{DebugLevel, Envelope, JobId, Outcome};
@@ -52,7 +54,8 @@ impl<D> Clone for WorkerContext<D> {
     }
 }
 
-/// Delivers `ids` and settles every one of them.
+/// Delivers `ids` and settles every one of them, each the moment the
+/// server has answered for it.
 pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> BatchResult {
     let prep_ctx = ctx.clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&prep_ctx, ids)).await;
@@ -65,17 +68,70 @@ pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> Ba
         return result;
     }
     let attempts = jobs.iter().map(attempt_for).collect();
-    let reports = ctx.deliverer.deliver(attempts).await;
-    let settle_ctx = ctx.clone();
-    let settled = tokio::task::spawn_blocking(move || settle_all(&settle_ctx, jobs, reports)).await;
-    match settled {
-        Ok(settled) => {
-            result.finished.extend(settled.finished);
-            result.queued.extend(settled.queued);
+    let (sink, reports) = ReportSink::channel();
+    let delivering = ctx.deliverer.deliver(attempts, sink);
+    let settling = settle_as_reported(&ctx, jobs, reports);
+    let ((), settled) = tokio::join!(delivering, settling);
+    result.finished.extend(settled.finished);
+    result.queued.extend(settled.queued);
+    result
+}
+
+/// Records each job as its report arrives, on the blocking pool, and lets
+/// the deliverer go on only then. What the deliverer never reported is
+/// deferred. The moves to `sent/` and `failed/` share one folder sync at
+/// the end (see `Spool::finish_sent_unsynced`): a kill -9 cannot undo a
+/// rename, and a power cut before the sync resends, never loses.
+async fn settle_as_reported<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    jobs: Vec<QueuedJob>,
+    mut reports: mpsc::Receiver<Settling>,
+) -> BatchResult {
+    let mut waiting: Vec<Option<QueuedJob>> = jobs.into_iter().map(Some).collect();
+    let mut result = BatchResult::default();
+    while let Some((index, report, recorded)) = reports.recv().await {
+        if let Some(job) = waiting.get_mut(index).and_then(Option::take) {
+            settle_one(ctx, job, report, &mut result).await;
         }
+        let _ = recorded.send(());
+    }
+    for job in waiting.into_iter().flatten() {
+        let report = Report::new(Outcome::Deferred {
+            reason: "the deliverer returned no report for this job".to_string(),
+            reply: None,
+        });
+        settle_one(ctx, job, report, &mut result).await;
+    }
+    let spool = Arc::clone(&ctx.spool);
+    let synced = tokio::task::spawn_blocking(move || spool.sync_finished()).await;
+    match synced {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => warn!("cannot sync the spool after settling a batch: {err}"),
         Err(err) => reraise(err),
     }
     result
+}
+
+async fn settle_one<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: QueuedJob,
+    report: Report,
+    result: &mut BatchResult,
+) {
+    let ctx = ctx.clone();
+    let settled = tokio::task::spawn_blocking(move || {
+        let mut queued = Vec::new();
+        let next = settle(&ctx, &job, &report, &mut queued);
+        (job.id, next, queued)
+    })
+    .await;
+    match settled {
+        Ok((id, next, queued)) => {
+            result.finished.push((id, next));
+            result.queued.extend(queued);
+        }
+        Err(err) => reraise(err),
+    }
 }
 
 /// A blocking step of this worker panicked (or was cancelled by the
@@ -132,31 +188,6 @@ fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, Batch
     (jobs, result)
 }
 
-fn settle_all<D: Deliver>(
-    ctx: &WorkerContext<D>,
-    jobs: Vec<QueuedJob>,
-    reports: Vec<Report>,
-) -> BatchResult {
-    let mut result = BatchResult::default();
-    let mut reports = reports.into_iter();
-    for job in jobs {
-        let report = reports.next().unwrap_or_else(|| {
-            Report::new(Outcome::Deferred {
-                reason: "the deliverer returned no report for this job".to_string(),
-                reply: None,
-            })
-        });
-        let next = settle(ctx, &job, &report, &mut result.queued);
-        result.finished.push((job.id, next));
-    }
-    // One sync for the batch's moves to sent/ and failed/ (see
-    // `Spool::finish_sent_unsynced`): a crash before it resends, never loses.
-    if let Err(err) = ctx.spool.sync_finished() {
-        warn!("cannot sync the spool after settling a batch: {err}");
-    }
-    result
-}
-
 /// Records one job's attempt and moves it on.
 fn settle<D: Deliver>(
     ctx: &WorkerContext<D>,
@@ -186,7 +217,13 @@ fn settle<D: Deliver>(
     }
     if ctx.config.debug >= DebugLevel::Transcript {
         for line in &report.transcript {
-            log.line(&format!("  {line}"));
+            // One time per line: when it was sent or received.
+            log.stamped(&format!(
+                "{}   {} {}",
+                line.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                line.direction.marker(),
+                line.text
+            ));
         }
     }
     // From here on the job's record may be rewritten: under its lock, so an
@@ -363,7 +400,11 @@ fn requeue<D>(
     envelope: &Envelope,
 ) -> Result<JobId, SpoolError> {
     let message = ctx.spool.open_message(&job.id)?;
-    let id = ctx.spool.submit(envelope, message, u64::MAX)?;
+    let id = job.id.derived("requeue");
+    if !ctx.spool.submit_once(&id, envelope, message)? {
+        // Queued before a crash that kept this job from being recorded.
+        return Ok(id);
+    }
     let mut state = JobState::fresh(job.state.first_queued);
     state.attempts = job.state.attempts + 1;
     // A hold taken during the attempt holds what is left of the job.
@@ -412,22 +453,27 @@ fn send_notice<D: Deliver>(
         attempts: failure.attempts,
         server: &ctx.deliverer.destination(),
     };
-    let queued_notice = build_notice(&notice, helo)
-        .map_err(|err| err.to_string())
-        .and_then(|bytes| {
-            let envelope = Envelope::new("", vec![failed.from.clone()]);
-            ctx.spool
-                .submit(&envelope, bytes.as_slice(), u64::MAX)
-                .map_err(|err| err.to_string())
-        });
-    match queued_notice {
-        Ok(id) => {
+    let bytes = match build_notice(&notice, helo) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            log.line(&format!("no failure notice could be queued: {err}"));
+            return;
+        }
+    };
+    let envelope = Envelope::new("", vec![failed.from.clone()]);
+    let id = job.id.derived("notice");
+    match ctx.spool.submit_once(&id, &envelope, bytes.as_slice()) {
+        Ok(true) => {
             log.line(&format!(
                 "failure notice to <{}> queued as job {id}",
                 failed.from
             ));
             queued.push(id);
         }
+        Ok(false) => log.line(&format!(
+            "failure notice to <{}> was queued as job {id} before a restart; not again",
+            failed.from
+        )),
         Err(err) => log.line(&format!("no failure notice could be queued: {err}")),
     }
 }

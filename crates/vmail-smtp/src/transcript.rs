@@ -14,16 +14,22 @@ pub enum Direction {
     Client,
     /// Received from the server (`S:`).
     Server,
-    /// A note of the engine: TLS details, warnings (`*`).
+    /// A note of the engine: TLS details (`*`).
     Note,
+    /// A note that the administrator should act on: sent without AUTH,
+    /// certificate not verified (`* warning:`). Typed, so a reader needs
+    /// no prefix to find them.
+    Warning,
 }
 
 impl Direction {
-    fn marker(self) -> &'static str {
+    /// How the line is marked in a transcript: `C:`, `S:`, `*`.
+    pub fn marker(self) -> &'static str {
         match self {
             Direction::Client => "C:",
             Direction::Server => "S:",
             Direction::Note => "*",
+            Direction::Warning => "* warning:",
         }
     }
 }
@@ -67,7 +73,7 @@ impl Transcript {
     pub fn notes(&self) -> impl Iterator<Item = &str> {
         self.lines
             .iter()
-            .filter(|line| line.direction == Direction::Note)
+            .filter(|line| matches!(line.direction, Direction::Note | Direction::Warning))
             .map(|line| line.text.as_str())
     }
 
@@ -86,9 +92,9 @@ impl Transcript {
     }
 
     pub(crate) fn warn(&mut self, text: impl Into<String>) {
-        let text = format!("warning: {}", text.into());
-        tracing::warn!("{text}");
-        self.push(Direction::Note, text);
+        let text = text.into();
+        tracing::warn!("warning: {text}");
+        self.push(Direction::Warning, text);
     }
 
     fn push(&mut self, direction: Direction, text: String) {

@@ -207,7 +207,8 @@ impl Spool {
         let file = File::open(&path).map_err(|err| self.not_found_or(id, &path, err))?;
         file.lock().map_err(SpoolError::io("lock", &path))?;
         let locked = file.metadata().map_err(SpoolError::io("inspect", &path))?;
-        let current = fs::symlink_metadata(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        let current =
+            fs::symlink_metadata(&path).map_err(|err| self.not_found_or(id, &path, err))?;
         if (locked.dev(), locked.ino()) != (current.dev(), current.ino()) {
             return Err(SpoolError::UnknownJob {
                 id: id.clone(),

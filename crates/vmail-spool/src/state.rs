@@ -414,7 +414,10 @@ mod tests {
         let next = start
             .deferred_over(&start, at(1000), "451", None, &policy())
             .unwrap();
-        assert_eq!((next.attempts, next.next_due, next.held), (1, Some(at(1060)), false));
+        assert_eq!(
+            (next.attempts, next.next_due, next.held),
+            (1, Some(at(1060)), false)
+        );
     }
 
     #[test]
@@ -454,6 +457,10 @@ mod tests {
             .unwrap();
         assert!(next.held);
         let released = JobState::fresh(at(1000));
-        assert!(released.deferred_over(&released, at(9000), "451", None, &policy()).is_none());
+        assert!(
+            released
+                .deferred_over(&released, at(9000), "451", None, &policy())
+                .is_none()
+        );
     }
 }

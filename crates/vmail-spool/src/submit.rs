@@ -65,6 +65,44 @@ impl Spool {
             })
     }
 
+    /// Queues a message under a fixed id, once: when a job of that id is
+    /// queued, sent or failed already, nothing is written and the answer is
+    /// `false`. Failure notices and requeued recipients get ids derived
+    /// from their job's ([`JobId::derived`]), so a worker killed between
+    /// queueing one and recording its job cannot make a second.
+    pub fn submit_once(
+        &self,
+        id: &JobId,
+        envelope: &Envelope,
+        message: impl Read,
+    ) -> Result<bool, SpoolError> {
+        let done = [self.sent_dir(), self.failed_dir()]
+            .iter()
+            .any(|dir| dir.join(id.as_str()).exists());
+        if done || self.message_path(id).exists() {
+            return Ok(false);
+        }
+        entry::validate(envelope).map_err(|reason| SpoolError::BadEnvelope { reason })?;
+        let temp = self.temp_path(id.as_str());
+        let file = fsutil::create_new(&temp)?;
+        let written = write_job(&file, envelope, None, message, u64::MAX)
+            .map_err(|err| err.at(&temp))
+            .and_then(|()| file.sync_all().map_err(SpoolError::io("fsync", &temp)));
+        if let Err(err) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(err);
+        }
+        let linked = fs::hard_link(&temp, self.message_path(id));
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(err) => return Err(SpoolError::io("queue", &temp)(err)),
+        }
+        fsutil::sync_dir(&self.queue_dir())?;
+        Ok(true)
+    }
+
     /// Starts a group commit.
     pub fn batch(&self) -> Batch<'_> {
         Batch {

@@ -299,7 +299,7 @@ fn exchanges(lines: &[TranscriptLine]) -> Vec<(String, String)> {
                     pairs.push((command, line.text.clone()));
                 }
             }
-            Direction::Server | Direction::Note => {}
+            Direction::Server | Direction::Note | Direction::Warning => {}
         }
     }
     pairs

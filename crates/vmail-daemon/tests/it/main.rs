@@ -14,6 +14,7 @@ mod scheduler_permanent_failure_sends_one_notice;
 mod scheduler_queues_the_notice_before_failing_the_job;
 mod scheduler_retries_on_the_backoff_schedule;
 mod scheduler_sets_corrupt_entries_aside;
+mod scheduler_settles_each_job_at_its_own_reply;
 mod scheduler_shares_due_jobs_between_sessions;
 mod scheduler_takes_back_the_jobs_of_a_panicking_worker;
 mod vmaild_check_config;

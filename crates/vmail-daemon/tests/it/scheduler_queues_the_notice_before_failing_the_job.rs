@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use vmail_core::Outcome;
-use vmail_daemon::deliver::{Attempt, Deliver, Report};
+use vmail_daemon::deliver::{Attempt, Deliver, Report, ReportSink};
 use vmail_daemon::scheduler::{Inputs, Mode, Scheduler};
 use vmail_daemon::worker::WorkerContext;
 use vmail_spool::Spool;
@@ -24,9 +24,8 @@ struct BreaksFailedDir {
 }
 
 impl Deliver for BreaksFailedDir {
-    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
-        let mut reports = Vec::new();
-        for attempt in batch {
+    async fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) {
+        for (index, attempt) in batch.into_iter().enumerate() {
             self.attempts.lock().unwrap().push(attempt.clone());
             let outcome = if attempt.envelope.from.is_empty() {
                 Outcome::Delivered { reply: reply(250) }
@@ -38,9 +37,8 @@ impl Deliver for BreaksFailedDir {
                     reply: Some(reply(550)),
                 }
             };
-            reports.push(Report::new(outcome));
+            sink.settle(index, Report::new(outcome)).await;
         }
-        reports
     }
 
     fn destination(&self) -> String {

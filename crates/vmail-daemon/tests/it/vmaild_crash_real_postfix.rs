@@ -787,6 +787,14 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
             .collect::<Vec<_>>(),
         whereabouts(&spool, &notices_lost)
     );
+    // Each job is recorded at its own reply, and a notice has an id derived
+    // from its job: a kill can resend at most the one message (job or
+    // notice) whose 250 was in flight.
+    let extra_copies = (copies - arrived.len()) + (notice_copies - notices.len());
+    assert!(
+        extra_copies as u64 <= kills,
+        "{extra_copies} extra copies (jobs and notices) for {kills} kills: more than one per kill (seed {seed}); duplicates {duplicates:?}, notices {notices:?}"
+    );
     assert!(
         unexpected_notices.is_empty(),
         "failure notices for jobs that had no refused or deferred recipient (seed {seed}): {unexpected_notices:?}"

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use vmail_config::Config;
 use vmail_core::{Envelope, Outcome, Reply, RetryPolicy};
-use vmail_daemon::deliver::{Attempt, Deliver, Report};
+use vmail_daemon::deliver::{Attempt, Deliver, Report, ReportSink};
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::{Exit, Inputs, Mode, Scheduler};
 use vmail_daemon::watcher::Hint;
@@ -133,16 +133,15 @@ fn per_recipient(attempt: &Attempt, verdicts: &[Option<bool>]) -> Report {
 }
 
 impl Deliver for Fake {
-    async fn deliver(&self, batch: Vec<Attempt>) -> Vec<Report> {
-        let mut reports = Vec::new();
-        for attempt in batch {
+    async fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) {
+        for (index, attempt) in batch.into_iter().enumerate() {
             self.attempts
                 .lock()
                 .unwrap()
                 .push((Instant::now(), attempt.clone()));
-            reports.push(self.answer(&attempt).await);
+            let report = self.answer(&attempt).await;
+            sink.settle(index, report).await;
         }
-        reports
     }
 
     fn destination(&self) -> String {
