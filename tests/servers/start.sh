@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # tests/servers/start.sh DIR
 #
-# Starts a private Postfix (smtpd on four loopback ports, Dovecot SASL, Maildir
-# delivery) and a private Dovecot (SASL socket, POP3 and POP3S) for vmail's
-# tests, everything under DIR, and writes DIR/servers.env for the tests
+# Starts a private Postfix (smtpd on five loopback ports, Dovecot SASL, Maildir
+# delivery), a private Dovecot (SASL socket, POP3 and POP3S), and for the
+# OAuth listener a second Dovecot (SASL only: LOGIN refused, XOAUTH2 and
+# OAUTHBEARER checked by its oauth2 passdb) and the OAuth2 token service of
+# vmail-testkit (HTTPS; built here with cargo) that it introspects tokens at,
+# everything under DIR, and writes DIR/servers.env for the tests
 # (crates/vmail-testkit/src/servers.rs reads it). Stop them with stop.sh DIR.
 #
 # Installs Debian's postfix, dovecot-core, dovecot-pop3d and openssl when they
@@ -11,6 +14,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)   # the cargo workspace
 TEMPLATES=$HERE/templates
 START_TIMEOUT=${VMAIL_TEST_START_TIMEOUT:-20}   # seconds until every port answers
 
@@ -26,6 +30,9 @@ DV=$DIR/dovecot
 TLS=$DIR/tls
 MAIL=$DIR/mail
 SASL_SOCKET=$DV/run/auth-postfix
+DVO=$DIR/dovecot-oauth             # the second Dovecot: SASL of the oauth listener
+OAUTH_SASL_SOCKET=$DVO/run/auth-postfix
+TS=$DIR/token-service              # the OAuth2 token service's files
 MAIL_UID=65534   # nobody: virtual(8) refuses uid 0, and no user is created
 MAIL_GID=65534   # nogroup
 
@@ -88,8 +95,8 @@ pick_ports() {
 render() {
   local text key
   text=$(<"$TEMPLATES/$1")
-  for key in PF DV TLS MAIL SASL_SOCKET MAIL_UID MAIL_GID PORT_PLAIN PORT_SUBMISSION \
-             PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S; do
+  for key in PF DV DVO TLS MAIL SASL_SOCKET OAUTH_SASL_SOCKET MAIL_UID MAIL_GID PORT_PLAIN \
+             PORT_SUBMISSION PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S PORT_OAUTH PORT_TOKEN; do
     text=${text//@$key@/${!key}}
   done
   if [[ $text =~ @[A-Z_]+@ ]]; then die "unknown placeholder ${BASH_REMATCH[0]} in $1"; fi
@@ -137,12 +144,57 @@ write_dovecot_config() {
   chmod 640 "$DV/users"
 }
 
+write_dovecot_oauth_config() {
+  mkdir -p "$DVO/run" "$DVO/state" "$DVO/log"
+  render dovecot-oauth.conf "$DVO/dovecot.conf"
+  # Read by the auth process (user dovecot); holds no secret.
+  render dovecot-oauth2.conf.ext "$DVO/oauth2.conf.ext"
+  chmod 644 "$DVO/oauth2.conf.ext"
+  : > "$DVO/no-users"   # LOGIN's passdb: nobody
+  chown root:dovecot "$DVO/no-users"
+  chmod 640 "$DVO/no-users"
+}
+
+# The token service binary, built from this checkout (into
+# $CARGO_TARGET_DIR when set, as cargo does).
+build_token_service() {
+  local target=${CARGO_TARGET_DIR:-$ROOT/target}
+  [[ $target == /* ]] || target=$ROOT/$target
+  mkdir -p "$TS"
+  (cd "$ROOT" && cargo build -p vmail-testkit --bin vmail-test-token-service) </dev/null >"$TS/build.log" 2>&1 ||
+    { tail -n 30 "$TS/build.log" >&2; die "cargo build of vmail-test-token-service failed (full log: $TS/build.log)"; }
+  TOKEN_SERVICE_BIN=$target/debug/vmail-test-token-service
+  [ -x "$TOKEN_SERVICE_BIN" ] || die "no $TOKEN_SERVICE_BIN after cargo build"
+}
+
+# start_token_service: HTTPS on 127.0.0.1:$PORT_TOKEN with the servers'
+# certificate (localhost and 127.0.0.1, test CA); ready once it has written
+# its URL into $TS/ready. Its PID is recorded for stop.sh.
+start_token_service() {
+  local deadline=$((SECONDS + START_TIMEOUT))
+  rm -f "$TS/ready"
+  "$TOKEN_SERVICE_BIN" --listen "127.0.0.1:$PORT_TOKEN" --cert "$TLS/server.pem" \
+    --key "$TLS/server.key" --ca "$TLS/ca.pem" --ready-file "$TS/ready" \
+    </dev/null >"$TS/token-service.log" 2>&1 &
+  TS_PID=$!
+  echo "$TS_PID" > "$TS/pid"
+  until [ -s "$TS/ready" ]; do
+    alive "$TS_PID" || fail "the token service exited: $(tail -n 5 "$TS/token-service.log")"
+    [ $SECONDS -lt $deadline ] || fail "the token service is not ready after ${START_TIMEOUT}s"
+    sleep 0.05
+  done
+}
+
 # ---------------------------------------------------------------- daemons
 log_tails() {
   echo "--- last lines of $PF/log/maillog:" >&2
   tail -n 20 "$PF/log/maillog" >&2 2>/dev/null || true
   echo "--- last lines of $DV/log/dovecot.log:" >&2
   tail -n 20 "$DV/log/dovecot.log" >&2 2>/dev/null || true
+  echo "--- last lines of $DVO/log/dovecot.log:" >&2
+  tail -n 20 "$DVO/log/dovecot.log" >&2 2>/dev/null || true
+  echo "--- last lines of $TS/token-service.log:" >&2
+  tail -n 20 "$TS/token-service.log" >&2 2>/dev/null || true
 }
 
 fail() { echo "start.sh: $*" >&2; log_tails; bash "$HERE/stop.sh" "$DIR" >&2 || true; exit 1; }
@@ -174,14 +226,18 @@ wait_until_up() {
   local deadline=$((SECONDS + START_TIMEOUT)) down service
   local -A greeted=()
   local services=("plain $PORT_PLAIN" "submission $PORT_SUBMISSION" "smtps $PORT_SMTPS tls"
-    "plainauth $PORT_PLAINAUTH" "pop3 $PORT_POP3" "pop3s $PORT_POP3S tls")
+    "plainauth $PORT_PLAINAUTH" "pop3 $PORT_POP3" "pop3s $PORT_POP3S tls" "oauth $PORT_OAUTH")
   while :; do
     PF_PID=$(tr -d ' \n' 2>/dev/null < "$PF/spool/pid/master.pid" || true)
     DV_PID=$(tr -d ' \n' 2>/dev/null < "$DV/run/master.pid" || true)
+    DVO_PID=$(tr -d ' \n' 2>/dev/null < "$DVO/run/master.pid" || true)
     down=
     alive "$PF_PID" || down+=" postfix-master"
     alive "$DV_PID" || down+=" dovecot"
+    alive "$DVO_PID" || down+=" dovecot-oauth"
+    alive "$TS_PID" || down+=" token-service"
     [ -S "$SASL_SOCKET" ] || down+=" $SASL_SOCKET"
+    [ -S "$OAUTH_SASL_SOCKET" ] || down+=" $OAUTH_SASL_SOCKET"
     for service in "${services[@]}"; do
       [ -n "${greeted[$service]:-}" ] && continue
       # shellcheck disable=SC2086 # "name port [tls]" splits on purpose
@@ -225,6 +281,12 @@ VMAIL_TEST_POSTFIX_PID=$PF_PID
 VMAIL_TEST_DOVECOT_PID=$DV_PID
 VMAIL_TEST_POSTFIX_LOG=$(q "$PF/log/maillog")
 VMAIL_TEST_DOVECOT_LOG=$(q "$DV/log/dovecot.log")
+VMAIL_TEST_SMTP_OAUTH_PORT=$PORT_OAUTH
+VMAIL_TEST_TOKEN_SERVICE_URL=$(q "https://127.0.0.1:$PORT_TOKEN")
+VMAIL_TEST_TOKEN_SERVICE_PID=$TS_PID
+VMAIL_TEST_TOKEN_SERVICE_LOG=$(q "$TS/token-service.log")
+VMAIL_TEST_DOVECOT_OAUTH_PID=$DVO_PID
+VMAIL_TEST_DOVECOT_OAUTH_LOG=$(q "$DVO/log/dovecot.log")
 EOF
   mv "$tmp" "$DIR/servers.env"
 }
@@ -234,22 +296,30 @@ install_packages
 
 # A previous run in DIR: stop it by its recorded PIDs, then start afresh.
 bash "$HERE/stop.sh" "$DIR"
-rm -rf "${DIR:?}/postfix" "${DIR:?}/dovecot" "${DIR:?}/tls" "${DIR:?}/mail"
+rm -rf "${DIR:?}/postfix" "${DIR:?}/dovecot" "${DIR:?}/tls" "${DIR:?}/mail" \
+  "${DIR:?}/dovecot-oauth" "${DIR:?}/token-service"
 
-read -r PORT_PLAIN PORT_SUBMISSION PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S <<<"$(pick_ports 6)"
+read -r PORT_PLAIN PORT_SUBMISSION PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S PORT_OAUTH \
+  PORT_TOKEN <<<"$(pick_ports 8)"
+# Before anything is started: a failed build leaves nothing to stop.
+build_token_service
 
 make_certificates
 mkdir -p "$MAIL"
 chown "$MAIL_UID:$MAIL_GID" "$MAIL"
 write_postfix_config
 write_dovecot_config
+write_dovecot_oauth_config
 
 # The daemons' own stdio goes to files: a daemon that kept our stdout would
 # keep a caller's pipe (`start.sh | tee`) open until it stops.
+start_token_service   # before the Dovecot that introspects at it
 dovecot -c "$DV/dovecot.conf" </dev/null >"$DV/log/start.out" 2>&1 ||
   fail "dovecot did not start: $(cat "$DV/log/start.out")"
+dovecot -c "$DVO/dovecot.conf" </dev/null >"$DVO/log/start.out" 2>&1 ||
+  fail "the OAuth dovecot did not start: $(cat "$DVO/log/start.out")"
 postfix -c "$PF/etc" start </dev/null >"$PF/log/start.out" 2>&1 ||
   fail "postfix did not start: $(cat "$PF/log/start.out")"
 wait_until_up
 write_env
-echo "start.sh: Postfix (pid $PF_PID) smtp plain=$PORT_PLAIN submission=$PORT_SUBMISSION smtps=$PORT_SMTPS plainauth=$PORT_PLAINAUTH; Dovecot (pid $DV_PID) pop3=$PORT_POP3 pop3s=$PORT_POP3S; $DIR/servers.env" >&2
+echo "start.sh: Postfix (pid $PF_PID) smtp plain=$PORT_PLAIN submission=$PORT_SUBMISSION smtps=$PORT_SMTPS plainauth=$PORT_PLAINAUTH oauth=$PORT_OAUTH; Dovecot (pid $DV_PID) pop3=$PORT_POP3 pop3s=$PORT_POP3S; OAuth Dovecot (pid $DVO_PID); token service (pid $TS_PID) https://127.0.0.1:$PORT_TOKEN; $DIR/servers.env" >&2

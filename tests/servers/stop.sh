@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/servers/stop.sh DIR
 #
-# Stops the private Postfix and Dovecot that start.sh started under DIR, by
-# the PIDs it recorded (servers.env, or the masters' pid files when start.sh
-# died before writing it): TERM, a bounded wait, then KILL. Never by name.
+# Stops the private Postfix, the two Dovecots and the token service that
+# start.sh started under DIR, by the PIDs it recorded (servers.env, or the
+# pid files when start.sh died before writing it): TERM, a bounded wait,
+# then KILL. Never by name.
 # Idempotent: nothing recorded or nothing alive is success.
 set -uo pipefail
 
@@ -22,11 +23,14 @@ recorded() {
 }
 
 # ours PID: alive and started for this DIR, so that a recycled PID is left
-# alone. Dovecot has "-c DIR/dovecot/dovecot.conf" on its command line;
+# alone. The Dovecots have "-c DIR/dovecot{,-oauth}/dovecot.conf" on their
+# command lines, the token service "--ready-file DIR/token-service/ready";
 # Postfix's master has MAIL_CONFIG=DIR/postfix/etc in its environment.
 ours() {
   [ -r "/proc/$1/cmdline" ] || return 1
-  tr '\0' '\n' 2>/dev/null < "/proc/$1/cmdline" | grep -qxF -- "$DIR/dovecot/dovecot.conf" && return 0
+  tr '\0' '\n' 2>/dev/null < "/proc/$1/cmdline" |
+    grep -qxF -e "$DIR/dovecot/dovecot.conf" -e "$DIR/dovecot-oauth/dovecot.conf" \
+      -e "$DIR/token-service/ready" && return 0
   tr '\0' '\n' 2>/dev/null < "/proc/$1/environ" | grep -qxF -- "MAIL_CONFIG=$DIR/postfix/etc"
 }
 
@@ -68,10 +72,11 @@ wait_gone() {
   done
 }
 
-# Both masters get TERM at once (each ends its own children; Dovecot takes
+# All get TERM at once (each master ends its own children; Dovecot takes
 # about 3 s, Postfix 1.5 s); whatever is left after the bounded wait gets KILL.
 masters=()
-for key in VMAIL_TEST_POSTFIX_PID:postfix/spool/pid/master.pid VMAIL_TEST_DOVECOT_PID:dovecot/run/master.pid; do
+for key in VMAIL_TEST_POSTFIX_PID:postfix/spool/pid/master.pid VMAIL_TEST_DOVECOT_PID:dovecot/run/master.pid \
+  VMAIL_TEST_DOVECOT_OAUTH_PID:dovecot-oauth/run/master.pid VMAIL_TEST_TOKEN_SERVICE_PID:token-service/pid; do
   pid=$(recorded "${key%%:*}" "$DIR/${key#*:}") || continue
   ours "$pid" && masters+=("$pid")
 done

@@ -4,7 +4,11 @@
 //!   starts on loopback ports, described by the file that names them.
 //! - [`fault`]: a small SMTP server of our own that misbehaves on demand
 //!   (421 banner, silence, 451 on MAIL, a drop in DATA, ...).
+//! - [`oauth`]: an OAuth2 token service (token, device and introspection
+//!   endpoints, control for tests) that the private Dovecot checks XOAUTH2
+//!   and OAUTHBEARER tokens against.
 #![forbid(unsafe_code)]
 
 pub mod fault;
+pub mod oauth;
 pub mod servers;

@@ -13,8 +13,16 @@
 //! | `plainauth_port`   | SMTP, no TLS, AUTH in clear text; auth'd relay       |
 //! | `pop3_port`        | POP3, USER/PASS without TLS                          |
 //! | `pop3s_port`       | POP3 over implicit TLS                               |
+//! | `oauth_port`       | SMTP, STARTTLS; AUTH only after TLS: LOGIN, XOAUTH2, |
+//! |                    | OAUTHBEARER (a second Dovecot, `oauth2` passdb)      |
+//! | `token_service_url`| HTTPS: the OAuth2 token service ([`crate::oauth`])   |
 //!
-//! AUTH offers PLAIN, LOGIN and CRAM-MD5 (Dovecot SASL). Mail accepted for
+//! The first four SMTP listeners' AUTH offers PLAIN, LOGIN and CRAM-MD5
+//! (Dovecot SASL). The OAuth listener looks like Microsoft 365's
+//! `AUTH LOGIN XOAUTH2` (plus OAUTHBEARER): LOGIN is offered and always
+//! refused (a tenant with password logins switched off), and a token logs in
+//! only when the token service says, by introspection, that it is live and
+//! issued for that mailbox. Mail accepted for
 //! `example.test` and `jms1.net` lands in Maildirs under `maildir_root`
 //! (`<domain>/<user>/new`, other local parts in `<domain>/catchall`);
 //! [`TestServers::wait_for_message`] finds it by its Message-ID.
@@ -79,6 +87,18 @@ pub struct TestServers {
     pub dovecot_pid: u32,
     pub postfix_log: PathBuf,
     pub dovecot_log: PathBuf,
+    /// SMTP with STARTTLS offering XOAUTH2 and OAUTHBEARER (and a LOGIN that
+    /// always fails), relay for authenticated clients only.
+    pub oauth_port: u16,
+    /// `https://127.0.0.1:PORT` of the token service that Dovecot checks
+    /// tokens against; certificate by the test CA (`ca_cert`). Drive it with
+    /// [`crate::oauth::TokenServiceClient::from_servers`].
+    pub token_service_url: String,
+    pub token_service_pid: u32,
+    pub token_service_log: PathBuf,
+    /// The second Dovecot (SASL for `oauth_port` only).
+    pub dovecot_oauth_pid: u32,
+    pub dovecot_oauth_log: PathBuf,
 }
 
 impl TestServers {
@@ -132,6 +152,12 @@ impl TestServers {
             dovecot_pid: env.number("VMAIL_TEST_DOVECOT_PID")?,
             postfix_log: env.get("VMAIL_TEST_POSTFIX_LOG")?.into(),
             dovecot_log: env.get("VMAIL_TEST_DOVECOT_LOG")?.into(),
+            oauth_port: env.number("VMAIL_TEST_SMTP_OAUTH_PORT")?,
+            token_service_url: env.get("VMAIL_TEST_TOKEN_SERVICE_URL")?,
+            token_service_pid: env.number("VMAIL_TEST_TOKEN_SERVICE_PID")?,
+            token_service_log: env.get("VMAIL_TEST_TOKEN_SERVICE_LOG")?.into(),
+            dovecot_oauth_pid: env.number("VMAIL_TEST_DOVECOT_OAUTH_PID")?,
+            dovecot_oauth_log: env.get("VMAIL_TEST_DOVECOT_OAUTH_LOG")?.into(),
         })
     }
 
@@ -207,11 +233,16 @@ impl TestServers {
         }
     }
 
-    /// The last `lines` lines of the Postfix and Dovecot logs, for the
+    /// The last `lines` lines of the Postfix, Dovecot and token service logs, for the
     /// message of a failed assertion.
     pub fn log_tails(&self, lines: usize) -> String {
         let mut out = String::new();
-        for log in [&self.postfix_log, &self.dovecot_log] {
+        for log in [
+            &self.postfix_log,
+            &self.dovecot_log,
+            &self.dovecot_oauth_log,
+            &self.token_service_log,
+        ] {
             let text = fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})\n"));
             let all: Vec<&str> = text.lines().collect();
             let _ = writeln!(out, "--- last lines of {}:", log.display());
