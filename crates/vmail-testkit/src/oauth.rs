@@ -69,7 +69,25 @@
 //!   "username":"<mailbox>","email":...,"exp":...}` for a live token,
 //!   `{"active":false}` for an unknown, expired or revoked one.
 //! - `/admin/...`: the control endpoints behind [`TokenServiceControl`]
-//!   (JSON; see `server.rs` for the routes).
+//!   (JSON bodies; 200 with a JSON object, or `{"error","id","message"}`
+//!   with 400/404/409):
+//!
+//! | route                                        | does                        |
+//! |----------------------------------------------|-----------------------------|
+//! | `POST /admin/clients` ([`ClientSpec`])        | register                    |
+//! | `POST /admin/clients/{id}/revoke`, `/reinstate` | client off / on again     |
+//! | `POST /admin/clients/{id}/revoke_tokens`      | its tokens die              |
+//! | `POST /admin/clients/{id}/expire_tokens`      | its access tokens expire    |
+//! | `POST /admin/clients/{id}/refresh_token`      | `{"refresh_token": ...}`    |
+//! | `POST /admin/clients/{id}/device/approve`, `/deny` (`{"user_code"?}`) | `{"decided": n}` |
+//! | `POST /admin/clients/{id}/device/slow_down`   | next poll: `slow_down`      |
+//! | `GET /admin/clients/{id}/device`              | `{"pending": [user codes]}` |
+//! | `PUT`/`DELETE /admin/clients/{id}/fault` ([`Fault`]) | inject / clear       |
+//! | `PUT /admin/clients/{id}/introspection` (`{"deny": bool}`) | Dovecot says no |
+//! | `GET /admin/clients/{id}/counters`            | [`Counters`]                |
+//! | `POST /admin/refuse_connections` (`{"for_secs": n}`) | listener closed    |
+//! | `GET /admin/stats`                            | `{"unknown_introspections"}` |
+//! | `GET /health`                                 | `ok`                        |
 //!
 //! Tokens are opaque (`vmail-at-<hex>`, `vmail-rt-<hex>`), so a secrets
 //! scan can look for those prefixes in every file a test run leaves.

@@ -120,6 +120,8 @@ fn plainauth_port_offers_plain_login_and_cram_md5_without_tls() {
             "{wanted} missing from {auth:?}"
         );
     }
+    // The OAuth mechanisms live on their own listener (oauth_servers_answer.rs).
+    assert_eq!(mechanisms.len(), 3, "{auth:?}");
     assert!(!keywords.iter().any(|k| k == "STARTTLS"), "{keywords:?}");
 }
 
