@@ -22,7 +22,7 @@ pub mod worker;
 
 use deliver::Deliver;
 use logging::RotatingLog;
-use relay::Relay;
+use relay::{Relay, TokenSources};
 use scheduler::{Exit, Inputs, Mode, Reloader, SCHED_TARGET, Scheduler};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,7 +122,14 @@ fn announce(config: &Config, relay: &Relay) {
 
 /// Builds the closure that SIGHUP runs: parse, validate, swap; a bad file
 /// is reported in full and the running configuration stays.
-fn reloader(path: PathBuf, log: RotatingLog, filter: FilterHandle) -> Reloader<Relay> {
+/// `tokens` is the running token source: a reload keeps it while the
+/// `oauth-*` settings stay the same.
+fn reloader(
+    path: PathBuf,
+    log: RotatingLog,
+    filter: FilterHandle,
+    mut tokens: TokenSources,
+) -> Reloader<Relay> {
     Box::new(move || {
         let loaded = match vmail_config::load(&path) {
             Ok(loaded) => loaded,
@@ -138,7 +145,7 @@ fn reloader(path: PathBuf, log: RotatingLog, filter: FilterHandle) -> Reloader<R
             }
         };
         log_diagnostics(&loaded.warnings);
-        let relay = match Relay::for_config(&loaded.config) {
+        let relay = match Relay::for_config(&loaded.config, &mut tokens) {
             Ok(relay) => relay,
             Err(err) => {
                 error!("{err}; keeping the running configuration");
@@ -166,7 +173,8 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
         env!("CARGO_PKG_VERSION"),
         spool.root().display()
     );
-    let relay = Relay::for_config(&config).map_err(StartError::Relay)?;
+    let mut tokens = TokenSources::default();
+    let relay = Relay::for_config(&config, &mut tokens).map_err(StartError::Relay)?;
     announce(&config, &relay);
 
     let (control_tx, control) = mpsc::channel(8);
@@ -178,7 +186,7 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
             source,
         })?;
 
-    let reload = reloader(config.path.clone(), log, filter);
+    let reload = reloader(config.path.clone(), log, filter, tokens);
     let ctx = WorkerContext {
         spool: Arc::new(spool),
         deliverer: Arc::new(relay),
