@@ -23,9 +23,8 @@ async fn no_auth_offered_sends_without_login_and_warns() -> std::io::Result<()> 
     assert!(report.authenticated.is_none());
     let warnings: Vec<&str> = report.transcript.notes().collect();
     assert!(
-        warnings.contains(
-            &"warning: auth-type=plain but the server offers no AUTH: sending without logging in"
-        ),
+        warnings
+            .contains(&"auth-type=plain but the server offers no AUTH: sending without logging in"),
         "{warnings:?}"
     );
     Ok(())
