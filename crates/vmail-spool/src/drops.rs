@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use vmail_core::{Envelope, JobId};
 
-use crate::error::{Corrupt, IngestError, SpoolError};
+use vmail_message::Stamp;
+
+use crate::error::{Corrupt, IngestError, OpenError, SpoolError};
 use crate::fsutil;
 use crate::spool::Spool;
 use crate::{eml, jobfile};
@@ -203,51 +205,32 @@ fn not_committed() -> SpoolError {
 }
 
 /// What pickup derives from a drop file itself rather than from the clock:
-/// the Date and Message-ID it adds. If vmaild dies after queueing a drop but
-/// before removing it, the drop is queued again after the restart, and that
-/// second copy must carry the same Message-ID, so that the recipient's
-/// server or mail program can see it is the same message.
-#[derive(Debug, Clone)]
-pub(crate) struct DropMark {
-    /// The drop's modification time: when its writer finished it.
-    pub written: chrono::DateTime<chrono::Utc>,
-    /// The drop's identity (device, inode, times, size, name) hashed.
-    pub id: u64,
-}
-
-impl DropMark {
-    pub(crate) fn of(path: &Path, meta: &Metadata) -> DropMark {
-        use std::hash::{Hash, Hasher};
-        // SipHash with fixed keys: the same drop hashes the same in the
-        // vmaild that crashed and in the one that restarted.
-        let mut hasher = std::hash::DefaultHasher::new();
-        (meta.dev(), meta.ino(), meta.size()).hash(&mut hasher);
-        (
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec(),
-        )
-            .hash(&mut hasher);
-        path.file_name().hash(&mut hasher);
-        let written = meta
-            .modified()
-            .map(chrono::DateTime::<chrono::Utc>::from)
-            .unwrap_or_else(|_| chrono::Utc::now());
-        DropMark {
-            written,
-            id: hasher.finish(),
-        }
-    }
-
-    /// `<20261201031700.0123456789abcdef@domain>`.
-    pub(crate) fn message_id(&self, domain: &str) -> String {
-        format!(
-            "<{}.{:016x}@{domain}>",
-            self.written.format("%Y%m%d%H%M%S"),
-            self.id
-        )
-    }
+/// the Date and Message-ID it adds (a [`Stamp`]). If vmaild dies after
+/// queueing a drop but before removing it, the drop is queued again after
+/// the restart, and that second copy must carry the same Message-ID, so
+/// that the recipient's server or mail program can see it is the same
+/// message. The time is the drop's modification time (when its writer
+/// finished it); the id hashes its identity (device, inode, times, size,
+/// name).
+pub(crate) fn drop_stamp(path: &Path, meta: &Metadata) -> Stamp {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same drop hashes the same in the
+    // vmaild that crashed and in the one that restarted.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (meta.dev(), meta.ino(), meta.size()).hash(&mut hasher);
+    (
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
+        .hash(&mut hasher);
+    path.file_name().hash(&mut hasher);
+    let written = meta
+        .modified()
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .unwrap_or_else(|_| chrono::Utc::now());
+    Stamp::at(written, hasher.finish())
 }
 
 /// Opens a file without following links: the file must be regular with one
@@ -255,28 +238,27 @@ impl DropMark {
 /// itself refuses a link (`O_NOFOLLOW`) and never waits (`O_NONBLOCK`), so a
 /// file swapped for a link or a FIFO after the inspection is refused, not
 /// followed or waited on.
-pub(crate) fn open_plain(path: &Path) -> Result<(File, Metadata), String> {
-    let before = fs::symlink_metadata(path).map_err(|err| format!("cannot be read: {err}"))?;
+pub(crate) fn open_plain(path: &Path) -> Result<(File, Metadata), OpenError> {
+    let before = fs::symlink_metadata(path).map_err(OpenError::Unreadable)?;
     if before.file_type().is_symlink() {
-        return Err("is a symbolic link; vmail does not follow links".to_string());
+        return Err(OpenError::SymbolicLink);
     }
     if !before.is_file() {
-        return Err("is not a regular file".to_string());
+        return Err(OpenError::NotRegular);
     }
     if before.nlink() > 1 {
-        return Err(format!(
-            "has {} hard links; a dropped file must have exactly one",
-            before.nlink()
-        ));
+        return Err(OpenError::HardLinks {
+            links: before.nlink(),
+        });
     }
     let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(no_follow_no_wait())
         .open(path)
-        .map_err(|err| opening_failed(&err))?;
+        .map_err(opening_failed)?;
     let after = checked(&file)?;
     if (after.dev(), after.ino()) != (before.dev(), before.ino()) {
-        return Err("was replaced while it was being opened".to_string());
+        return Err(OpenError::Replaced);
     }
     Ok((file, after))
 }
@@ -286,7 +268,7 @@ pub(crate) fn open_plain(path: &Path) -> Result<(File, Metadata), String> {
 /// a folder on the way that is, or becomes, a symbolic link is refused by
 /// the kernel at the moment of the open, so no check-then-open race can lead
 /// outside the drop folder.
-pub(crate) fn open_beneath(base: &Path, relative: &Path) -> Result<(File, Metadata), String> {
+pub(crate) fn open_beneath(base: &Path, relative: &Path) -> Result<(File, Metadata), OpenError> {
     use rustix::fs::{Mode, OFlags, open, openat};
     let parts: Vec<&std::ffi::OsStr> = relative
         .components()
@@ -296,19 +278,19 @@ pub(crate) fn open_beneath(base: &Path, relative: &Path) -> Result<(File, Metada
         })
         .collect();
     let Some((last, folders)) = parts.split_last() else {
-        return Err("names no file".to_string());
+        return Err(OpenError::NoFile);
     };
     let folder_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut dir = open(base, folder_flags, Mode::empty())
-        .map_err(|err| format!("cannot be read: {}", io::Error::from(err)))?;
+        .map_err(|err| OpenError::Unreadable(io::Error::from(err)))?;
     for folder in folders {
         dir = openat(&dir, *folder, folder_flags, Mode::empty())
-            .map_err(|err| opening_failed(&io::Error::from(err)))?;
+            .map_err(|err| opening_failed(io::Error::from(err)))?;
     }
     let file_flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let file = openat(&dir, *last, file_flags, Mode::empty())
         .map(File::from)
-        .map_err(|err| opening_failed(&io::Error::from(err)))?;
+        .map_err(|err| opening_failed(io::Error::from(err)))?;
     let meta = checked(&file)?;
     Ok((file, meta))
 }
@@ -320,38 +302,30 @@ fn no_follow_no_wait() -> i32 {
 }
 
 /// `ELOOP` (and `ENOTDIR` for a folder) is what `O_NOFOLLOW` answers for a link.
-fn opening_failed(err: &io::Error) -> String {
+fn opening_failed(err: io::Error) -> OpenError {
     match err.raw_os_error() {
-        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
-            "is a symbolic link; vmail does not follow links".to_string()
-        }
-        Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
-            "has a symbolic link or a file where a folder should be; vmail does not follow links"
-                .to_string()
-        }
-        _ => format!("cannot be opened: {err}"),
+        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => OpenError::SymbolicLink,
+        Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => OpenError::LinkOnTheWay,
+        _ => OpenError::Unopenable(err),
     }
 }
 
 /// What an opened file must be: regular, with exactly one link.
-fn checked(file: &File) -> Result<Metadata, String> {
-    let meta = file
-        .metadata()
-        .map_err(|err| format!("cannot be read: {err}"))?;
+fn checked(file: &File) -> Result<Metadata, OpenError> {
+    let meta = file.metadata().map_err(OpenError::Unreadable)?;
     if !meta.is_file() {
-        return Err("is not a regular file".to_string());
+        return Err(OpenError::NotRegular);
     }
     if meta.nlink() > 1 {
-        return Err(format!(
-            "has {} hard links; a dropped file must have exactly one",
-            meta.nlink()
-        ));
+        return Err(OpenError::HardLinks {
+            links: meta.nlink(),
+        });
     }
     Ok(meta)
 }
 
 fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corrupt> {
-    let (file, meta) = open_plain(path).map_err(|why| Corrupt::new(path, why))?;
+    let (file, meta) = open_plain(path).map_err(|why| Corrupt::new(path, why.to_string()))?;
     if meta.len() == 0 {
         return Err(Corrupt::new(path, "is empty"));
     }
@@ -359,12 +333,13 @@ fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corr
         let reason = format!("is {} bytes, over the limit of {limit} bytes", meta.len());
         return Err(Corrupt::new(path, reason));
     }
-    let mark = DropMark::of(path, &meta);
+    let stamp = drop_stamp(path, &meta);
     let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("");
     match suffix {
-        "eml" => eml::prepare(file, default_from, &mark).map_err(|why| Corrupt::new(path, why)),
-        "job" => jobfile::prepare(file, path, default_from, limit, &mark)
-            .map_err(|why| Corrupt::new(path, why)),
+        "eml" => eml::prepare(file, default_from, &stamp)
+            .map_err(|why| Corrupt::new(path, why.to_string())),
+        "job" => jobfile::prepare(file, path, default_from, limit, &stamp)
+            .map_err(|why| Corrupt::new(path, why.to_string())),
         _ => Err(Corrupt::new(
             path,
             "has an unknown suffix: drop a whole message as NAME.eml or a job file as NAME.job",
@@ -398,7 +373,7 @@ mod tests {
             ("b.pdf", "is a symbolic link; vmail does not follow links"),
         ] {
             let err = open_beneath(&base, Path::new(name)).unwrap_err();
-            assert!(err.contains(why), "{name}: {err}");
+            assert!(err.to_string().contains(why), "{name}: {err}");
         }
     }
 
@@ -450,6 +425,6 @@ mod tests {
             let _ = tx.send(open_beneath(&base, Path::new("pipe.pdf")).map(|_| ()));
         });
         let result = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(result.unwrap_err(), "is not a regular file");
+        assert_eq!(result.unwrap_err().to_string(), "is not a regular file");
     }
 }

@@ -122,3 +122,89 @@ impl IngestError {
         }
     }
 }
+
+/// Why a dropped file cannot be queued: the reason its quarantine note
+/// gives, as the end of a sentence that starts with the file's name.
+#[derive(Debug, Error)]
+pub(crate) enum DropError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Header(#[from] vmail_message::HeaderError),
+    #[error(transparent)]
+    Envelope(#[from] vmail_message::EnvelopeError),
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] io::Error),
+    #[error("contains NUL bytes: it is not a text job file")]
+    JobNotText,
+    #[error("is not a UTF-8 text job file")]
+    JobNotUtf8,
+    #[error("line {line} is not `key = value`")]
+    NotKeyValue { line: usize },
+    #[error("line {line}: unknown key `{key}` (known: {known})")]
+    UnknownKey {
+        line: usize,
+        key: String,
+        known: &'static str,
+    },
+    #[error("has no sender: no `from` key, and [VMAIL] from is not set")]
+    NoSender,
+    #[error("`from = {value}` is not an address")]
+    BadFrom { value: String },
+    #[error("`{key} = {value}` is not a list of addresses")]
+    BadList { key: &'static str, value: String },
+    #[error("has no recipients: `to`, `cc` and `bcc` are all empty")]
+    NoRecipients,
+    #[error("body-file `{name}` is not UTF-8 text")]
+    BodyNotUtf8 { name: String },
+    /// A file a job file names (`attach`, `body-file`) that cannot be used.
+    #[error("{key} `{name}` {why}")]
+    Named {
+        key: &'static str,
+        name: String,
+        why: NamedFileError,
+    },
+    #[error("attach `{name}`: no MIME type for it")]
+    NoMimeType { name: String },
+    #[error("cannot be packed into a message: {0}")]
+    Pack(#[source] vmail_message::MimeError),
+}
+
+/// What is wrong with a file named in a job file (after its key and name).
+#[derive(Debug, Error)]
+pub(crate) enum NamedFileError {
+    #[error("is an absolute path; name a file beside the job file")]
+    Absolute,
+    #[error("leaves the drop folder (`..` is refused)")]
+    LeavesTheFolder,
+    #[error("is a symbolic link; vmail does not follow links")]
+    SymbolicLink,
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] io::Error),
+    #[error("makes the job larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+/// Why a drop or a file it names was not opened: the open follows no link
+/// and waits for no writer, and the file must be plain.
+#[derive(Debug, Error)]
+pub(crate) enum OpenError {
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] io::Error),
+    #[error("cannot be opened: {0}")]
+    Unopenable(#[source] io::Error),
+    #[error("is a symbolic link; vmail does not follow links")]
+    SymbolicLink,
+    #[error("has a symbolic link or a file where a folder should be; vmail does not follow links")]
+    LinkOnTheWay,
+    #[error("is not a regular file")]
+    NotRegular,
+    #[error("has {links} hard links; a dropped file must have exactly one")]
+    HardLinks { links: u64 },
+    #[error("was replaced while it was being opened")]
+    Replaced,
+    #[error("names no file")]
+    NoFile,
+}

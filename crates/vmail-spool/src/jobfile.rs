@@ -1,19 +1,18 @@
 //! `*.job` drops: a small ini file naming recipients, subject, body and
-//! attachments, packed into a MIME message with lettre at pickup. The format
-//! is documented in the crate docs.
+//! attachments, packed into a MIME message at pickup by `vmail-message`
+//! (this module parses the file and reads the files it names, carefully).
+//! The format is documented in the crate docs.
 
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Component, Path, PathBuf};
-use std::str::FromStr;
 
-use chrono::Utc;
-use lettre::Message;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
+use lettre::message::{Mailbox, Mailboxes};
 use vmail_core::Envelope;
+use vmail_message::{Attachment, Draft, MimeError, Stamp, address, mime};
 
-use crate::drops::{DropMark, Prepared, open_beneath};
+use crate::drops::{Prepared, open_beneath};
+use crate::error::{DropError, NamedFileError};
 
 /// The keys a job file may use.
 const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach";
@@ -33,7 +32,7 @@ pub(crate) struct JobFile {
 
 impl JobFile {
     /// Parses the ini text; errors name the line.
-    pub fn parse(text: &str) -> Result<JobFile, String> {
+    pub fn parse(text: &str) -> Result<JobFile, DropError> {
         let mut job = JobFile::default();
         for (number, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -46,19 +45,24 @@ impl JobFile {
             let n = number + 1;
             let (key, value) = line
                 .split_once('=')
-                .ok_or_else(|| format!("line {n} is not `key = value`"))?;
-            job.set(key.trim(), value.trim())
-                .map_err(|why| format!("line {n}: {why}"))?;
+                .ok_or(DropError::NotKeyValue { line: n })?;
+            if !job.set(key.trim(), value.trim()) {
+                return Err(DropError::UnknownKey {
+                    line: n,
+                    key: key.trim().to_ascii_lowercase(),
+                    known: KEYS,
+                });
+            }
         }
         Ok(job)
     }
 
-    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let list = |v: &str| -> Vec<String> { vec![v.to_string()] };
+    /// Sets `key`; false for a key the format does not have.
+    fn set(&mut self, key: &str, value: &str) -> bool {
         match key.to_ascii_lowercase().as_str() {
-            "to" => self.to.extend(list(value)),
-            "cc" => self.cc.extend(list(value)),
-            "bcc" => self.bcc.extend(list(value)),
+            "to" => self.to.push(value.to_string()),
+            "cc" => self.cc.push(value.to_string()),
+            "bcc" => self.bcc.push(value.to_string()),
             "from" => self.from = Some(value.to_string()),
             "subject" => self.subject = Some(value.to_string()),
             "body" => self.body.push(value.to_string()),
@@ -70,9 +74,9 @@ impl JobFile {
                     .filter(|v| !v.is_empty())
                     .map(str::to_string),
             ),
-            other => return Err(format!("unknown key `{other}` (known: {KEYS})")),
+            _ => return false,
         }
-        Ok(())
+        true
     }
 }
 
@@ -82,13 +86,13 @@ pub(crate) fn prepare(
     path: &Path,
     default_from: &str,
     limit: u64,
-    mark: &DropMark,
-) -> Result<Prepared, String> {
+    stamp: &Stamp,
+) -> Result<Prepared, DropError> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot be read: {err}"))?;
+        .map_err(DropError::Unreadable)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let (message, envelope, consumed) = pack(bytes, base, default_from, limit, Some(mark))?;
+    let (message, envelope, consumed) = pack_job(bytes, base, default_from, limit, stamp)?;
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(message)),
@@ -96,62 +100,75 @@ pub(crate) fn prepare(
     })
 }
 
-/// Parses the bytes of a job file and packs its message; the files it names
-/// are read from `base`. Returns the message, the envelope and those files.
+/// [`pack_job`] for the fuzz targets (`vmail_spool::fuzz`): the reason in
+/// words, the Date and Message-ID from the clock when `stamp` is `None`.
 pub(crate) fn pack(
     bytes: Vec<u8>,
     base: &Path,
     default_from: &str,
     limit: u64,
-    mark: Option<&DropMark>,
+    stamp: Option<&Stamp>,
 ) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
-    if bytes.contains(&0) {
-        return Err("contains NUL bytes: it is not a text job file".to_string());
-    }
-    let text = String::from_utf8(bytes).map_err(|_| "is not a UTF-8 text job file".to_string())?;
-    let job = JobFile::parse(&text)?;
-    build(&job, base, default_from, limit, mark)
+    let stamp = stamp.copied().unwrap_or_else(Stamp::now);
+    pack_job(bytes, base, default_from, limit, &stamp).map_err(|err| err.to_string())
 }
 
-fn mailboxes(field: &str, values: &[String]) -> Result<Option<Mailboxes>, String> {
-    if values.is_empty() {
-        return Ok(None);
+/// Parses the bytes of a job file and packs its message; the files it names
+/// are read from `base`. Returns the message, the envelope and those files.
+fn pack_job(
+    bytes: Vec<u8>,
+    base: &Path,
+    default_from: &str,
+    limit: u64,
+    stamp: &Stamp,
+) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), DropError> {
+    if bytes.contains(&0) {
+        return Err(DropError::JobNotText);
     }
-    let joined = values.join(", ");
-    Mailboxes::from_str(&joined)
-        .map(Some)
-        .map_err(|_| format!("`{field} = {joined}` is not a list of addresses"))
+    let text = String::from_utf8(bytes).map_err(|_| DropError::JobNotUtf8)?;
+    let job = JobFile::parse(&text)?;
+    build(&job, base, default_from, limit, stamp)
+}
+
+/// A job file's list key as mailboxes (`None` when the key is absent).
+fn mailboxes(key: &'static str, values: &[String]) -> Result<Option<Mailboxes>, DropError> {
+    address::mailboxes(values).map_err(|_| DropError::BadList {
+        key,
+        value: values.join(", "),
+    })
 }
 
 /// The parsed addresses of a job file.
 struct Addresses {
     from: Mailbox,
-    to: Option<Mailboxes>,
-    cc: Option<Mailboxes>,
+    to: Vec<Mailbox>,
+    cc: Vec<Mailbox>,
     envelope: Envelope,
 }
 
-fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, String> {
+fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, DropError> {
     let header_from = job
         .from
         .as_deref()
         .filter(|f| !f.is_empty())
         .unwrap_or(default_from);
     if header_from.is_empty() {
-        return Err("has no sender: no `from` key, and [VMAIL] from is not set".to_string());
+        return Err(DropError::NoSender);
     }
-    let from = Mailbox::from_str(header_from)
-        .map_err(|_| format!("`from = {header_from}` is not an address"))?;
-    let to = mailboxes("to", &job.to)?;
-    let cc = mailboxes("cc", &job.cc)?;
-    let bcc = mailboxes("bcc", &job.bcc)?;
+    let from = address::mailbox(header_from).map_err(|_| DropError::BadFrom {
+        value: header_from.to_string(),
+    })?;
+    let list = |m: Option<Mailboxes>| m.map(|l| l.into_iter().collect()).unwrap_or_default();
+    let to: Vec<Mailbox> = list(mailboxes("to", &job.to)?);
+    let cc: Vec<Mailbox> = list(mailboxes("cc", &job.cc)?);
+    let bcc: Vec<Mailbox> = list(mailboxes("bcc", &job.bcc)?);
     let recipients: Vec<String> = [&to, &cc, &bcc]
         .into_iter()
         .flatten()
-        .flat_map(|list| list.iter().map(|mbox| mbox.email.to_string()))
+        .map(|mbox| mbox.email.to_string())
         .collect();
     if recipients.is_empty() {
-        return Err("has no recipients: `to`, `cc` and `bcc` are all empty".to_string());
+        return Err(DropError::NoRecipients);
     }
     let sender = match default_from {
         "" => from.email.to_string(),
@@ -166,63 +183,43 @@ fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, String> {
 }
 
 /// Builds the message; returns it, the envelope and the files it consumed.
-/// Bcc recipients are in the envelope only, never in a header.
-/// `mark` (the drop file's time and identity) gives the Date and the
-/// Message-ID, so a job queued twice across a crash is the same message.
+/// Bcc recipients are in the envelope only, never in a header. `stamp`
+/// (the drop file's time and identity) gives the Date and the Message-ID,
+/// so a job queued twice across a crash is the same message.
 fn build(
     job: &JobFile,
     base: &Path,
     default_from: &str,
     limit: u64,
-    mark: Option<&DropMark>,
-) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
+    stamp: &Stamp,
+) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), DropError> {
     let addresses = addresses(job, default_from)?;
-    let domain = addresses.from.email.domain();
-    let (date, id) = match mark {
-        Some(mark) => (mark.written.into(), mark.message_id(domain)),
-        None => (std::time::SystemTime::now(), message_id(domain)),
-    };
-    let mut builder = Message::builder()
-        .from(addresses.from.clone())
-        .date(date)
-        .message_id(Some(id));
-    for mbox in addresses.to.iter().flat_map(|l| l.iter()) {
-        builder = builder.to(mbox.clone());
-    }
-    for mbox in addresses.cc.iter().flat_map(|l| l.iter()) {
-        builder = builder.cc(mbox.clone());
-    }
-    if let Some(subject) = &job.subject {
-        builder = builder.subject(subject.clone());
-    }
-    let (body, mut consumed) = body_text(job, base, limit)?;
-    let (parts, files) = attachments(job, base, limit)?;
+    let (text, mut consumed) = body_text(job, base, limit)?;
+    let (attachments, files) = attachments(job, base, limit)?;
     consumed.extend(files);
-    let message = if parts.is_empty() {
-        builder.singlepart(SinglePart::plain(body))
-    } else {
-        let text = MultiPart::mixed().singlepart(SinglePart::plain(body));
-        builder.multipart(parts.into_iter().fold(text, |m, p| m.singlepart(p)))
-    }
-    .map_err(|err| format!("cannot be packed into a message: {err}"))?;
-    Ok((message.formatted(), addresses.envelope, consumed))
+    let draft = Draft {
+        from: addresses.from,
+        to: addresses.to,
+        cc: addresses.cc,
+        subject: job.subject.clone(),
+        text,
+        attachments,
+        stamp: *stamp,
+    };
+    let message = mime::build(&draft).map_err(|err| match err {
+        MimeError::BadType { name, .. } => DropError::NoMimeType { name },
+        other => DropError::Pack(other),
+    })?;
+    Ok((message, addresses.envelope, consumed))
 }
 
-fn message_id(domain: &str) -> String {
-    let stamp = Utc::now().format("%Y%m%d%H%M%S");
-    format!(
-        "<{stamp}.{:016x}@{domain}>",
-        vmail_core::unique::random_u64()
-    )
-}
-
-fn body_text(job: &JobFile, base: &Path, limit: u64) -> Result<(String, Vec<PathBuf>), String> {
+fn body_text(job: &JobFile, base: &Path, limit: u64) -> Result<(String, Vec<PathBuf>), DropError> {
     let mut body = job.body.join("\n");
     let mut consumed = Vec::new();
     if let Some(name) = &job.body_file {
         let (path, bytes) = read_beside(base, name, "body-file", limit)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| format!("body-file `{name}` is not UTF-8 text"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| DropError::BodyNotUtf8 { name: name.clone() })?;
         if !body.is_empty() {
             body.push('\n');
         }
@@ -239,21 +236,14 @@ fn attachments(
     job: &JobFile,
     base: &Path,
     limit: u64,
-) -> Result<(Vec<SinglePart>, Vec<PathBuf>), String> {
+) -> Result<(Vec<Attachment>, Vec<PathBuf>), DropError> {
     let mut parts = Vec::new();
     let mut files = Vec::new();
     let mut total = 0u64;
     for name in &job.attach {
         let (path, bytes) = read_beside(base, name, "attach", limit.saturating_sub(total))?;
         total += bytes.len() as u64;
-        let mime = mime_guess::from_path(&path).first_or_octet_stream();
-        let content_type = ContentType::parse(mime.essence_str())
-            .map_err(|_| format!("attach `{name}`: no MIME type for it"))?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name.clone());
-        parts.push(Attachment::new(file_name).body(bytes, content_type));
+        parts.push(Attachment::from_path(&path, bytes));
         files.push(path);
     }
     Ok((parts, files))
@@ -264,71 +254,48 @@ fn attachments(
 fn read_beside(
     base: &Path,
     name: &str,
-    key: &str,
+    key: &'static str,
     limit: u64,
-) -> Result<(PathBuf, Vec<u8>), String> {
+) -> Result<(PathBuf, Vec<u8>), DropError> {
+    let named = |why: NamedFileError| DropError::Named {
+        key,
+        name: name.to_string(),
+        why,
+    };
     let relative = Path::new(name);
     if relative.is_absolute() {
-        return Err(format!(
-            "{key} `{name}` is an absolute path; name a file beside the job file"
-        ));
+        return Err(named(NamedFileError::Absolute));
     }
     let mut path = base.to_path_buf();
     for component in relative.components() {
         match component {
             Component::Normal(part) => path.push(part),
             Component::CurDir => {}
-            _ => {
-                return Err(format!(
-                    "{key} `{name}` leaves the drop folder (`..` is refused)"
-                ));
-            }
+            _ => return Err(named(NamedFileError::LeavesTheFolder)),
         }
         let meta = std::fs::symlink_metadata(&path)
-            .map_err(|err| format!("{key} `{name}` cannot be read: {err}"))?;
+            .map_err(|err| named(NamedFileError::Unreadable(err)))?;
         if meta.file_type().is_symlink() {
-            return Err(format!(
-                "{key} `{name}` is a symbolic link; vmail does not follow links"
-            ));
+            return Err(named(NamedFileError::SymbolicLink));
         }
     }
     // The checks above give the clear reasons; this open is the guarantee:
     // a folder swapped for a link since then is refused by the kernel.
     let (mut file, meta) =
-        open_beneath(base, relative).map_err(|why| format!("{key} `{name}` {why}"))?;
+        open_beneath(base, relative).map_err(|why| named(NamedFileError::Open(why)))?;
     if meta.len() > limit {
-        return Err(format!(
-            "{key} `{name}` makes the job larger than the limit of {limit} bytes"
-        ));
+        return Err(named(NamedFileError::TooLarge { limit }));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut bytes)
-        .map_err(|err| format!("{key} `{name}` cannot be read: {err}"))?;
+        .map_err(|err| named(NamedFileError::Unreadable(err)))?;
     Ok((path, bytes))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn attachment_types_follow_the_file_name() {
-        let cases = [
-            ("a.pdf", "application/pdf"),
-            ("a.tif", "image/tiff"),
-            ("a.TIFF", "image/tiff"),
-            ("a.png", "image/png"),
-            ("a.jpg", "image/jpeg"),
-            ("a.jpeg", "image/jpeg"),
-            ("a.txt", "text/plain"),
-            ("a.fax-g3", "application/octet-stream"),
-            ("noext", "application/octet-stream"),
-        ];
-        for (name, expected) in cases {
-            let mime = mime_guess::from_path(name).first_or_octet_stream();
-            assert_eq!(mime.essence_str(), expected, "{name}");
-        }
-    }
 
     #[test]
     fn lists_repeat_and_comments_are_skipped() {
@@ -339,5 +306,40 @@ mod tests {
         assert_eq!(job.to, vec!["a@x", "b@x, c@x"]);
         assert_eq!(job.attach, vec!["p/1.pdf", "p/2.png", "p/3.txt"]);
         assert_eq!(job.body, vec!["one", "two"]);
+    }
+
+    #[test]
+    fn what_is_wrong_with_a_job_file_names_the_line_or_the_key() {
+        let err = |text: &str| {
+            pack(
+                text.as_bytes().to_vec(),
+                Path::new("/nonexistent"),
+                "f@x.org",
+                1 << 20,
+                None,
+            )
+            .unwrap_err()
+        };
+        assert_eq!(err("[job]\nto a@x\n"), "line 2 is not `key = value`");
+        assert_eq!(
+            err("Colour = red\n"),
+            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach)"
+        );
+        assert_eq!(
+            err("subject = s\n"),
+            "has no recipients: `to`, `cc` and `bcc` are all empty"
+        );
+        assert_eq!(
+            err("to = a@x, <\n"),
+            "`to = a@x, <` is not a list of addresses"
+        );
+        assert_eq!(
+            err("to = a@x.org\nattach = ../etc/passwd\n"),
+            "attach `../etc/passwd` leaves the drop folder (`..` is refused)"
+        );
+        assert_eq!(
+            err("to = a@x.org\nbody-file = /etc/passwd\n"),
+            "body-file `/etc/passwd` is an absolute path; name a file beside the job file"
+        );
     }
 }
