@@ -155,16 +155,18 @@ write_dovecot_oauth_config() {
   chmod 640 "$DVO/no-users"
 }
 
-# The token service binary, built from this checkout (into
-# $CARGO_TARGET_DIR when set, as cargo does).
+# The token service binary, built from this checkout. Cargo names the file
+# it built (its "executable" message), so $CARGO_TARGET_DIR or a configured
+# target-dir is honoured without guessing.
 build_token_service() {
-  local target=${CARGO_TARGET_DIR:-$ROOT/target}
-  [[ $target == /* ]] || target=$ROOT/$target
+  local messages
   mkdir -p "$TS"
-  (cd "$ROOT" && cargo build -p vmail-testkit --bin vmail-test-token-service) </dev/null >"$TS/build.log" 2>&1 ||
+  messages=$(cd "$ROOT" && cargo build -p vmail-testkit --bin vmail-test-token-service \
+    --message-format=json </dev/null 2>"$TS/build.log") ||
     { tail -n 30 "$TS/build.log" >&2; die "cargo build of vmail-test-token-service failed (full log: $TS/build.log)"; }
-  TOKEN_SERVICE_BIN=$target/debug/vmail-test-token-service
-  [ -x "$TOKEN_SERVICE_BIN" ] || die "no $TOKEN_SERVICE_BIN after cargo build"
+  TOKEN_SERVICE_BIN=$(sed -n 's/.*"executable":"\([^"]*\/vmail-test-token-service\)".*/\1/p' <<<"$messages" | tail -n 1)
+  [ -n "$TOKEN_SERVICE_BIN" ] && [ -x "$TOKEN_SERVICE_BIN" ] ||
+    die "cargo build did not name an executable vmail-test-token-service (log: $TS/build.log)"
 }
 
 # start_token_service: HTTPS on 127.0.0.1:$PORT_TOKEN with the servers'
