@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod oauth_client_credentials_delivers;
+mod oauth_support;
 mod scheduler_drains_on_shutdown;
 mod scheduler_honours_admin_actions_during_an_attempt;
 mod scheduler_keep_sent_zero;
