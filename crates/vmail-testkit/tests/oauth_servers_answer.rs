@@ -20,7 +20,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use vmail_testkit::oauth::{
-    ClientSpec, Grant, TokenServiceClient, TokenServiceControl, unique_client_id,
+    AssertionClaims, ClientSpec, Grant, TEST_RSA_PRIVATE_KEY_PEM, TEST_RSA_PUBLIC_KEY_PEM,
+    TokenServiceClient, TokenServiceControl, sign_assertion, unique_client_id,
 };
 use vmail_testkit::servers::TestServers;
 
@@ -323,4 +324,89 @@ async fn a_token_for_another_mailbox_is_refused() {
             .introspections_active,
         1
     );
+}
+
+/// Introspection does not care how a token was got: one from a Google-style
+/// service-account assertion, one from an approved device code and the one
+/// its rotated refresh token gives all log in; the service's log names
+/// clients and grants but never a token.
+#[tokio::test]
+async fn tokens_from_every_grant_log_in() {
+    let servers = TestServers::from_env();
+    let mailbox = servers.special_user.user.clone();
+    let service = TokenServiceClient::from_servers(&servers).expect("token service client");
+
+    let account = format!(
+        "{}@project.iam.gserviceaccount.com",
+        unique_client_id("harness-sa")
+    );
+    service
+        .register_client(
+            &ClientSpec::new(&account, &mailbox)
+                .with_grants(&[Grant::JwtBearer])
+                .with_jwt_public_key(TEST_RSA_PUBLIC_KEY_PEM),
+        )
+        .expect("register service account");
+    let claims = AssertionClaims::new(
+        &account,
+        &mailbox,
+        &service.urls().token(),
+        Some("https://mail.google.com/"),
+        Duration::from_secs(600),
+    );
+    let assertion = sign_assertion(TEST_RSA_PRIVATE_KEY_PEM, &claims).expect("sign");
+    let from_jwt = service
+        .jwt_bearer(&assertion)
+        .expect("jwt bearer")
+        .access_token;
+
+    let device_client = unique_client_id("harness-device");
+    service
+        .register_client(
+            &ClientSpec::new(&device_client, &mailbox)
+                .with_device_timing(Duration::ZERO, Duration::from_secs(60)),
+        )
+        .expect("register device client");
+    let device = service
+        .start_device(&device_client, None)
+        .expect("device code");
+    service
+        .approve_device(&device_client, Some(&device.user_code))
+        .expect("approve");
+    let from_device = service
+        .poll_device(&device_client, &device.device_code)
+        .expect("device tokens");
+    let refresh = from_device.refresh_token.clone().expect("refresh token");
+    let from_refresh = service
+        .refresh(&device_client, None, &refresh)
+        .expect("refresh")
+        .access_token;
+
+    let (mut smtp, _) = starttls(&servers).await;
+    for token in [&from_jwt, &from_device.access_token, &from_refresh] {
+        smtp.step(
+            &format!("AUTH OAUTHBEARER {}", oauthbearer(&mailbox, token)),
+            "235",
+        )
+        .await;
+        // One login per session (RFC 4954): a fresh session for the next.
+        smtp.step("QUIT", "221").await;
+        (smtp, _) = starttls(&servers).await;
+    }
+    smtp.step("QUIT", "221").await;
+
+    let log = std::fs::read_to_string(&servers.token_service_log).expect("token service log");
+    assert!(log.contains(&format!("client_id={device_client}")), "{log}");
+    for secret in [
+        &from_jwt,
+        &from_refresh,
+        &refresh,
+        &assertion,
+        &device.device_code,
+    ] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret in the service's log"
+        );
+    }
 }

@@ -68,6 +68,7 @@ fn main() -> ExitCode {
             key: args.key,
             ca: args.ca,
         },
+        log_requests: true,
     };
     let service = match TokenService::start_with(options) {
         Ok(service) => service,

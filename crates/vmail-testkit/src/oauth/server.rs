@@ -40,14 +40,18 @@ pub(crate) struct Shared {
     pub base_url: String,
     /// Until when the listener stays closed (connections refused).
     pub refuse_until: watch::Sender<Option<Instant>>,
+    /// One line per request on stderr (the binary's log, which
+    /// `TestServers::log_tails` shows): never a token, secret or assertion.
+    pub log_requests: bool,
 }
 
 impl Shared {
-    pub fn new(base_url: String) -> Shared {
+    pub fn new(base_url: String, log_requests: bool) -> Shared {
         Shared {
             registry: Mutex::new(Registry::default()),
             base_url,
             refuse_until: watch::Sender::new(None),
+            log_requests,
         }
     }
 
@@ -193,6 +197,35 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Reply {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Ok(text(413, "request body too large or unreadable")),
     };
+    let reply = route(&parts, &body, shared);
+    if shared.log_requests {
+        log_request(&parts, &body, &reply);
+    }
+    reply
+}
+
+/// `POST /token client_id=x grant_type=y -> 400`: the form fields that
+/// are not secret, and the status (`dropped` for an injected drop).
+fn log_request(parts: &hyper::http::request::Parts, body: &[u8], reply: &Reply) {
+    let form = parse_form(body);
+    let mut line = format!("{} {}", parts.method, parts.uri.path());
+    for key in ["client_id", "grant_type", "scope"] {
+        if let Some(value) = form.get(key) {
+            line.push_str(&format!(" {key}={value}"));
+        }
+    }
+    if let Some((id, _)) = basic_credentials(&parts.headers) {
+        line.push_str(&format!(" basic={id}"));
+    }
+    match reply {
+        Ok(response) => line.push_str(&format!(" -> {}", response.status().as_u16())),
+        Err(_) => line.push_str(" -> dropped"),
+    }
+    eprintln!("{} {line}", chrono::Utc::now().format("%H:%M:%S%.3f"));
+}
+
+fn route(parts: &hyper::http::request::Parts, body: &Bytes, shared: &Shared) -> Reply {
+    let body = body.clone();
     let path = parts.uri.path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (&parts.method, segments.as_slice()) {

@@ -42,6 +42,9 @@ pub struct ServiceOptions {
     /// `127.0.0.1:0` by default: a free port, loopback only.
     pub listen: SocketAddr,
     pub tls: TlsSetup,
+    /// One line per request on stderr (the binary does; tests would only
+    /// clutter their output).
+    pub log_requests: bool,
 }
 
 impl Default for ServiceOptions {
@@ -49,6 +52,7 @@ impl Default for ServiceOptions {
         ServiceOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: TlsSetup::Generated,
+            log_requests: false,
         }
     }
 }
@@ -90,7 +94,7 @@ impl TokenService {
         let addr = listener.local_addr().map_err(io("local_addr"))?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let urls = ServiceUrls::new(format!("{scheme}://{addr}"));
-        let shared = Arc::new(Shared::new(urls.base().to_owned()));
+        let shared = Arc::new(Shared::new(urls.base().to_owned(), options.log_requests));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
