@@ -226,7 +226,8 @@ impl TokenServiceClient {
 
 impl TokenServiceControl for TokenServiceClient {
     fn register_client(&self, spec: &ClientSpec) -> Result<(), ServiceError> {
-        let body = serde_json::to_value(spec).map_err(|e| ServiceError::Key(e.to_string()))?;
+        let body =
+            serde_json::to_value(spec).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
         self.control("POST", "clients", Some(body)).map(drop)
     }
     fn revoke_client(&self, client_id: &str) -> Result<(), ServiceError> {
@@ -280,7 +281,8 @@ impl TokenServiceControl for TokenServiceClient {
             .map(drop)
     }
     fn set_fault(&self, client_id: &str, fault: &Fault) -> Result<(), ServiceError> {
-        let body = serde_json::to_value(fault).map_err(|e| ServiceError::Key(e.to_string()))?;
+        let body =
+            serde_json::to_value(fault).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
         self.client_control("PUT", client_id, "fault", Some(body))
             .map(drop)
     }

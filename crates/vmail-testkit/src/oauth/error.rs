@@ -179,6 +179,9 @@ pub enum ServiceError {
     NoPendingDevice(String),
     #[error("RSA key: {0}")]
     Key(String),
+    /// A control request the service could not read (JSON).
+    #[error("bad control request: {0}")]
+    BadRequest(String),
     #[error("TLS setup of the token service: {0}")]
     Tls(String),
     #[error("{what}: {source}")]
@@ -213,6 +216,7 @@ impl ServiceError {
             ServiceError::BadClientId(_) => "bad_client_id",
             ServiceError::NoPendingDevice(_) => "no_pending_device",
             ServiceError::Key(_) => "bad_key",
+            ServiceError::BadRequest(_) => "bad_request",
             ServiceError::Tls(_) => "tls",
             ServiceError::Io { .. } => "io",
             ServiceError::Http { .. } => "http",
@@ -226,7 +230,9 @@ impl ServiceError {
         match self {
             ServiceError::UnknownClient(_) | ServiceError::NoPendingDevice(_) => 404,
             ServiceError::DuplicateClient(_) => 409,
-            ServiceError::BadClientId(_) | ServiceError::Key(_) => 400,
+            ServiceError::BadClientId(_) | ServiceError::Key(_) | ServiceError::BadRequest(_) => {
+                400
+            }
             ServiceError::Tls(_)
             | ServiceError::Io { .. }
             | ServiceError::Http { .. }
@@ -243,6 +249,7 @@ impl ServiceError {
             "bad_client_id" => ServiceError::BadClientId(id.to_owned()),
             "no_pending_device" => ServiceError::NoPendingDevice(id.to_owned()),
             "bad_key" => ServiceError::Key(message),
+            "bad_request" => ServiceError::BadRequest(message),
             _ => return None,
         })
     }

@@ -432,7 +432,7 @@ fn client_admin(
     body: &[u8],
     now: Instant,
 ) -> Option<Result<serde_json::Value, ServiceError>> {
-    let bad = |e: serde_json::Error| Some(Err(ServiceError::Key(format!("bad JSON: {e}"))));
+    let bad = |e: serde_json::Error| Some(Err(ServiceError::BadRequest(format!("bad JSON: {e}"))));
     let mut registry = shared.registry();
     let done = |r: Result<(), ServiceError>| Some(r.map(|()| json!({})));
     match (method, rest) {
@@ -476,11 +476,9 @@ fn client_admin(
             Ok(d) => done(registry.deny_introspection(id, d.deny)),
             Err(e) => bad(e),
         },
-        (&Method::GET, ["counters"]) => {
-            Some(registry.counters(id).and_then(|c| {
-                serde_json::to_value(c).map_err(|e| ServiceError::Key(e.to_string()))
-            }))
-        }
+        (&Method::GET, ["counters"]) => Some(registry.counters(id).and_then(|c| {
+            serde_json::to_value(c).map_err(|e| ServiceError::BadRequest(e.to_string()))
+        })),
         _ => None,
     }
 }

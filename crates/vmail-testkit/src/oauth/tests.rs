@@ -621,3 +621,45 @@ fn a_jwt_assertion_must_be_signed_for_the_url_it_is_posted_to() {
         other => panic!("{other:?}"),
     }
 }
+
+/// RFC 6749 §2.3.1: id and secret are form-encoded before Basic, so a
+/// secret with `:`, `+`, `%` and a space survives; a bad control request
+/// comes back as a typed error.
+#[test]
+fn basic_credentials_are_form_decoded_and_control_errors_are_typed() {
+    let service = TokenService::start().unwrap();
+    let client = service.client().unwrap();
+    let id = unique_client_id("basic");
+    let secret = "s:e+c r%et";
+    client
+        .register_client(&ClientSpec::new(&id, MAILBOX).with_secret(secret))
+        .unwrap();
+    let (status, body) = client
+        .post_form(
+            &client.urls().token(),
+            &[("grant_type", "client_credentials")],
+            Some((&id, secret)),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = client
+        .post_form(
+            &client.urls().microsoft_token("contoso"),
+            &[("grant_type", "client_credentials")],
+            Some((&id, secret)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (400, Some(90002)),
+        "{body}"
+    );
+    assert!(matches!(
+        client.register_client(&ClientSpec::new(&id, MAILBOX)),
+        Err(ServiceError::DuplicateClient(_))
+    ));
+    assert!(matches!(
+        client.approve_device(&id, None),
+        Err(ServiceError::NoPendingDevice(_))
+    ));
+}
