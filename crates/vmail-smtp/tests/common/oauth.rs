@@ -99,20 +99,26 @@ pub fn settings(port: u16, auth_type: AuthType) -> SmtpSettings {
     let mut settings = super::settings(port);
     settings.auth_type = auth_type;
     settings.allow_plaintext_auth = true;
-    settings.oauth = Some(OAuthSettings {
+    settings.oauth = Some(oauth_settings(MAILBOX));
+    settings
+}
+
+/// `[VMAIL] oauth-*` for `user`; the URLs are never used (the tests hand
+/// tokens out themselves).
+pub fn oauth_settings(user: &str) -> OAuthSettings {
+    OAuthSettings {
         provider: OAuthProvider::Generic,
         grant: OAuthGrant::ClientCredentials,
         tenant: None,
         client_id: "vmail-test".to_string(),
         client_secret: Some(Secret::new("client-secret-never-shown")),
         key_file: None,
-        user: MAILBOX.to_string(),
+        user: user.to_string(),
         scope: "smtp".to_string(),
         token_url: "http://127.0.0.1:9/token".to_string(),
         device_url: None,
         ca_file: None,
-    });
-    settings
+    }
 }
 
 /// The server's `334` error JSON of RFC 7628 §3.2.2.
@@ -120,14 +126,18 @@ pub const ERROR_JSON: &str =
     r#"{"status":"401","schemes":"bearer","scope":"https://mail.example.test/smtp"}"#;
 
 /// Every form in which a token must never be shown: clear, base64, and
-/// both SASL responses in base64 (for `port` on 127.0.0.1).
+/// both SASL responses in base64 (for [`MAILBOX`] and `port` on 127.0.0.1).
 pub fn token_forms(token: &str, port: u16) -> Vec<String> {
+    token_forms_for(token, MAILBOX, port)
+}
+
+pub fn token_forms_for(token: &str, user: &str, port: u16) -> Vec<String> {
     vec![
         token.to_string(),
         BASE64.encode(token),
-        BASE64.encode(format!("user={MAILBOX}\x01auth=Bearer {token}\x01\x01")),
+        BASE64.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01")),
         BASE64.encode(format!(
-            "n,a={MAILBOX},\x01host=127.0.0.1\x01port={port}\x01auth=Bearer {token}\x01\x01"
+            "n,a={user},\x01host=127.0.0.1\x01port={port}\x01auth=Bearer {token}\x01\x01"
         )),
     ]
 }
@@ -135,10 +145,14 @@ pub fn token_forms(token: &str, port: u16) -> Vec<String> {
 /// The transcript, the outcomes, the errors and their Debug forms hold no
 /// token in any form, nor the client secret.
 pub fn assert_no_token(report: &SessionReport, tokens: &[&str], port: u16) {
+    assert_no_token_for(report, tokens, MAILBOX, port);
+}
+
+pub fn assert_no_token_for(report: &SessionReport, tokens: &[&str], user: &str, port: u16) {
     let shown = super::everything_shown(report);
     assert!(!shown.contains("client-secret-never-shown"), "{shown}");
     for token in tokens {
-        for form in token_forms(token, port) {
+        for form in token_forms_for(token, user, port) {
             assert!(!shown.contains(&form), "`{form}` was shown in:\n{shown}");
         }
     }
