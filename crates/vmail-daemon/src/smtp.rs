@@ -48,6 +48,9 @@ impl SmtpDeliverer {
         );
         let outcome = classify(&failure.error);
         let lines = failure.transcript.lines();
+        // What to change (the [VMAIL] key), so the job log read alone
+        // says how to fix a login or token failure, not only what failed.
+        let advice = failure.error.advice().map(|a| format!("what to do: {a}"));
         for (index, attempt) in batch.iter().enumerate() {
             let mut report = Report::new(outcome.clone());
             report.recipients = attempt
@@ -57,6 +60,7 @@ impl SmtpDeliverer {
                 .map(|r| (r.clone(), outcome.clone()))
                 .collect();
             report.notes = warnings(lines);
+            report.notes.extend(advice.clone());
             if self.transcripts {
                 report.transcript = lines.to_vec();
             }
