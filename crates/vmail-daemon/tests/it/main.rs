@@ -7,6 +7,7 @@
 mod common;
 mod oauth_client_credentials_delivers;
 mod oauth_support;
+mod oauth_token_failures_defer;
 mod scheduler_drains_on_shutdown;
 mod scheduler_honours_admin_actions_during_an_attempt;
 mod scheduler_keep_sent_zero;
