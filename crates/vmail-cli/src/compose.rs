@@ -1,70 +1,79 @@
-//! Building vfx's message with lettre: a text part (the cover page and/or
-//! the note), then one attachment per file, typed from its name.
+//! Reading vfx's files: every file read whole and checked against the size
+//! limit before anything is queued. The message itself (text part, one
+//! attachment per file, typed from its name) is built by `vmail-message`.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
-use lettre::Message;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use vmail_message::Attachment;
 
 /// A file to attach, read whole.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub path: PathBuf,
-    /// The attachment's file name (the last component of the path).
-    pub name: String,
-    /// `application/pdf`, `image/tiff`, ... or `application/octet-stream`.
-    pub mime: String,
-    pub bytes: Vec<u8>,
+    /// Named after the last component of the path, typed from its name.
+    pub attachment: Attachment,
+}
+
+/// Why a file cannot be sent. The texts name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The I/O error is in the text, in words, and deliberately not a
+    /// `source`: `vfx` prints the chain, which would repeat it with
+    /// Rust's `(os error 2)`.
+    #[error("cannot read {}: {}", path.display(), why(io))]
+    Unreadable { path: PathBuf, io: std::io::Error },
+    #[error("{} is not a regular file", path.display())]
+    NotAFile { path: PathBuf },
+    #[error(
+        "{} is {size} bytes: the job would be over [VMAIL] max-message-size ({limit} bytes)",
+        path.display()
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
 }
 
 /// Reads every file, checking them all against `limit` (the sum of their
 /// sizes) before anything is queued. Errors name the file.
-pub fn read_documents(paths: &[PathBuf], limit: u64) -> Result<Vec<Document>, String> {
+pub fn read_documents(paths: &[PathBuf], limit: u64) -> Result<Vec<Document>, DocumentError> {
     let mut documents = Vec::with_capacity(paths.len());
     let mut total = 0u64;
     for path in paths {
         let document = read_document(path, limit.saturating_sub(total), limit)?;
-        total += document.bytes.len() as u64;
+        total += document.attachment.bytes.len() as u64;
         documents.push(document);
     }
     Ok(documents)
 }
 
-fn read_document(path: &Path, room: u64, limit: u64) -> Result<Document, String> {
-    let shown = path.display();
-    let mut file = File::open(path).map_err(|err| format!("cannot read {shown}: {}", why(&err)))?;
-    let meta = file
-        .metadata()
-        .map_err(|err| format!("cannot read {shown}: {}", why(&err)))?;
+fn read_document(path: &Path, room: u64, limit: u64) -> Result<Document, DocumentError> {
+    let unreadable = |io| DocumentError::Unreadable {
+        path: path.to_path_buf(),
+        io,
+    };
+    let mut file = File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(format!("{shown} is not a regular file"));
+        return Err(DocumentError::NotAFile {
+            path: path.to_path_buf(),
+        });
     }
     if meta.len() > room {
-        return Err(format!(
-            "{shown} is {} bytes: the job would be over [VMAIL] max-message-size ({limit} bytes)",
-            meta.len()
-        ));
+        return Err(DocumentError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit,
+        });
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot read {shown}: {}", why(&err)))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| shown.to_string());
-    let mime = mime_guess::from_path(path)
-        .first_or_octet_stream()
-        .essence_str()
-        .to_string();
+    file.read_to_end(&mut bytes).map_err(unreadable)?;
     Ok(Document {
         path: path.to_path_buf(),
-        name,
-        mime,
-        bytes,
+        attachment: Attachment::from_path(path, bytes),
     })
 }
 
@@ -76,57 +85,6 @@ fn why(err: &std::io::Error) -> String {
         std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
         _ => err.to_string(),
     }
-}
-
-/// Everything the message says.
-#[derive(Debug, Clone)]
-pub struct Draft {
-    pub from: Mailbox,
-    pub to: Vec<Mailbox>,
-    pub subject: String,
-    /// The text part: the cover page and/or the note.
-    pub text: String,
-    pub documents: Vec<Document>,
-}
-
-/// The RFC 5322 message, with Date and Message-ID.
-pub fn build(draft: &Draft) -> Result<Vec<u8>, String> {
-    let mut builder = Message::builder()
-        .from(draft.from.clone())
-        .subject(draft.subject.clone())
-        .date_now()
-        .message_id(Some(message_id(draft.from.email.domain())));
-    for mbox in &draft.to {
-        builder = builder.to(mbox.clone());
-    }
-    let mut text = draft.text.clone();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let message = if draft.documents.is_empty() {
-        builder.singlepart(SinglePart::plain(text))
-    } else {
-        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
-        for doc in &draft.documents {
-            let content_type = ContentType::parse(&doc.mime)
-                .map_err(|_| format!("{}: no MIME type {}", doc.path.display(), doc.mime))?;
-            parts = parts.singlepart(
-                Attachment::new(doc.name.clone()).body(doc.bytes.clone(), content_type),
-            );
-        }
-        builder.multipart(parts)
-    }
-    .map_err(|err| format!("cannot build the message: {err}"))?;
-    Ok(message.formatted())
-}
-
-/// `<20261123204200.0123456789abcdef@domain>`
-pub fn message_id(domain: &str) -> String {
-    let stamp = Utc::now().format("%Y%m%d%H%M%S");
-    format!(
-        "<{stamp}.{:016x}@{domain}>",
-        vmail_core::unique::random_u64()
-    )
 }
 
 #[cfg(test)]
@@ -142,7 +100,7 @@ mod tests {
             std::fs::write(path, b"x").unwrap();
         }
         let docs = read_documents(&paths, 100).unwrap();
-        let mimes: Vec<&str> = docs.iter().map(|d| d.mime.as_str()).collect();
+        let mimes: Vec<&str> = docs.iter().map(|d| d.attachment.mime.as_str()).collect();
         assert_eq!(
             mimes,
             [
@@ -154,12 +112,14 @@ mod tests {
                 "application/octet-stream"
             ]
         );
-        let err = read_documents(&paths, 3).unwrap_err();
+        let err = read_documents(&paths, 3).unwrap_err().to_string();
         assert!(
             err.ends_with(
                 "d.jpg is 1 bytes: the job would be over [VMAIL] max-message-size (3 bytes)"
             ),
             "{err}"
         );
+        let err = read_documents(&[dir.path().join("none.pdf")], 3).unwrap_err();
+        assert!(err.to_string().ends_with("none.pdf: no such file"), "{err}");
     }
 }

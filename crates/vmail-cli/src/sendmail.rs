@@ -8,14 +8,16 @@
 //! folder's), one line appended to the job's log. Exit codes follow
 //! sysexits(3).
 
-use crate::sendmail_input::{self, InputError, Parts};
+use crate::sendmail_input::{self, InputError};
 use crate::setup;
 use clap::{ArgAction, Parser};
-use lettre::Address;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vmail_core::Envelope;
+use vmail_message::fields::{Sender, added_fields};
+use vmail_message::header::{self, Parts};
+use vmail_message::{Stamp, address};
 
 pub const EX_USAGE: u8 = 64;
 pub const EX_DATAERR: u8 = 65;
@@ -186,9 +188,13 @@ pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
             InputError::TooLarge { limit } => fail(EX_DATAERR, format!("the message is over [VMAIL] max-message-size ({limit} bytes); nothing was queued")),
             InputError::Io(why) => fail(EX_SOFTWARE, format!("cannot read the message: {why}")),
         })?;
-    let parts = sendmail_input::split(&message);
+    let parts = header::split(&message);
     let envelope = envelope(cli, &config.from, &parts)?;
-    let mut queued = added_fields(cli, &envelope, &parts);
+    let sender = Sender {
+        address: &envelope.from,
+        full_name: cli.full_name.as_deref(),
+    };
+    let mut queued = added_fields(&parts.header, sender, &Stamp::now(), parts.eol);
     queued.extend_from_slice(&parts.kept);
     queued.extend_from_slice(&parts.body);
     submit(&config, &envelope, &queued)
@@ -230,7 +236,7 @@ fn envelope(cli: &Cli, default_from: &str, parts: &Parts) -> Result<Envelope, Ex
         .filter(|r| !r.is_empty())
         .collect();
     if cli.extract {
-        wanted.extend(sendmail_input::header_recipients(&parts.header));
+        wanted.extend(vmail_message::envelope::header_recipients(&parts.header));
     }
     let mut recipients: Vec<String> = Vec::new();
     for rcpt in &wanted {
@@ -256,61 +262,17 @@ fn envelope(cli: &Cli, default_from: &str, parts: &Parts) -> Result<Envelope, Ex
     Ok(Envelope::new(from, recipients))
 }
 
-/// A bare address (`Name <a@b>` gives `a@b`), or the error that says why not.
+/// A bare address (`Name <a@b>` gives `a@b`), or the error that says why
+/// not, with its sysexits code: 67 without a domain, 65 otherwise.
 fn checked(text: &str, what: &str) -> Result<String, Exit> {
-    let bare = match (text.rfind('<'), text.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &text[open + 1..close],
-        _ => text,
-    };
-    if !bare.contains('@') {
-        return Err(fail(
-            EX_NOUSER,
-            format!(
-                "{what} `{text}` has no domain: vmail relays to a mail server and has no local mailboxes; give user@domain; nothing was queued"
-            ),
-        ));
-    }
-    bare.parse::<Address>().map(|a| a.to_string()).map_err(|_| {
-        fail(
-            EX_DATAERR,
-            format!("{what} `{text}` is not an email address; nothing was queued"),
-        )
+    address::check(text).map_err(|err| {
+        let code = if err.is_no_domain() {
+            EX_NOUSER
+        } else {
+            EX_DATAERR
+        };
+        fail(code, format!("{what} {err}; nothing was queued"))
     })
-}
-
-/// From (the envelope sender, with -F's full name), Date and Message-ID,
-/// each only when the message lacks it, as sendmail adds them.
-fn added_fields(cli: &Cli, envelope: &Envelope, parts: &Parts) -> Vec<u8> {
-    let eol = parts.eol;
-    let mut out = String::new();
-    if !sendmail_input::has_field(&parts.header, "From") && !envelope.from.is_empty() {
-        match cli
-            .full_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            Some(name) => {
-                let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
-                out.push_str(&format!("From: \"{quoted}\" <{}>{eol}", envelope.from));
-            }
-            None => out.push_str(&format!("From: {}{eol}", envelope.from)),
-        }
-    }
-    if !sendmail_input::has_field(&parts.header, "Date") {
-        out.push_str(&format!("Date: {}{eol}", chrono::Local::now().to_rfc2822()));
-    }
-    if !sendmail_input::has_field(&parts.header, "Message-ID") {
-        let domain = envelope
-            .from
-            .rsplit_once('@')
-            .map_or("localhost", |(_, d)| d);
-        out.push_str(&format!(
-            "Message-ID: {}{eol}",
-            crate::compose::message_id(domain)
-        ));
-    }
-    out.into_bytes()
 }
 
 fn submit(config: &vmail_config::Config, envelope: &Envelope, message: &[u8]) -> Result<(), Exit> {

@@ -3,7 +3,7 @@
 //! [`vmail_spool::Spool::submit`] (atomic, fsynced) and its id printed. A
 //! running vmaild sees it at once; without one it waits in the queue.
 
-use crate::compose::{self, Document, Draft};
+use crate::compose::{self, Document};
 use crate::cover::{self, CoverFields};
 use crate::setup;
 use anyhow::{anyhow, bail};
@@ -11,8 +11,8 @@ use clap::Parser;
 use lettre::message::Mailbox;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::str::FromStr;
 use vmail_core::Envelope;
+use vmail_message::{Draft, MimeError, Stamp, address, mime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,10 +86,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
     let config = setup::load_config(cli.config.as_deref())?;
     let to = recipients(&cli.to)?;
     let from_text = cli.from.as_deref().unwrap_or(&config.from);
-    let from = Mailbox::from_str(from_text)
-        .map_err(|_| anyhow!("`{from_text}` is not an email address (the sender)"))?;
-    let documents =
-        compose::read_documents(&cli.files, config.max_message_size).map_err(|e| anyhow!(e))?;
+    let from = address::mailbox(from_text).map_err(|e| anyhow!("{e} (the sender)"))?;
+    let documents = compose::read_documents(&cli.files, config.max_message_size)?;
     let subject = cli
         .subject
         .clone()
@@ -101,17 +99,22 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
     let draft = Draft {
         from,
         to,
-        subject,
+        cc: Vec::new(),
+        subject: Some(subject),
         text,
-        documents,
+        attachments: documents.iter().map(|d| d.attachment.clone()).collect(),
+        stamp: Stamp::now(),
     };
-    let message = compose::build(&draft).map_err(|e| anyhow!(e))?;
+    let message = mime::build(&draft).map_err(|e| match e {
+        MimeError::BadType { .. } => anyhow!("{e}"),
+        MimeError::Build(_) => anyhow!("cannot build the message: {e}"),
+    })?;
     let spool = setup::open_spool(&config)?;
     let envelope = Envelope::new(
         draft.from.email.to_string(),
         draft.to.iter().map(|m| m.email.to_string()).collect(),
     );
-    let note = submission_note(&envelope, &draft.documents, message.len());
+    let note = submission_note(&envelope, &documents, message.len());
     let id = spool
         .submit_noted(
             &envelope,
@@ -127,8 +130,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
 fn recipients(values: &[String]) -> anyhow::Result<Vec<Mailbox>> {
     let mut out = Vec::new();
     for value in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
-        let mbox = Mailbox::from_str(value)
-            .map_err(|_| anyhow!("`{value}` is not an email address (-n)"))?;
+        let mbox = address::mailbox(value).map_err(|e| anyhow!("{e} (-n)"))?;
         out.push(mbox);
     }
     if out.is_empty() {
@@ -141,7 +143,10 @@ fn default_subject(documents: &[Document]) -> String {
     if documents.is_empty() {
         return "Fax".to_string();
     }
-    let names: Vec<&str> = documents.iter().map(|d| d.name.as_str()).collect();
+    let names: Vec<&str> = documents
+        .iter()
+        .map(|d| d.attachment.name.as_str())
+        .collect();
     format!("Fax: {}", names.join(", "))
 }
 
@@ -169,7 +174,7 @@ fn body_text(
         subject: subject.to_string(),
         files: documents
             .iter()
-            .map(|d| (d.name.clone(), d.bytes.len() as u64))
+            .map(|d| (d.attachment.name.clone(), d.attachment.bytes.len() as u64))
             .collect(),
         note,
     };

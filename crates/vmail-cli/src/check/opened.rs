@@ -4,7 +4,6 @@
 use super::diagnose::{Cx, Diagnosis, diagnose};
 use super::probe::{ProbeKind, probe};
 use super::{Report, Verdict, verification};
-use std::time::{SystemTime, UNIX_EPOCH};
 use vmail_core::{AuthType, Envelope, SmtpSettings, TlsMode};
 use vmail_smtp::{Body, Direction, Extensions, Session, TlsInfo, TranscriptLine};
 
@@ -240,8 +239,9 @@ async fn send_test_message(
     to: &str,
 ) {
     let host = hostname(settings);
-    let message_id = message_id(&host);
-    let body = test_message(settings, from, to, &host, &message_id);
+    let stamp = vmail_message::Stamp::now();
+    let message_id = stamp.message_id(&host);
+    let body = test_message(settings, from, to, &host, &stamp);
     let envelope = Envelope::new(from, vec![to.to_string()]);
     let sent = session.send(&envelope, Body::Bytes(body)).await;
     let lines = &session.transcript().lines()[sent.transcript_lines.clone()];
@@ -257,7 +257,7 @@ async fn send_test_message(
     if let vmail_core::Outcome::Delivered { reply } = &sent.outcome {
         report.push(Verdict::ok(format!(
             "test message to <{to}> accepted: {} (Subject: vmail test from {host}; Message-ID: \
-             <{message_id}>)",
+             {message_id})",
             reply.one_line()
         )));
         return;
@@ -314,27 +314,21 @@ fn hostname(settings: &SmtpSettings) -> String {
         .unwrap_or_else(|| settings.helo_name.clone())
 }
 
-fn message_id(host: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("vmail-check.{nanos}.{}@{host}", std::process::id())
-}
-
 fn test_message(
     settings: &SmtpSettings,
     from: &str,
     to: &str,
     host: &str,
-    message_id: &str,
+    stamp: &vmail_message::Stamp,
 ) -> Vec<u8> {
     format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: vmail test from {host}\r\nDate: {}\r\n\
-         Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
+         Message-ID: {}\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=us-ascii\r\n\r\n\
          This is a test message sent by `vfxadmin check --send-test` on {host}\r\n\
          through {}:{} (tls={}). If you read it, vmail can send mail.\r\n",
-        chrono::Utc::now().to_rfc2822(),
+        stamp.date_value(),
+        stamp.message_id(host),
         settings.host,
         settings.port,
         settings.tls,
@@ -383,13 +377,15 @@ mod tests {
     #[test]
     fn the_test_message_names_the_host_in_its_subject() {
         let settings = SmtpSettings::plain("mail.example.com", 587);
-        let body = test_message(&settings, "f@x", "t@y", "faxhost", "id@faxhost");
+        let stamp = vmail_message::Stamp::now();
+        let body = test_message(&settings, "f@x", "t@y", "faxhost", &stamp);
         let text = String::from_utf8(body).unwrap();
         assert!(
             text.contains("\r\nSubject: vmail test from faxhost\r\n"),
             "{text}"
         );
-        assert!(text.contains("\r\nMessage-ID: <id@faxhost>\r\n"));
+        let id = format!("\r\nMessage-ID: {}\r\n", stamp.message_id("faxhost"));
+        assert!(text.contains(&id), "{text}");
         assert!(text.contains("through mail.example.com:587 (tls=none)"));
     }
 }
