@@ -1,97 +1,83 @@
-//! The failure notice: the one mail a sender gets when vmail gives up on a
-//! job, carrying the server's last reply so nobody has to dig for it.
+//! The failure notice, as the worker asks for it today: a thin adapter over
+//! `vmail_message::dsn`, which builds the notice as an RFC 3464 delivery
+//! status notification (`multipart/report; report-type=delivery-status`).
+//!
+//! [`FailedJob`] carries one outcome for all the recipients it names, so
+//! what the adapter can say is limited: when that outcome is the job's
+//! `Delivered` (some recipients refused at RCPT, the others delivered), it
+//! cannot give each refused recipient its own reply, only say they were
+//! refused and that the job is in `sent/`. A worker that gathers a
+//! [`vmail_message::FailureReport`] itself (each recipient with its own
+//! fate, the original header, the arrival time, where the job is kept) and
+//! calls [`vmail_message::dsn::build`] gives the full notice.
 
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use std::time::SystemTime;
+
 use vmail_core::{Envelope, JobId, Outcome};
+use vmail_message::dsn::{self, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
 
 /// Whether a failed job gets a notice: not when the sender is empty (the
 /// job is a notice itself, or came from `<>`), so notices never loop.
 pub fn wants_notice(envelope: &Envelope) -> bool {
-    !envelope.is_null_sender()
+    dsn::wants_notice(&envelope.from)
 }
 
 /// Why a notice could not be built (the sender address does not parse, for
-/// instance); the caller logs it and still moves the job to `failed/`.
-#[derive(Debug, thiserror::Error)]
-pub enum NoticeError {
-    #[error("the sender `{address}` is not an address a notice can go to: {reason}")]
-    BadSender { address: String, reason: String },
-    #[error("the notice could not be built: {0}")]
-    Build(String),
-}
+/// instance); the caller logs it and still settles the job.
+pub type NoticeError = vmail_message::DsnError;
 
 /// What the notice says, gathered by the worker that gave up.
 pub struct FailedJob<'a> {
     pub id: &'a JobId,
+    /// The sender and the recipients the notice is about.
     pub envelope: &'a Envelope,
     pub subject: Option<&'a str>,
+    /// The job's outcome: `Failed` when the whole job failed (it goes to
+    /// `failed/`); `Delivered` or `Deferred` when only the recipients named
+    /// here were refused and the job goes to `sent/`.
     pub outcome: &'a Outcome,
     pub attempts: u32,
     pub server: &'a str,
 }
 
-/// Builds the notice as an RFC 5322 message to the job's sender, from
-/// `MAILER-DAEMON@<helo-name>`, to be queued with the null sender.
+/// Builds the notice to the job's sender, from `MAILER-DAEMON@<helo_name>`,
+/// to be queued with the null sender.
 pub fn build_notice(job: &FailedJob<'_>, helo_name: &str) -> Result<Vec<u8>, NoticeError> {
-    let to: Mailbox = job
-        .envelope
-        .from
-        .parse()
-        .map_err(
-            |err: lettre::address::AddressError| NoticeError::BadSender {
-                address: job.envelope.from.clone(),
-                reason: err.to_string(),
+    let (fate, kept_in) = match job.outcome.clone() {
+        Outcome::Failed { reason, reply } => {
+            (RecipientFate::Failed { reason, reply }, KeptIn::Failed)
+        }
+        // Some recipients were delivered: these were refused one by one,
+        // and the job's own outcome is not theirs.
+        Outcome::Delivered { .. } | Outcome::Deferred { .. } => (
+            RecipientFate::Failed {
+                reason: "the mail server refused this recipient; its reply is in the job's log"
+                    .to_string(),
+                reply: None,
             },
-        )?;
-    let from: Mailbox = format!("Mail Delivery System <MAILER-DAEMON@{helo_name}>")
-        .parse()
-        .map_err(|err: lettre::address::AddressError| NoticeError::Build(err.to_string()))?;
-    let subject = match job.subject {
-        Some(subject) => format!("Undelivered mail: {subject}"),
-        None => format!("Undelivered mail: job {}", job.id),
+            KeptIn::Sent,
+        ),
     };
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .date_now()
-        .message_id(None)
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".to_string(),
-        ))
-        .header(ContentType::TEXT_PLAIN)
-        .body(notice_text(job))
-        .map_err(|err| NoticeError::Build(err.to_string()))?;
-    Ok(message.formatted())
-}
-
-fn notice_text(job: &FailedJob<'_>) -> String {
-    let mut text = format!(
-        "vmail could not deliver job {} and has given up.\n\n\
-         Recipients: {}\n\
-         Mail server: {}\n\
-         Attempts: {}\n\
-         Reason: {}\n",
-        job.id,
-        job.envelope.recipients.join(", "),
-        job.server,
-        job.attempts,
-        job.outcome,
-    );
-    if let Some(reply) = job.outcome.reply() {
-        text.push_str(&format!(
-            "Last reply from the server: {}\n",
-            reply.one_line()
-        ));
-    }
-    text.push_str(&format!(
-        "\nThe job is kept in the spool's failed/ folder; an administrator can\n\
-         see its log with `vfxadmin queue show {}`.\n",
-        job.id
-    ));
-    text
+    let recipients: Vec<(String, RecipientFate)> = job
+        .envelope
+        .recipients
+        .iter()
+        .map(|address| (address.clone(), fate.clone()))
+        .collect();
+    let origin = NoticeOrigin::new("", helo_name);
+    dsn::build(&FailureReport {
+        job: job.id,
+        sender: &job.envelope.from,
+        recipients: &recipients,
+        original_headers: None,
+        subject: job.subject,
+        attempts: job.attempts,
+        remote_server: job.server,
+        origin: &origin,
+        arrival: None,
+        last_attempt: SystemTime::now(),
+        kept_in,
+    })
 }
 
 #[cfg(test)]
@@ -99,27 +85,30 @@ mod tests {
     use super::*;
     use vmail_core::{EnhancedCode, Reply};
 
-    #[test]
-    fn a_notice_carries_the_reply_and_is_marked_automatic() {
+    fn notice(outcome: &Outcome) -> String {
         let id = JobId::parse("20261123-194200-0000000abc").unwrap();
         let envelope = Envelope::new("fax@example.test", vec!["nobody@example.test".into()]);
-        let outcome = Outcome::Failed {
+        let job = FailedJob {
+            id: &id,
+            envelope: &envelope,
+            subject: Some("Fax from 555-1234"),
+            outcome,
+            attempts: 1,
+            server: "mail.example.test:25",
+        };
+        String::from_utf8(build_notice(&job, "relay.example.test").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_notice_is_a_delivery_report_carrying_the_reply() {
+        let text = notice(&Outcome::Failed {
             reason: "the server refused every recipient".into(),
             reply: Some(Reply::new(
                 550,
                 Some(EnhancedCode::new(5, 1, 1)),
                 "no such user",
             )),
-        };
-        let job = FailedJob {
-            id: &id,
-            envelope: &envelope,
-            subject: Some("Fax from 555-1234"),
-            outcome: &outcome,
-            attempts: 1,
-            server: "mail.example.test:25",
-        };
-        let text = String::from_utf8(build_notice(&job, "relay.example.test").unwrap()).unwrap();
+        });
         assert!(text.contains("To: fax@example.test"), "{text}");
         assert!(text.contains("MAILER-DAEMON@relay.example.test"), "{text}");
         assert!(
@@ -127,9 +116,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
-        assert!(text.contains("550 5.1.1 no such user"), "{text}");
+        assert!(text.contains("report-type=delivery-status"), "{text}");
+        assert!(
+            text.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user"),
+            "{text}"
+        );
+        assert!(text.contains("Status: 5.1.1"), "{text}");
+        assert!(text.contains("spool's failed/ folder"), "{text}");
         assert!(
             text.contains("vfxadmin queue show 20261123-194200-0000000abc"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_partly_refused_job_is_not_reported_as_delivered_or_failed() {
+        let text = notice(&Outcome::Delivered {
+            reply: Reply::new(250, Some(EnhancedCode::new(2, 0, 0)), "Ok: queued as X"),
+        });
+        assert!(!text.contains("queued as X"), "{text}");
+        assert!(text.contains("spool's sent/ folder"), "{text}");
+        assert!(text.contains("Action: failed"), "{text}");
+        assert!(
+            text.contains("Final-Recipient: rfc822; nobody@example.test"),
             "{text}"
         );
     }
