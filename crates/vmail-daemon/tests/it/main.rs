@@ -6,8 +6,10 @@
 
 mod common;
 mod oauth_client_credentials_delivers;
+mod oauth_service_account_jwt;
 mod oauth_support;
 mod oauth_token_failures_defer;
+mod oauth_token_refreshed_once_for_busy_sessions;
 mod scheduler_drains_on_shutdown;
 mod scheduler_honours_admin_actions_during_an_attempt;
 mod scheduler_keep_sent_zero;
