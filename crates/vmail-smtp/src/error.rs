@@ -56,7 +56,9 @@ pub struct RefusedRecipient {
     pub reply: Reply,
 }
 
-/// A session error. [`crate::classify`] maps each one to an outcome.
+/// A session error. Its texts say what happened; what it means (the job's
+/// class, the session, the reply, the advice) is its row in the one table,
+/// [`SmtpError::facts`].
 #[derive(Debug, Error)]
 pub enum SmtpError {
     #[error("cannot connect to {host}:{port}: {source}")]
@@ -82,7 +84,7 @@ pub enum SmtpError {
     Greeting { reply: Reply },
     #[error("the server refused EHLO/HELO")]
     Helo { reply: Reply },
-    #[error("{}", starttls_not_offered(*.port))]
+    #[error("tls=starttls is required but the server does not offer STARTTLS in its EHLO reply")]
     StartTlsNotOffered { port: u16 },
     #[error("the server refused STARTTLS")]
     StartTlsRefused { reply: Reply },
@@ -90,10 +92,7 @@ pub enum SmtpError {
     Tls { host: String, detail: String },
     #[error("TLS setup: {detail}")]
     TlsConfig { detail: String },
-    #[error(
-        "refusing to send AUTH over an unencrypted connection (base64 is not encryption): \
-         use tls=starttls or tls=implicit, or set [VMAIL] allow-plaintext-auth=yes"
-    )]
+    #[error("refusing to send AUTH over an unencrypted connection (base64 is not encryption)")]
     PlaintextAuthRefused,
     #[error("the server does not offer AUTH {wanted}; it offers: {}", offered_list(.offered))]
     AuthMechanismNotOffered {
@@ -106,10 +105,7 @@ pub enum SmtpError {
         needed: &'static str,
         found: usize,
     },
-    #[error(
-        "the server rejected the login (AUTH {mechanism}): check the user and password in \
-         [VMAIL] auth-rsp"
-    )]
+    #[error("the server rejected the login (AUTH {mechanism})")]
     AuthRejected {
         mechanism: &'static str,
         reply: Reply,
@@ -186,29 +182,14 @@ pub enum SmtpError {
     Rset { reply: Reply },
 }
 
-fn starttls_not_offered(port: u16) -> String {
-    let mut text = String::from(
-        "tls=starttls is required but the server does not offer STARTTLS in its EHLO reply",
-    );
-    if port == 465 {
-        text.push_str("; port 465 speaks TLS from the first byte: set [VMAIL] tls=implicit for it");
-    }
-    text
-}
-
 fn no_token(mechanism: &str, error: &TokenError, rejected: Option<&Reply>) -> String {
-    let mut text = match rejected {
+    match rejected {
         Some(_) => format!(
             "the server refused the OAuth2 token (AUTH {mechanism}) and no new one could be had: {}",
             error.summary
         ),
         None => format!("no OAuth2 token for AUTH {mechanism}: {}", error.summary),
-    };
-    if let Some(advice) = &error.advice {
-        text.push_str("; ");
-        text.push_str(advice);
     }
-    text
 }
 
 fn oauth_rejected(
@@ -223,11 +204,7 @@ fn oauth_rejected(
     } else {
         ""
     };
-    format!(
-        "the server rejected the OAuth2 token for {user} (AUTH {mechanism}{status}){again}: \
-         check that [VMAIL] oauth-user is the mailbox the app may send as, and its permissions \
-         (docs/oauth.md)"
-    )
+    format!("the server rejected the OAuth2 token for {user} (AUTH {mechanism}{status}){again}")
 }
 
 fn offered_list(offered: &[String]) -> String {
@@ -235,81 +212,5 @@ fn offered_list(offered: &[String]) -> String {
         "nothing".to_string()
     } else {
         offered.join(" ")
-    }
-}
-
-impl SmtpError {
-    /// The server's reply that caused this error, when there is one.
-    pub fn reply(&self) -> Option<&Reply> {
-        match self {
-            SmtpError::Greeting { reply }
-            | SmtpError::Helo { reply }
-            | SmtpError::StartTlsRefused { reply }
-            | SmtpError::AuthRejected { reply, .. }
-            | SmtpError::AuthBadChallenge { reply, .. }
-            | SmtpError::OAuthRejected { reply, .. }
-            | SmtpError::MailFrom { reply }
-            | SmtpError::Recipient { reply, .. }
-            | SmtpError::Data { reply }
-            | SmtpError::DataEnd { reply }
-            | SmtpError::Rset { reply } => Some(reply),
-            SmtpError::RecipientsRefused { refused } => refused.first().map(|r| &r.reply),
-            SmtpError::OAuthToken { rejected, .. } => rejected.as_ref(),
-            SmtpError::Connect { .. }
-            | SmtpError::Timeout { .. }
-            | SmtpError::ConnectionClosed { .. }
-            | SmtpError::Io { .. }
-            | SmtpError::Protocol { .. }
-            | SmtpError::StartTlsNotOffered { .. }
-            | SmtpError::Tls { .. }
-            | SmtpError::TlsConfig { .. }
-            | SmtpError::PlaintextAuthRefused
-            | SmtpError::AuthMechanismNotOffered { .. }
-            | SmtpError::AuthMissingResponses { .. }
-            | SmtpError::Pop { .. }
-            | SmtpError::SizeExceeded { .. }
-            | SmtpError::Body { .. }
-            | SmtpError::BodyRead { .. } => None,
-        }
-    }
-
-    /// Whether trying again later may succeed (the job is deferred).
-    pub fn is_transient(&self) -> bool {
-        crate::classify(self).is_deferred()
-    }
-
-    /// Whether this error ends the connection: after it no further message
-    /// can go over the same session.
-    pub fn ends_session(&self) -> bool {
-        match self {
-            SmtpError::MailFrom { .. }
-            | SmtpError::RecipientsRefused { .. }
-            | SmtpError::Recipient { .. }
-            | SmtpError::Data { .. }
-            | SmtpError::DataEnd { .. }
-            | SmtpError::SizeExceeded { .. }
-            | SmtpError::Body { .. } => false,
-            SmtpError::Connect { .. }
-            | SmtpError::Timeout { .. }
-            | SmtpError::ConnectionClosed { .. }
-            | SmtpError::Io { .. }
-            | SmtpError::Protocol { .. }
-            | SmtpError::Greeting { .. }
-            | SmtpError::Helo { .. }
-            | SmtpError::StartTlsNotOffered { .. }
-            | SmtpError::StartTlsRefused { .. }
-            | SmtpError::Tls { .. }
-            | SmtpError::TlsConfig { .. }
-            | SmtpError::PlaintextAuthRefused
-            | SmtpError::AuthMechanismNotOffered { .. }
-            | SmtpError::AuthMissingResponses { .. }
-            | SmtpError::AuthRejected { .. }
-            | SmtpError::AuthBadChallenge { .. }
-            | SmtpError::OAuthToken { .. }
-            | SmtpError::OAuthRejected { .. }
-            | SmtpError::Pop { .. }
-            | SmtpError::BodyRead { .. }
-            | SmtpError::Rset { .. } => true,
-        }
     }
 }

@@ -10,8 +10,10 @@
 //! [`Submitter::connect`] gives the open [`Session`] itself, for tools that
 //! want to look at the greeting, the extensions and the certificate.
 //!
-//! Every error is an [`SmtpError`]; [`classify`] is the one function that
-//! turns it into Deferred or Failed.
+//! Every error is an [`SmtpError`]; its row in one table
+//! ([`SmtpError::facts`]) says whether it defers or fails the job, whether
+//! it ends the session, the reply behind it and what the administrator
+//! changes; [`classify`] turns it into Deferred or Failed from that row.
 //!
 //! ```no_run
 //! use vmail_core::{AuthType, Envelope, Secret, SmtpSettings, TlsMode};
@@ -41,6 +43,7 @@ mod classify;
 mod conn;
 mod data;
 mod error;
+mod facts;
 mod message;
 mod pop;
 mod reply;
@@ -52,6 +55,10 @@ pub use auth::Mechanism;
 pub use auth::oauth::OAuthStatus;
 pub use classify::classify;
 pub use error::{RefusedRecipient, SmtpError, Step};
+pub use facts::{
+    Advice, Class, ErrorFacts, Server, SessionEffect, basic_auth_disabled, has_enhanced,
+    oauth_not_permitted, relay_denied,
+};
 pub use message::{Body, MessageReport, Outgoing, RecipientReport};
 pub use reply::Extensions;
 pub use session::{Session, SessionFailure};

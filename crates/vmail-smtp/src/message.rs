@@ -8,6 +8,7 @@ use crate::error::{RefusedRecipient, SmtpError, Step};
 use crate::session::Session;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use vmail_core::{Envelope, Outcome, Reply};
 
@@ -60,8 +61,11 @@ pub struct RecipientReport {
 pub struct MessageReport {
     pub outcome: Outcome,
     pub recipients: Vec<RecipientReport>,
-    /// The error behind a non-delivered outcome.
-    pub error: Option<SmtpError>,
+    /// The error behind a non-delivered outcome, typed: the outcome's
+    /// reason is its text, and its row in the table ([`SmtpError::facts`])
+    /// gives the advice. Shared, so that a daemon's report of the job can
+    /// keep it too.
+    pub error: Option<Arc<SmtpError>>,
     /// Bytes read from the message source (0 when DATA was never reached).
     pub bytes: u64,
     /// The lines of the session's transcript that belong to this message
@@ -76,7 +80,7 @@ impl MessageReport {
         MessageReport {
             recipients: each(envelope, &outcome),
             outcome,
-            error: Some(error),
+            error: Some(Arc::new(error)),
             bytes: 0,
             transcript_lines: 0..0,
         }
@@ -140,8 +144,7 @@ impl Session {
         error: SmtpError,
         bytes: u64,
     ) -> MessageReport {
-        // 421: the server is closing the connection whatever the step.
-        if error.ends_session() || error.reply().is_some_and(|r| r.code == 421) {
+        if error.ends_session() {
             self.broken = Some(error.to_string());
             self.conn.stream = Stream::Closed;
         }
@@ -158,7 +161,7 @@ impl Session {
         MessageReport {
             outcome,
             recipients,
-            error: Some(error),
+            error: Some(Arc::new(error)),
             bytes,
             transcript_lines: 0..0,
         }

@@ -4,6 +4,7 @@
 use crate::auth::{self, Mechanism};
 use crate::conn::{Conn, Stream, connect_tcp};
 use crate::error::{SmtpError, Step};
+use crate::facts::SessionEffect;
 use crate::pop::pop_before_smtp;
 use crate::reply::Extensions;
 use crate::tls::{TlsContext, TlsInfo};
@@ -79,13 +80,7 @@ impl Session {
                 broken: None,
             }),
             Err(error) => {
-                if !matches!(
-                    error,
-                    SmtpError::Timeout { .. }
-                        | SmtpError::ConnectionClosed { .. }
-                        | SmtpError::Io { .. }
-                        | SmtpError::Tls { .. }
-                ) {
+                if error.facts().session != SessionEffect::Lost {
                     conn.quit_quietly().await;
                 }
                 Err(SessionFailure {

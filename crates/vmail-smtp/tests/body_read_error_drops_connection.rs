@@ -42,7 +42,7 @@ async fn a_read_error_mid_data_defers_and_sends_no_final_dot() -> std::io::Resul
         .send(vec![failing, common::simple(&["b@example.test"])])
         .await;
     assert!(matches!(
-        report.messages[0].error,
+        report.messages[0].error.as_deref(),
         Some(SmtpError::BodyRead { .. })
     ));
     assert!(report.messages[0].outcome.is_deferred());

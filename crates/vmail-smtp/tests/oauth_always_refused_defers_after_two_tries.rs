@@ -31,10 +31,16 @@ async fn two_attempts_then_deferred_with_reply_and_status() -> std::io::Result<(
         format!(
             "deferred: the server rejected the OAuth2 token for {MAILBOX} (AUTH XOAUTH2, status \
              401, schemes bearer, scope https://mail.example.test/smtp), a freshly fetched one \
-             too: check that [VMAIL] oauth-user is the mailbox the app may send as, and its \
-             permissions (docs/oauth.md) (server said: 535 5.7.8 Authentication failed)"
+             too (server said: 535 5.7.8 Authentication failed)"
         )
     );
+    let advice = report
+        .session_error
+        .as_ref()
+        .and_then(|e| e.advice())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    assert!(advice.contains("[VMAIL] oauth-user"), "{advice}");
     match &report.session_error {
         Some(SmtpError::OAuthRejected {
             reply,

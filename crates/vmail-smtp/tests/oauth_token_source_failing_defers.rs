@@ -37,8 +37,15 @@ async fn a_failing_token_source_defers_with_its_summary() -> std::io::Result<()>
     assert_eq!(
         outcome.to_string(),
         "deferred: no OAuth2 token for AUTH OAUTHBEARER: invalid_client: AADSTS7000215 invalid \
-         client secret provided; set [VMAIL] oauth-client-secret"
+         client secret provided"
     );
+    let advice = report
+        .session_error
+        .as_ref()
+        .and_then(|e| e.advice())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    assert!(advice.contains("[VMAIL] oauth-client-secret"), "{advice}");
     assert!(matches!(
         &report.session_error,
         Some(SmtpError::OAuthToken { error, rejected: None, .. })

@@ -57,7 +57,7 @@ async fn with_every_recipient_refused_no_data_is_sent() -> std::io::Result<()> {
     let message = &report.messages[0];
     assert!(message.outcome.is_failed(), "{}", message.outcome);
     assert!(matches!(
-        message.error,
+        message.error.as_deref(),
         Some(SmtpError::RecipientsRefused { .. })
     ));
     assert!(!server.received("DATA"));

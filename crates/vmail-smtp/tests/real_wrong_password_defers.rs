@@ -26,7 +26,13 @@ async fn a_wrong_password_is_deferred_with_the_535() {
         let outcome = &report.messages[0].outcome;
         assert!(outcome.is_deferred(), "{outcome}");
         assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");
-        assert!(outcome.to_string().contains("[VMAIL] auth-rsp"));
+        let advice = report
+            .session_error
+            .as_ref()
+            .and_then(|e| e.advice())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        assert!(advice.contains("VMAIL auth-rsp"), "{advice}");
         assert!(matches!(
             report.session_error,
             Some(SmtpError::AuthRejected { .. })

@@ -20,7 +20,7 @@ async fn a_stall_after_the_data_defers_after_the_timeout() -> std::io::Result<()
     let message = &report.messages[0];
     assert!(message.outcome.is_deferred(), "{}", message.outcome);
     assert!(matches!(
-        message.error,
+        message.error.as_deref(),
         Some(SmtpError::Timeout {
             step: Step::DataEnd,
             ..

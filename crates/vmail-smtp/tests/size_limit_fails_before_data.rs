@@ -17,7 +17,7 @@ async fn an_oversized_message_fails_without_being_sent() -> std::io::Result<()> 
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_failed(), "{outcome}");
     assert!(matches!(
-        report.messages[0].error,
+        report.messages[0].error.as_deref(),
         Some(SmtpError::SizeExceeded {
             size: 2018,
             limit: 1000

@@ -15,15 +15,17 @@ use vmail_core::{
     AccessToken, Reply, Secret, SmtpSettings, TokenError, TokenErrorKind, TokenSource,
 };
 
-/// The longest AUTH line (with its CRLF) sent with the initial response.
-/// RFC 4954 §4 lets a server limit AUTH lines to 12,288 octets, but many
-/// read every command with their ordinary line limit: Postfix's
-/// `line_length_limit` is 2,048 and it reads a longer line as two commands.
-/// A response after an empty `334` is read with the SASL response limit
-/// instead (Postfix's `smtpd_sasl_response_limit`, 12,288), so a longer
-/// line (Microsoft's tokens approach 2 KB before base64) goes that way; the
-/// common short token keeps the one round trip of the initial response.
-pub(crate) const INITIAL_RESPONSE_LIMIT: usize = 2048;
+/// The longest AUTH line (with its CRLF) sent with the initial response:
+/// RFC 5321's 512 octets for a command line. RFC 4954 §4 says an AUTH
+/// command stays subject to that limit and that a client whose initial
+/// response would exceed it MUST send `AUTH <mechanism>` alone and the
+/// response after the server's empty `334`, where RFC 4954 allows 12,288
+/// octets. Servers do enforce it: Dovecot's submission answers `500 5.5.2
+/// Line too long` past 512, Gmail `555 5.5.2 command line too long` past
+/// about 1,000. A Google access token (about 250 characters) keeps the one
+/// round trip of the initial response; Microsoft's JWTs (1.5 KB and more)
+/// take the two-step form, one more round trip per session, not per message.
+pub(crate) const INITIAL_RESPONSE_LIMIT: usize = 512;
 
 /// Bound on each field decoded from the server's error JSON, so a hostile
 /// server cannot fill the log.

@@ -86,7 +86,8 @@ fn auto_prefers_plain_over_tls_and_cram_md5_in_clear() -> Result<(), String> {
 fn policy_errors_say_what_to_change() -> Result<(), String> {
     let all = offering("PLAIN LOGIN")?;
     let refused = choose(&settings(AuthType::Plain, false), &all, false);
-    let text = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    let advice = refused.err().and_then(|e| e.advice());
+    let text = advice.map(|a| a.to_string()).unwrap_or_default();
     assert!(text.contains("allow-plaintext-auth"), "{text}");
 
     let missing = choose(&settings(AuthType::CramMd5, true), &all, true);

@@ -1,7 +1,8 @@
 use super::*;
 use crate::error::{RefusedRecipient, Step};
+use crate::facts::SessionEffect;
 use std::io;
-use vmail_core::EnhancedCode;
+use vmail_core::{EnhancedCode, Reply};
 
 fn reply(code: u16, text: &str) -> Reply {
     let class = (code / 100) as u8;
@@ -276,8 +277,12 @@ fn messages_an_administrator_reads() {
     let e = SmtpError::StartTlsNotOffered { port: 465 };
     assert_eq!(
         e.to_string(),
-        "tls=starttls is required but the server does not offer STARTTLS in its EHLO reply; \
-         port 465 speaks TLS from the first byte: set [VMAIL] tls=implicit for it"
+        "tls=starttls is required but the server does not offer STARTTLS in its EHLO reply"
+    );
+    assert_eq!(
+        advice(&e),
+        "port 465 expects tls=implicit",
+        "the advice is the table's, not repeated in the reason"
     );
     let e = SmtpError::AuthRejected {
         mechanism: "LOGIN",
@@ -286,8 +291,11 @@ fn messages_an_administrator_reads() {
     let outcome = classify(&e).to_string();
     assert_eq!(
         outcome,
-        "deferred: the server rejected the login (AUTH LOGIN): check the user and password \
-         in [VMAIL] auth-rsp (server said: 535 5.0.0 bad)"
+        "deferred: the server rejected the login (AUTH LOGIN) (server said: 535 5.0.0 bad)"
+    );
+    assert_eq!(
+        advice(&e),
+        "enter it again with `vfxadmin config -a -p -e VMAIL auth-rsp`"
     );
     let e = SmtpError::SizeExceeded {
         size: 2_000_000,
@@ -310,8 +318,9 @@ fn oauth_errors_an_administrator_reads() {
     assert_eq!(
         classify(&e).to_string(),
         "deferred: no OAuth2 token for AUTH XOAUTH2: invalid_client: AADSTS7000215 the client \
-         secret is wrong; set [VMAIL] oauth-client-secret"
+         secret is wrong"
     );
+    assert_eq!(advice(&e), "set [VMAIL] oauth-client-secret");
     let e = SmtpError::OAuthToken {
         mechanism: "OAUTHBEARER",
         error: token_error(),
@@ -320,8 +329,8 @@ fn oauth_errors_an_administrator_reads() {
     assert_eq!(
         classify(&e).to_string(),
         "deferred: the server refused the OAuth2 token (AUTH OAUTHBEARER) and no new one could \
-         be had: invalid_client: AADSTS7000215 the client secret is wrong; set [VMAIL] \
-         oauth-client-secret (server said: 535 5.0.0 bad token)"
+         be had: invalid_client: AADSTS7000215 the client secret is wrong (server said: 535 \
+         5.0.0 bad token)"
     );
     let e = SmtpError::OAuthRejected {
         mechanism: "XOAUTH2",
@@ -338,7 +347,83 @@ fn oauth_errors_an_administrator_reads() {
         classify(&e).to_string(),
         "deferred: the server rejected the OAuth2 token for fax@example.test (AUTH XOAUTH2, \
          status 401, schemes bearer, scope https://mail.google.com/), a freshly fetched one \
-         too: check that [VMAIL] oauth-user is the mailbox the app may send as, and its \
-         permissions (docs/oauth.md) (server said: 535 5.0.0 bad token)"
+         too (server said: 535 5.0.0 bad token)"
     );
+    assert_eq!(
+        advice(&e),
+        "check that [VMAIL] oauth-user is the mailbox the app may send as, that oauth-scope is \
+         the one the server asks for, and the app's permissions (docs/oauth.md)"
+    );
+}
+
+fn advice(error: &SmtpError) -> String {
+    error.advice().map(|a| a.to_string()).unwrap_or_default()
+}
+
+/// What each error does to the connection: only the server's verdict on
+/// one message (and a body that cannot be opened) lets the next message go
+/// over the same session; a dead connection is not even told QUIT.
+#[test]
+fn every_variant_has_its_session_effect() {
+    for (error, _) in every_variant() {
+        let expected = match &error {
+            SmtpError::MailFrom { .. }
+            | SmtpError::RecipientsRefused { .. }
+            | SmtpError::Recipient { .. }
+            | SmtpError::Data { .. }
+            | SmtpError::DataEnd { .. }
+            | SmtpError::SizeExceeded { .. }
+            | SmtpError::Body { .. } => SessionEffect::Continues,
+            SmtpError::Connect { .. }
+            | SmtpError::Timeout { .. }
+            | SmtpError::ConnectionClosed { .. }
+            | SmtpError::Io { .. }
+            | SmtpError::Tls { .. }
+            | SmtpError::BodyRead { .. } => SessionEffect::Lost,
+            _ => SessionEffect::Ends,
+        };
+        let expected = match error.reply() {
+            Some(reply) if reply.code == 421 && expected == SessionEffect::Continues => {
+                SessionEffect::Ends
+            }
+            _ => expected,
+        };
+        assert_eq!(error.facts().session, expected, "{error:?}");
+        assert_eq!(
+            error.ends_session(),
+            expected != SessionEffect::Continues,
+            "{error:?}"
+        );
+    }
+}
+
+/// A configuration error's advice names the `[VMAIL]` key to change.
+#[test]
+fn configuration_errors_name_the_key_to_change() {
+    for (error, _) in every_variant() {
+        let key = match &error {
+            SmtpError::Helo { .. } => "helo-name",
+            SmtpError::StartTlsNotOffered { .. } => "tls=implicit",
+            SmtpError::TlsConfig { .. } => "ca-file",
+            SmtpError::PlaintextAuthRefused => "allow-plaintext-auth",
+            SmtpError::AuthMissingResponses { .. } => "auth-rsp",
+            SmtpError::AuthBadChallenge { .. } => "auth-type",
+            SmtpError::Timeout { .. } => "timeout",
+            _ => continue,
+        };
+        assert!(
+            advice(&error).contains(key),
+            "{error:?}: {}",
+            advice(&error)
+        );
+    }
+}
+
+#[test]
+fn a_421_after_mail_from_ends_the_session() {
+    let e = SmtpError::MailFrom {
+        reply: reply(421, "closing"),
+    };
+    assert!(e.ends_session());
+    assert!(e.is_transient());
 }

@@ -104,11 +104,13 @@ fn a_hostile_status_cannot_forge_transcript_lines_or_fill_the_log() {
 }
 
 #[test]
-fn a_typical_token_fits_the_initial_response_and_a_huge_one_does_not() {
+fn a_google_sized_token_fits_the_initial_response_and_a_jwt_does_not() {
     let line = |len: usize| {
         let response = xoauth2_response("fax@example.com", &token(&"t".repeat(len)));
         "AUTH XOAUTH2 ".len() + response.expose().len() + 2
     };
-    assert!(line(1200) <= INITIAL_RESPONSE_LIMIT);
-    assert!(line(2000) > INITIAL_RESPONSE_LIMIT);
+    assert!(line(250) <= INITIAL_RESPONSE_LIMIT);
+    // RFC 5321's command line limit, CRLF included.
+    assert_eq!(INITIAL_RESPONSE_LIMIT, 512);
+    assert!(line(1500) > INITIAL_RESPONSE_LIMIT);
 }
