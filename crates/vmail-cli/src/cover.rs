@@ -21,12 +21,25 @@ pub struct CoverFields {
     pub note: String,
 }
 
+/// Why a cover page template cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CoverError {
+    /// The I/O error is in the text and deliberately not a `source`, so
+    /// that `vfx`'s `{:#}` does not print it twice.
+    #[error("cannot read the cover page template {name}: {io}")]
+    Unreadable { name: String, io: std::io::Error },
+    #[error("no cover page `{name}` (built in: {known}; or give a path to a template file)")]
+    Unknown { name: String, known: String },
+}
+
 /// The template called `name`: a built-in one, or a file when `name`
 /// contains a `/`. The error names it and lists the built-in ones.
-pub fn template(name: &str) -> Result<String, String> {
+pub fn template(name: &str) -> Result<String, CoverError> {
     if name.contains('/') {
-        return std::fs::read_to_string(Path::new(name))
-            .map_err(|err| format!("cannot read the cover page template {name}: {err}"));
+        return std::fs::read_to_string(Path::new(name)).map_err(|io| CoverError::Unreadable {
+            name: name.to_string(),
+            io,
+        });
     }
     BUILT_IN
         .iter()
@@ -34,10 +47,10 @@ pub fn template(name: &str) -> Result<String, String> {
         .map(|(_, text)| (*text).to_string())
         .ok_or_else(|| {
             let known: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
-            format!(
-                "no cover page `{name}` (built in: {}; or give a path to a template file)",
-                known.join(", ")
-            )
+            CoverError::Unknown {
+                name: name.to_string(),
+                known: known.join(", "),
+            }
         })
 }
 
@@ -113,7 +126,7 @@ mod tests {
     #[test]
     fn an_unknown_template_names_the_known_ones() {
         assert_eq!(
-            template("fancy").unwrap_err(),
+            template("fancy").unwrap_err().to_string(),
             "no cover page `fancy` (built in: classic; or give a path to a template file)"
         );
     }

@@ -164,7 +164,7 @@ fn body_text(
         (None, true) => "classic",
         (None, false) => return Ok(note),
     };
-    let template = cover::template(name).map_err(|e| anyhow!(e))?;
+    let template = cover::template(name)?;
     let fields = CoverFields {
         date: chrono::Local::now()
             .format("%a %d %b %Y %H:%M %:z")
