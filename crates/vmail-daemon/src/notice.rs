@@ -80,6 +80,88 @@ pub fn build_notice(job: &FailedJob<'_>, helo_name: &str) -> Result<Vec<u8>, Not
     })
 }
 
+/// Who reports, from the configuration: `Reporting-MTA` is the HELO name;
+/// MAILER-DAEMON and the notice's Message-ID are at the domain of
+/// `[VMAIL] from`, else the HELO name (in capture mode, which has no HELO
+/// name, the domain of `[VMAIL] from` both).
+pub fn origin(config: &vmail_config::Config) -> NoticeOrigin {
+    let helo = config
+        .smtp()
+        .map(|s| s.helo_name.as_str())
+        .or_else(|| vmail_message::address::domain(&config.from))
+        .unwrap_or("localhost");
+    NoticeOrigin::new(&config.from, helo)
+}
+
+/// Each recipient of the job with its fate after the attempt: its own
+/// RCPT verdict, except that a recipient the server accepted at RCPT
+/// shares the message's fate (the DATA reply, `250 ... queued as` when
+/// delivered), and a recipient the attempt never reached (it ended before
+/// RCPT) shares the job's outcome. For a job that ran out of its lifetime,
+/// pass the expiry as `outcome` and no `per_recipient`: every recipient
+/// has then failed, whatever its last RCPT reply was.
+pub fn fates(
+    job_recipients: &[String],
+    outcome: &Outcome,
+    per_recipient: &[(String, Outcome)],
+) -> Vec<(String, RecipientFate)> {
+    job_recipients
+        .iter()
+        .map(|address| {
+            let own = per_recipient
+                .iter()
+                .find(|(rcpt, _)| rcpt.eq_ignore_ascii_case(address))
+                .map(|(_, own)| own);
+            let fate = match own {
+                Some(Outcome::Delivered { .. }) | None => outcome.clone(),
+                Some(own) => own.clone(),
+            };
+            (address.clone(), RecipientFate::from(fate))
+        })
+        .collect()
+}
+
+/// Everything a full notice says, as the worker has it when it settles a
+/// job (see [`build_job_notice`]).
+pub struct JobNotice<'a> {
+    pub id: &'a JobId,
+    /// The whole job's envelope: its sender gets the notice.
+    pub envelope: &'a Envelope,
+    /// Each recipient with its fate (see [`fates`]).
+    pub recipients: &'a [(String, RecipientFate)],
+    /// The queued message's header (`vmail_message::header::read_header_block`
+    /// over `Spool::open_message`); its Subject makes the notice's.
+    pub original_headers: Option<&'a [u8]>,
+    pub attempts: u32,
+    /// `Deliver::destination()`.
+    pub server: &'a str,
+    /// `JobState::first_queued`.
+    pub arrival: Option<SystemTime>,
+    /// `sent/` when any recipient was delivered, `failed/` when none was.
+    pub kept_in: KeptIn,
+}
+
+/// The full notice: each refused recipient with its own reply, the
+/// delivered ones named, the original header quoted.
+pub fn build_job_notice(
+    notice: &JobNotice<'_>,
+    origin: &NoticeOrigin,
+) -> Result<Vec<u8>, NoticeError> {
+    dsn::build(&FailureReport {
+        job: notice.id,
+        sender: &notice.envelope.from,
+        recipients: notice.recipients,
+        original_headers: notice.original_headers,
+        subject: None,
+        attempts: notice.attempts,
+        remote_server: notice.server,
+        origin,
+        arrival: notice.arrival,
+        last_attempt: SystemTime::now(),
+        kept_in: notice.kept_in,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +232,94 @@ mod tests {
             "a@b.test",
             vec!["c@d.test".into()]
         )));
+    }
+
+    #[test]
+    fn a_partly_refused_job_names_each_refused_recipient_with_its_own_reply() {
+        use mail_parser::{MessageParser, MimeHeaders};
+        let id = JobId::parse("20261123-194200-0000000abc").unwrap();
+        let envelope = Envelope::new(
+            "fax@example.test",
+            vec!["nosuch@example.test".into(), "bob@example.test".into()],
+        );
+        let queued = Reply::new(
+            250,
+            Some(EnhancedCode::new(2, 0, 0)),
+            "Ok: queued as 4dXyZ1",
+        );
+        let outcome = Outcome::Delivered {
+            reply: queued.clone(),
+        };
+        let per_recipient = [
+            (
+                "nosuch@example.test".to_string(),
+                Outcome::Failed {
+                    reason: "the server refused the recipient".into(),
+                    reply: Some(Reply::new(
+                        550,
+                        Some(EnhancedCode::new(5, 1, 1)),
+                        "<nosuch@example.test>: Recipient address rejected: User unknown",
+                    )),
+                },
+            ),
+            (
+                "bob@example.test".to_string(),
+                Outcome::Delivered {
+                    reply: Reply::new(250, Some(EnhancedCode::new(2, 1, 5)), "Ok"),
+                },
+            ),
+        ];
+        let recipients = fates(&envelope.recipients, &outcome, &per_recipient);
+        assert_eq!(recipients[1].1, RecipientFate::Delivered { reply: queued });
+        let headers = b"From: fax@example.test\r\nSubject: Invoice 42\r\n";
+        let notice = JobNotice {
+            id: &id,
+            envelope: &envelope,
+            recipients: &recipients,
+            original_headers: Some(headers),
+            attempts: 1,
+            server: "mail.example.test:25",
+            arrival: Some(SystemTime::now()),
+            kept_in: KeptIn::Sent,
+        };
+        let origin = NoticeOrigin::new("fax@example.test", "relay.example.test");
+        let bytes = build_job_notice(&notice, &origin).unwrap();
+        let message = MessageParser::new().parse(&bytes).unwrap();
+        assert_eq!(message.subject(), Some("Undelivered mail: Invoice 42"));
+        let ct = message.content_type().unwrap();
+        assert_eq!(ct.subtype(), Some("report"));
+        assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("MAILER-DAEMON@example.test"), "{text}");
+        assert!(
+            text.contains("Diagnostic-Code: smtp; 550 5.1.1 <nosuch@example.test>"),
+            "{text}"
+        );
+        assert!(!text.contains("Final-Recipient: rfc822; bob@"), "{text}");
+        assert!(
+            text.contains(
+                "  <bob@example.test>\r\n    the server's reply: 250 2.0.0 Ok: queued as 4dXyZ1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("spool's sent/ folder"), "{text}");
+        assert!(text.contains("Content-Type: text/rfc822-headers"), "{text}");
+    }
+
+    #[test]
+    fn recipients_the_attempt_never_reached_share_the_jobs_outcome() {
+        let failed = Outcome::Failed {
+            reason: "not delivered within max-lifetime (432000s)".into(),
+            reply: None,
+        };
+        let all = fates(
+            &["a@x.test".to_string(), "b@x.test".to_string()],
+            &failed,
+            &[],
+        );
+        assert!(
+            all.iter()
+                .all(|(_, fate)| matches!(fate, RecipientFate::Failed { .. }))
+        );
     }
 }
