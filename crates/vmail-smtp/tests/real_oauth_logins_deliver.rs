@@ -184,3 +184,40 @@ async fn bogus_tokens_are_tried_twice_then_deferred() {
     );
     oauth::assert_no_token_for(&report, &bogus, &servers.user.user, servers.oauth_port);
 }
+
+/// A token too long for a 512-byte AUTH line (Microsoft's JWTs are) goes
+/// after Postfix's empty 334: Postfix and Dovecot read it whole and answer
+/// it (here with the JSON challenge and 535, the token being made up).
+#[tokio::test]
+async fn a_long_token_goes_after_the_334_and_is_answered() {
+    let servers = real::servers();
+    let long = format!("vmail-at-{}", "x".repeat(1500));
+    let tokens = Arc::new(FakeTokens::handing_out(&[&long]));
+    let id = real::message_id("long");
+    let report = send(
+        &servers,
+        settings(&servers, AuthType::XOAuth2),
+        tokens.clone(),
+        &id,
+    )
+    .await;
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_deferred(), "{outcome}\n{}", report.transcript);
+    assert_eq!(
+        outcome.reply().map(|r| r.code),
+        Some(535),
+        "{}",
+        report.transcript
+    );
+    let transcript = report.transcript.to_string();
+    assert_eq!(
+        transcript.matches("C: AUTH XOAUTH2\n").count(),
+        2,
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("* the server refused the OAuth2 token: status"),
+        "{transcript}"
+    );
+    oauth::assert_no_token_for(&report, &[&long], &servers.user.user, servers.oauth_port);
+}
