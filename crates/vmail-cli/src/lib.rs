@@ -5,7 +5,8 @@
 //!   [`cover`] (cover page templates);
 //! * `vfxadmin` ([`vfxadmin`]): `config` ([`config_cmd`]), `queue`
 //!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`)
-//!   and `check` ([`check`]: the mail server, step by step);
+//!   `check` ([`check`]: the mail server, step by step) and `oauth`
+//!   ([`oauth_cmd`]: login, status and forget of the OAuth2 tokens);
 //! * `vmail-sendmail` ([`sendmail`]): the sendmail-compatible shim;
 //! * `vmail-docgen` ([`docgen`]): man pages and shell completions.
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod config_cmd;
 pub mod cover;
 pub mod docgen;
 pub mod finished;
+pub mod oauth_cmd;
 pub mod prompt;
 pub mod queue_cmd;
 pub mod sendmail;

@@ -5,6 +5,7 @@
 
 use crate::check::{self, CheckArgs};
 use crate::config_cmd::{self, ConfigArgs};
+use crate::oauth_cmd::{self, OAuthArgs};
 use crate::queue_cmd::{self, QueueArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +35,10 @@ pub enum Command {
     /// Connect to the mail server, show the transcript and certificate, and
     /// say in plain words whether sending would work
     Check(CheckArgs),
+    /// OAuth2 tokens for XOAUTH2/OAUTHBEARER: log in a mailbox, show the
+    /// token's state, forget the tokens
+    #[command(name = "oauth")]
+    OAuth(OAuthArgs),
 }
 
 /// Runs a parsed command line.
@@ -43,6 +48,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config_cmd::run(&path, args),
         Command::Queue(args) => queue_cmd::run(Some(&path), args),
         Command::Check(args) => check::run(&path, args),
+        Command::OAuth(args) => oauth_cmd::run(&path, args),
     }
 }
 
@@ -88,5 +94,17 @@ mod tests {
         assert!(
             Cli::try_parse_from(["vfxadmin", "config", "-a", "-p", "VMAIL", "k", "v"]).is_err()
         );
+    }
+
+    #[test]
+    fn oauth_status_takes_json() {
+        let cli = Cli::try_parse_from(["vfxadmin", "oauth", "status", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::OAuth(OAuthArgs {
+                action: crate::oauth_cmd::OAuthAction::Status { json: true }
+            })
+        ));
+        assert!(Cli::try_parse_from(["vfxadmin", "oauth", "login", "--json"]).is_err());
     }
 }
