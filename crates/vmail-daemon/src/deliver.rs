@@ -4,9 +4,10 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use vmail_core::{Envelope, JobId, Outcome};
-use vmail_smtp::TranscriptLine;
+use vmail_smtp::{SmtpError, TranscriptLine};
 
 /// One job handed to a deliverer. The message stays on disk; the deliverer
 /// streams it from `message_path`, skipping `body_offset` bytes of envelope
@@ -33,8 +34,14 @@ pub struct Report {
     /// the moment it was sent or received. Written at debug=2.
     pub transcript: Vec<TranscriptLine>,
     /// Warnings worth a line in the job's log at any debug level (sent
-    /// without AUTH, certificate not verified, ...).
+    /// without AUTH, certificate not verified, ...), and what to do about
+    /// the error.
     pub notes: Vec<String>,
+    /// The submitter's error behind a non-delivered outcome, typed (the
+    /// outcome keeps only its text, as `vmail-core` cannot name it): its
+    /// row in vmail-smtp's table gives the class, the reply and the advice.
+    /// `None` for other deliverers and for errors outside the session.
+    pub error: Option<Arc<SmtpError>>,
 }
 
 impl Report {
@@ -44,7 +51,19 @@ impl Report {
             recipients: Vec::new(),
             transcript: Vec::new(),
             notes: Vec::new(),
+            error: None,
         }
+    }
+
+    /// Keeps the error and adds its advice (the `[VMAIL]` key to change,
+    /// the same words as `vfxadmin check`) to the notes, so the job's log
+    /// read alone says what to fix, not only what failed.
+    pub fn with_error(mut self, error: Arc<SmtpError>) -> Report {
+        if let Some(advice) = error.advice() {
+            self.notes.push(format!("what to do: {advice}"));
+        }
+        self.error = Some(error);
+        self
     }
 }
 

@@ -39,7 +39,8 @@ impl SmtpDeliverer {
         }
     }
 
-    /// Every job gets the failure that kept the session from opening.
+    /// Every job gets the failure that kept the session from opening, and
+    /// the error itself (shared), whose advice goes into every job's log.
     async fn not_opened(&self, batch: &[Attempt], failure: SessionFailure, sink: &ReportSink) {
         debug!(
             "SMTP session with {} did not open:\n{}",
@@ -47,10 +48,8 @@ impl SmtpDeliverer {
             failure.transcript
         );
         let outcome = classify(&failure.error);
+        let error = Arc::new(failure.error);
         let lines = failure.transcript.lines();
-        // What to change (the [VMAIL] key), so the job log read alone
-        // says how to fix a login or token failure, not only what failed.
-        let advice = failure.error.advice().map(|a| format!("what to do: {a}"));
         for (index, attempt) in batch.iter().enumerate() {
             let mut report = Report::new(outcome.clone());
             report.recipients = attempt
@@ -60,7 +59,7 @@ impl SmtpDeliverer {
                 .map(|r| (r.clone(), outcome.clone()))
                 .collect();
             report.notes = warnings(lines);
-            report.notes.extend(advice.clone());
+            let mut report = report.with_error(error.clone());
             if self.transcripts {
                 report.transcript = lines.to_vec();
             }
@@ -88,7 +87,8 @@ impl SmtpDeliverer {
         self.report(session.transcript(), &message, opening)
     }
 
-    /// A job's report: its outcome, and at debug=2 the session's opening
+    /// A job's report: its outcome and typed error (with the error's
+    /// advice among the notes), and at debug=2 the session's opening
     /// (connect, EHLO, TLS, AUTH) and the job's own lines, so a job log
     /// read alone tells the whole story.
     fn report(&self, transcript: &Transcript, message: &MessageReport, opening: usize) -> Report {
@@ -97,7 +97,7 @@ impl SmtpDeliverer {
         let own = lines
             .get(message.transcript_lines.clone())
             .unwrap_or_default();
-        Report {
+        let report = Report {
             outcome: message.outcome.clone(),
             recipients: message
                 .recipients
@@ -110,6 +110,11 @@ impl SmtpDeliverer {
                 Vec::new()
             },
             notes: warnings(opening),
+            error: None,
+        };
+        match &message.error {
+            Some(error) => report.with_error(error.clone()),
+            None => report,
         }
     }
 }

@@ -5,6 +5,8 @@
 use crate::auth::oauth::OAuthStatus;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 use thiserror::Error;
 use vmail_core::{Reply, TokenError};
 
@@ -49,6 +51,52 @@ impl fmt::Display for Step {
     }
 }
 
+/// What was wrong with what the server sent: the detail of
+/// [`SmtpError::Protocol`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    #[error("reply code {code:03} is not an SMTP reply code (1xx to 5xx)")]
+    BadCode { code: u16 },
+    #[error("the reply is longer than {limit} bytes and has not ended")]
+    TooLong { limit: usize },
+    #[error("a multi-line reply changes its code from {first} to {other}")]
+    MixedCodes { first: String, other: String },
+    /// smtp-proto's own error, as it describes itself (its type has no
+    /// `Display` and is not ours to keep).
+    #[error("{parser}")]
+    Unparsable { parser: String },
+    #[error("the server sent data after its 220 to STARTTLS")]
+    DataAfterStartTls,
+    #[error("STARTTLS on a connection that is already encrypted")]
+    AlreadyEncrypted,
+    #[error("AUTH {mechanism}: a second challenge after the empty response")]
+    SecondChallenge { mechanism: String },
+}
+
+/// Why TLS could not be set up before any connection: the detail of
+/// [`SmtpError::TlsConfig`]. Cloned into every session's failure, as the
+/// trust anchors are loaded once per submitter.
+#[derive(Debug, Clone, Error)]
+pub enum TlsSetupError {
+    #[error("cannot read ca-file {}: {error}", path.display())]
+    CaFileUnreadable {
+        path: PathBuf,
+        error: Arc<io::Error>,
+    },
+    /// `pem` is rustls-pki-types' description of the PEM error (its type
+    /// has no `Display`).
+    #[error("ca-file {}: {pem}", path.display())]
+    CaFileUnparsable { path: PathBuf, pem: String },
+    #[error("ca-file {} holds no usable PEM certificate", path.display())]
+    CaFileEmpty { path: PathBuf },
+    #[error("no trust anchors (system store and ca-file both empty): {webpki}")]
+    NoTrustAnchors { webpki: String },
+    #[error("TLS asked for but no TLS context was set up")]
+    NoContext,
+    #[error("POP3 over TLS asked for but no TLS context was set up")]
+    NoPopContext,
+}
+
 /// One refused recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedRecipient {
@@ -79,7 +127,7 @@ pub enum SmtpError {
         source: io::Error,
     },
     #[error("unreadable reply from the server during {step}: {detail}")]
-    Protocol { step: Step, detail: String },
+    Protocol { step: Step, detail: ProtocolError },
     #[error("the server refused the connection in its greeting")]
     Greeting { reply: Reply },
     #[error("the server refused EHLO/HELO")]
@@ -91,7 +139,7 @@ pub enum SmtpError {
     #[error("TLS with {host} failed: {detail}")]
     Tls { host: String, detail: String },
     #[error("TLS setup: {detail}")]
-    TlsConfig { detail: String },
+    TlsConfig { detail: TlsSetupError },
     #[error("refusing to send AUTH over an unencrypted connection (base64 is not encryption)")]
     PlaintextAuthRefused,
     #[error("the server does not offer AUTH {wanted}; it offers: {}", offered_list(.offered))]

@@ -54,7 +54,7 @@ mod transcript;
 pub use auth::Mechanism;
 pub use auth::oauth::OAuthStatus;
 pub use classify::classify;
-pub use error::{RefusedRecipient, SmtpError, Step};
+pub use error::{ProtocolError, RefusedRecipient, SmtpError, Step, TlsSetupError};
 pub use facts::{
     Advice, Class, ErrorFacts, Server, SessionEffect, basic_auth_disabled, has_enhanced,
     oauth_not_permitted, relay_denied,
@@ -76,7 +76,7 @@ pub struct Submitter {
     settings: SmtpSettings,
     /// Trust anchors, loaded once (system store and `ca-file`); `None` when
     /// neither SMTP nor POP uses TLS.
-    tls: Option<Result<TlsContext, String>>,
+    tls: Option<Result<TlsContext, TlsSetupError>>,
     /// Where XOAUTH2 and OAUTHBEARER get their access tokens; shared by
     /// every session, so that the source's cache and its one-request rule
     /// hold across them.
@@ -102,7 +102,7 @@ impl Submitter {
     pub fn new(settings: SmtpSettings) -> Submitter {
         let pop_tls = settings.pop.as_ref().is_some_and(|pop| pop.tls);
         let tls = (settings.tls != TlsMode::None || pop_tls)
-            .then(|| TlsContext::new(&settings).map_err(|e| e.to_string()));
+            .then(|| TlsContext::new(&settings));
         Submitter {
             settings,
             tls,
@@ -202,6 +202,7 @@ fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
 #[doc(hidden)]
 pub mod fuzz {
     pub use crate::reply::Extensions;
+    use crate::ProtocolError;
     use vmail_core::Reply;
 
     /// What the reply parser made of a server's bytes.
@@ -211,7 +212,7 @@ pub mod fuzz {
         pub replies: Vec<(Reply, Vec<u8>)>,
         /// Why parsing stopped, when it stopped on an error (the session
         /// then ends with a protocol error).
-        pub error: Option<String>,
+        pub error: Option<ProtocolError>,
         /// Bytes received and not yet part of a reply.
         pub left: usize,
     }
@@ -257,7 +258,7 @@ pub mod fuzz {
     }
 
     /// The EHLO reader, on the raw bytes of a 250 reply.
-    pub fn ehlo(raw: &[u8]) -> Result<Extensions, String> {
+    pub fn ehlo(raw: &[u8]) -> Result<Extensions, ProtocolError> {
         Extensions::parse(raw)
     }
 }

@@ -3,7 +3,7 @@
 //! transmission error of the job, reported with the POP server's words.
 
 use crate::conn::{Stream, connect_tcp, timed_out};
-use crate::error::{SmtpError, Step};
+use crate::error::{SmtpError, Step, TlsSetupError};
 use crate::tls::TlsContext;
 use crate::transcript::Transcript;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub(crate) async fn pop_before_smtp(
         }
         (true, None) => {
             return Err(SmtpError::TlsConfig {
-                detail: "POP3 over TLS asked for but no TLS context was set up".to_string(),
+                detail: TlsSetupError::NoPopContext,
             });
         }
     };

@@ -2,6 +2,7 @@
 //! parser) rather than by hand.
 
 use smtp_proto::response::parser::ResponseReceiver;
+use crate::error::ProtocolError;
 use smtp_proto::{EhloResponse, Response};
 use vmail_core::{EnhancedCode, Reply};
 
@@ -28,7 +29,7 @@ pub(crate) struct RawReply {
 impl ReplyParser {
     /// Consumes what it can of `buf` (removing it) and returns a complete
     /// reply, `Ok(None)` when more bytes are needed.
-    pub fn feed(&mut self, buf: &mut Vec<u8>) -> Result<Option<RawReply>, String> {
+    pub fn feed(&mut self, buf: &mut Vec<u8>) -> Result<Option<RawReply>, ProtocolError> {
         let mut iter = buf.iter();
         let result = self.receiver.parse(&mut iter);
         let consumed = buf.len() - iter.len();
@@ -40,10 +41,9 @@ impl ReplyParser {
                 let raw = std::mem::take(&mut self.raw);
                 same_code_on_every_line(&raw)?;
                 if !(100..600).contains(&response.code) {
-                    return Err(format!(
-                        "reply code {:03} is not an SMTP reply code (1xx to 5xx)",
-                        response.code
-                    ));
+                    return Err(ProtocolError::BadCode {
+                        code: response.code,
+                    });
                 }
                 Ok(Some(RawReply {
                     reply: to_reply(response),
@@ -53,15 +53,17 @@ impl ReplyParser {
             Err(smtp_proto::Error::NeedsMoreData { .. }) if self.raw.len() > MAX_REPLY_BYTES => {
                 self.receiver.reset();
                 self.raw.clear();
-                Err(format!(
-                    "the reply is longer than {MAX_REPLY_BYTES} bytes and has not ended"
-                ))
+                Err(ProtocolError::TooLong {
+                    limit: MAX_REPLY_BYTES,
+                })
             }
             Err(smtp_proto::Error::NeedsMoreData { .. }) => Ok(None),
             Err(error) => {
                 self.receiver.reset();
                 self.raw.clear();
-                Err(format!("{error:?}"))
+                Err(ProtocolError::Unparsable {
+                    parser: format!("{error:?}"),
+                })
             }
         }
     }
@@ -76,16 +78,14 @@ impl ReplyParser {
 /// same code. smtp-proto takes the first line's code and reads on, so
 /// `250-ok` followed by `451 try later` would read as 250; such a reply is a
 /// protocol error (which defers the job) rather than a guess.
-fn same_code_on_every_line(raw: &[u8]) -> Result<(), String> {
+fn same_code_on_every_line(raw: &[u8]) -> Result<(), ProtocolError> {
     let mut lines = raw.split(|&b| b == b'\n').filter(|line| !line.is_empty());
     let code = |line: &[u8]| String::from_utf8_lossy(&line[..line.len().min(3)]).into_owned();
     let Some(first) = lines.next().map(code) else {
         return Ok(());
     };
     match lines.map(code).find(|other| *other != first) {
-        Some(other) => Err(format!(
-            "a multi-line reply changes its code from {first} to {other}"
-        )),
+        Some(other) => Err(ProtocolError::MixedCodes { first, other }),
         None => Ok(()),
     }
 }
@@ -152,8 +152,11 @@ const MECHANISMS: &[(u64, &str)] = &[
 
 impl Extensions {
     /// Parses the raw bytes of a 250 reply to EHLO.
-    pub(crate) fn parse(raw: &[u8]) -> Result<Extensions, String> {
-        let ehlo = EhloResponse::parse(&mut raw.iter()).map_err(|e| format!("{e:?}"))?;
+    pub(crate) fn parse(raw: &[u8]) -> Result<Extensions, ProtocolError> {
+        let ehlo =
+            EhloResponse::parse(&mut raw.iter()).map_err(|e| ProtocolError::Unparsable {
+                parser: format!("{e:?}"),
+            })?;
         let has = |flag: u32| ehlo.capabilities & flag != 0;
         let auth = MECHANISMS
             .iter()
@@ -217,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_split_across_reads_is_completed() -> Result<(), String> {
+    fn a_reply_split_across_reads_is_completed() -> Result<(), Box<dyn std::error::Error>> {
         let mut parser = ReplyParser::default();
         let mut buf = b"250-first\r\n25".to_vec();
         assert!(parser.feed(&mut buf)?.is_none());
@@ -234,7 +237,7 @@ mod tests {
         let mut parser = ReplyParser::default();
         let mut buf = b"250-accepted\r\n451 4.3.0 try again later\r\n220 next\r\n".to_vec();
         assert_eq!(
-            parser.feed(&mut buf).err().as_deref(),
+            parser.feed(&mut buf).err().map(|e| e.to_string()).as_deref(),
             Some("a multi-line reply changes its code from 250 to 451")
         );
         let mut buf = b"250-a\n250-b\r\n250 c\r\n".to_vec();
@@ -263,7 +266,7 @@ mod tests {
                     break why;
                 }
             };
-            assert_eq!(error, expected);
+            assert_eq!(error.to_string(), expected);
             assert_eq!(parser.pending(), 0);
         }
     }
@@ -281,7 +284,7 @@ mod tests {
             let mut buf = bytes.to_vec();
             let err = ReplyParser::default().feed(&mut buf).err();
             assert_eq!(
-                err,
+                err.map(|e| e.to_string()),
                 Some(format!(
                     "reply code {code} is not an SMTP reply code (1xx to 5xx)"
                 ))
@@ -297,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn ehlo_extensions_are_read() -> Result<(), String> {
+    fn ehlo_extensions_are_read() -> Result<(), ProtocolError> {
         let ext = Extensions::parse(
             b"250-mail.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n\
               250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n\

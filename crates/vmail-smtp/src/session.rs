@@ -3,7 +3,7 @@
 
 use crate::auth::{self, Mechanism};
 use crate::conn::{Conn, Stream, connect_tcp};
-use crate::error::{SmtpError, Step};
+use crate::error::{ProtocolError, SmtpError, Step, TlsSetupError};
 use crate::facts::SessionEffect;
 use crate::pop::pop_before_smtp;
 use crate::reply::Extensions;
@@ -154,8 +154,8 @@ async fn connect(
 }
 
 fn need_tls(tls: Option<&TlsContext>) -> Result<&TlsContext, SmtpError> {
-    tls.ok_or_else(|| SmtpError::TlsConfig {
-        detail: "TLS asked for but no TLS context was set up".to_string(),
+    tls.ok_or(SmtpError::TlsConfig {
+        detail: TlsSetupError::NoContext,
     })
 }
 
@@ -236,13 +236,13 @@ async fn starttls(
         // Bytes sent before the handshake would be taken as said over TLS.
         return Err(SmtpError::Protocol {
             step: Step::StartTls,
-            detail: "the server sent data after its 220 to STARTTLS".to_string(),
+            detail: ProtocolError::DataAfterStartTls,
         });
     }
     let Stream::Plain(tcp) = std::mem::replace(&mut conn.stream, Stream::Closed) else {
         return Err(SmtpError::Protocol {
             step: Step::StartTls,
-            detail: "STARTTLS on a connection that is already encrypted".to_string(),
+            detail: ProtocolError::AlreadyEncrypted,
         });
     };
     let (stream, info) = ctx

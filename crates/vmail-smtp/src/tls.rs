@@ -4,7 +4,7 @@
 //! verdict (even when `tls-verify=no` keeps the verdict from being enforced).
 
 use crate::conn::timed_out;
-use crate::error::{SmtpError, Step};
+use crate::error::{SmtpError, Step, TlsSetupError};
 use crate::transcript::Transcript;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,20 +24,21 @@ use tokio_rustls::rustls::{
 use vmail_core::SmtpSettings;
 
 /// The peer's certificate and what verification said about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeerCertificate {
     pub subject: String,
     pub issuer: String,
     /// The end of validity, as written in the certificate (UTC).
     pub not_after: String,
-    /// `Ok(())` when the chain and name verified; the reason otherwise.
-    pub verification: Result<(), String>,
+    /// `Ok(())` when the chain and name verified; rustls's reason
+    /// otherwise (its text is what an administrator reads).
+    pub verification: Result<(), tokio_rustls::rustls::Error>,
     /// False with `tls-verify=no`: the verdict was not enforced.
     pub enforced: bool,
 }
 
 /// What a TLS connection ended up with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TlsInfo {
     pub protocol: String,
     pub cipher: String,
@@ -56,31 +57,31 @@ impl TlsContext {
     /// Loads the system roots and `ca-file`. An unreadable or empty
     /// `ca-file` is an error; unreadable system roots are not (a private CA
     /// may be all there is).
-    pub fn new(settings: &SmtpSettings) -> Result<TlsContext, SmtpError> {
+    pub fn new(settings: &SmtpSettings) -> Result<TlsContext, TlsSetupError> {
         let provider = Arc::new(ring::default_provider());
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
         if let Some(path) = &settings.ca_file {
-            let config_error = |detail: String| SmtpError::TlsConfig { detail };
-            let pem = std::fs::read(path).map_err(|e| {
-                config_error(format!("cannot read ca-file {}: {e}", path.display()))
+            let pem = std::fs::read(path).map_err(|e| TlsSetupError::CaFileUnreadable {
+                path: path.clone(),
+                error: Arc::new(e),
             })?;
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<_, _>>()
-                .map_err(|e| config_error(format!("ca-file {}: {e:?}", path.display())))?;
+                .map_err(|e| TlsSetupError::CaFileUnparsable {
+                    path: path.clone(),
+                    pem: format!("{e:?}"),
+                })?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(config_error(format!(
-                    "ca-file {} holds no usable PEM certificate",
-                    path.display()
-                )));
+                return Err(TlsSetupError::CaFileEmpty { path: path.clone() });
             }
         }
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
-            .map_err(|e| SmtpError::TlsConfig {
-                detail: format!("no trust anchors (system store and ca-file both empty): {e}"),
+            .map_err(|e| TlsSetupError::NoTrustAnchors {
+                webpki: e.to_string(),
             })?;
         Ok(TlsContext {
             provider,
@@ -223,7 +224,7 @@ impl ServerCertVerifier for Recorder {
             subject,
             issuer,
             not_after,
-            verification: verdict.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+            verification: verdict.as_ref().map(|_| ()).map_err(Clone::clone),
             enforced: self.verify,
         };
         if let Ok(mut slot) = self.seen.lock() {

@@ -1,12 +1,17 @@
-//! What a session error means for the administrator: one exhaustive match
-//! over [`SmtpError`] (no `_` arm: a new error does not compile until it has
-//! its own advice), each arm naming the reply and the `[VMAIL]` key to
-//! change. Where one symptom has two causes, the arm asks for probes.
+//! What a session error means for the administrator. The advice (the
+//! `[VMAIL]` key to change) is the error's row in vmail-smtp's table
+//! ([`SmtpError::facts_about`]), the same words the daemon writes in a job's
+//! log; this module adds what only the check knows (the settings, the
+//! sender, the probes) to say what it saw. One arm per error, no `_` arm.
+//! Where one symptom has two causes, the arm asks for probes.
 
 use super::probe::{ProbeKind, Seen, probe};
 use super::{Report, Verdict, code, opened, pop_done, said, seconds};
-use vmail_core::{Reply, SmtpSettings, TlsMode, TokenError, TokenErrorKind};
-use vmail_smtp::{OAuthStatus, SessionFailure, SmtpError, Step};
+use vmail_core::{Reply, SmtpSettings, TlsMode, TokenError};
+use vmail_smtp::{
+    OAuthStatus, ProtocolError, Server, SessionFailure, SmtpError, Step, basic_auth_disabled,
+    oauth_not_permitted,
+};
 
 /// What is known about the failed attempt besides the error.
 pub struct Cx<'a> {
@@ -124,61 +129,101 @@ fn interpret(
     }
 }
 
-/// The verdict for one error.
+/// The verdict for one error: what the check saw (with the settings, the
+/// sender and the probes it knows), then the advice from the error's row in
+/// vmail-smtp's table, the same words the daemon writes in a job's log.
 pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
     let s = cx.settings;
+    let server = if cx.in_pop { Server::Pop } else { Server::Smtp };
+    let advice = error
+        .facts_about(server)
+        .advice
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let advice = advice.as_str();
     let fail = |text: String| Diagnosis::Verdict(Verdict::fail(text));
     match error {
-        SmtpError::Connect { host, port, source } => fail(connect_failed(cx, host, *port, source)),
-        SmtpError::Timeout { step, .. } => timeout(cx, *step),
-        SmtpError::ConnectionClosed { step } => closed(cx, *step),
+        SmtpError::Connect { host, port, source } => {
+            fail(connect_failed(host, *port, source, advice))
+        }
+        SmtpError::Timeout { step, .. } => timeout(cx, *step, advice),
+        SmtpError::ConnectionClosed { step } => closed(cx, *step, advice),
+        // Names the host itself, which the table's advice cannot.
         SmtpError::Io { step, source } => fail(format!(
             "network error during {step}: {source}; check the network between this host and {}",
             s.host
         )),
-        SmtpError::Protocol { step, detail } => not_smtp(cx, *step, detail),
-        SmtpError::Greeting { reply } => fail(greeting_refused(reply)),
-        SmtpError::Helo { reply } => fail(helo_refused(cx, reply)),
-        SmtpError::StartTlsNotOffered { port } => fail(starttls_not_offered(*port)),
-        SmtpError::StartTlsRefused { reply } => fail(starttls_refused(reply)),
-        SmtpError::Tls { host, detail } => tls_failed(cx, host, detail),
-        SmtpError::TlsConfig { detail } => fail(format!(
-            "TLS cannot be set up: {detail}; check [VMAIL] ca-file (a PEM file of CA certificates)"
+        SmtpError::Protocol { step, detail } => not_smtp(cx, *step, detail, advice),
+        SmtpError::Greeting { reply } => fail(format!(
+            "{}: {advice} (it said: {})",
+            code(reply),
+            said(reply)
         )),
-        SmtpError::PlaintextAuthRefused => fail(plaintext_auth_refused(s)),
-        SmtpError::AuthMechanismNotOffered { wanted, offered } => {
-            fail(mechanism_not_offered(wanted, offered))
+        SmtpError::Helo { reply } => fail(format!(
+            "{}: the server refused EHLO and HELO {} ({}); {advice}",
+            code(reply),
+            s.helo_name,
+            said(reply)
+        )),
+        SmtpError::StartTlsNotOffered { .. } => fail(format!(
+            "tls=starttls, but the server does not offer STARTTLS; {advice}"
+        )),
+        SmtpError::StartTlsRefused { reply } => fail(format!(
+            "{}: the server offers STARTTLS but refused it ({}); {advice}",
+            code(reply),
+            said(reply)
+        )),
+        SmtpError::Tls { host, detail } => tls_failed(cx, host, detail, advice),
+        SmtpError::TlsConfig { detail } => {
+            fail(format!("TLS cannot be set up: {detail}; {advice}"))
         }
+        SmtpError::PlaintextAuthRefused => fail(plaintext_auth_refused(s, advice)),
+        // The advice is the whole verdict: which auth-type would work.
+        SmtpError::AuthMechanismNotOffered { .. } => fail(advice.to_string()),
         SmtpError::AuthMissingResponses {
             mechanism,
             needed,
             found,
-        } => fail(responses_missing(mechanism, needed, *found)),
-        SmtpError::AuthRejected { mechanism, reply } => fail(auth_rejected(mechanism, reply)),
-        SmtpError::AuthBadChallenge { mechanism, reply } => fail(bad_challenge(mechanism, reply)),
+        } => fail(format!(
+            "AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; {advice}"
+        )),
+        SmtpError::AuthRejected { mechanism, reply } => {
+            fail(auth_rejected(mechanism, reply, advice))
+        }
+        SmtpError::AuthBadChallenge { mechanism, reply } => fail(format!(
+            "{}: the server's AUTH {mechanism} challenge is not valid base64; {advice}",
+            code(reply)
+        )),
         SmtpError::OAuthToken {
             error, rejected, ..
-        } => fail(token_missing(cx, error, rejected.as_ref())),
+        } => fail(token_missing(cx, error, rejected.as_ref(), advice)),
         SmtpError::OAuthRejected {
             user,
             reply,
             status,
             refreshed,
             ..
-        } => fail(oauth_rejected(user, reply, status.as_deref(), *refreshed)),
+        } => fail(oauth_rejected(
+            user,
+            reply,
+            status.as_deref(),
+            *refreshed,
+            advice,
+        )),
         SmtpError::Pop {
             host,
             port,
             command,
             response,
-        } => fail(pop_failed(host, *port, command, response)),
-        SmtpError::MailFrom { reply } if basic_auth_disabled(reply) => fail(basic_auth_off(reply)),
-        SmtpError::MailFrom { reply } => fail(sender_refused(cx.from, reply)),
+        } => fail(format!(
+            "POP-before-SMTP login to {host}:{port} failed at {command} ({response}); {advice}"
+        )),
+        SmtpError::MailFrom { reply } => fail(sender_refused(cx.from, reply, advice)),
         SmtpError::RecipientsRefused { refused } => match refused.first() {
-            Some(first) => fail(recipient_refused(&first.address, &first.reply)),
+            Some(first) => fail(recipient_refused(&first.address, &first.reply, advice)),
             None => fail("the server refused every recipient".to_string()),
         },
-        SmtpError::Recipient { address, reply } => fail(recipient_refused(address, reply)),
+        SmtpError::Recipient { address, reply } => fail(recipient_refused(address, reply, advice)),
         SmtpError::Data { reply } => fail(refused(reply, "DATA")),
         SmtpError::DataEnd { reply } => fail(refused(reply, "the test message after its data")),
         SmtpError::SizeExceeded { .. }
@@ -190,11 +235,10 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
 
 /// Something answered that is not SMTP: at the greeting, perhaps a TLS
 /// port spoken to in clear, which a probe can tell.
-fn not_smtp(cx: &Cx<'_>, step: Step, detail: &str) -> Diagnosis {
+fn not_smtp(cx: &Cx<'_>, step: Step, detail: &ProtocolError, advice: &str) -> Diagnosis {
     let s = cx.settings;
     let fallback = Verdict::fail(format!(
-        "the answer during {step} is not SMTP ({detail}): is {}:{} a mail server? check \
-         [VMAIL] mail-server and mail-port",
+        "the answer during {step} is not SMTP ({detail}): is {}:{} a mail server? {advice}",
         s.host, s.port
     ));
     if step == Step::Greeting && s.tls != TlsMode::Implicit {
@@ -204,7 +248,7 @@ fn not_smtp(cx: &Cx<'_>, step: Step, detail: &str) -> Diagnosis {
     }
 }
 
-fn plaintext_auth_refused(settings: &SmtpSettings) -> String {
+fn plaintext_auth_refused(settings: &SmtpSettings, advice: &str) -> String {
     // A bearer token read off the wire logs in as well as a password.
     let what = if settings.oauth.is_some() {
         "the OAuth2 token"
@@ -213,42 +257,7 @@ fn plaintext_auth_refused(settings: &SmtpSettings) -> String {
     };
     format!(
         "the server offers AUTH on an unencrypted connection, and vmail does not send {what} \
-         in clear: use tls=starttls, or tls=implicit on the server's TLS port, or set [VMAIL] \
-         allow-plaintext-auth=yes on a trusted network"
-    )
-}
-
-fn helo_refused(cx: &Cx<'_>, reply: &Reply) -> String {
-    format!(
-        "{}: the server refused EHLO and HELO {} ({}); set [VMAIL] helo-name to this host's \
-         full DNS name",
-        code(reply),
-        cx.settings.helo_name,
-        said(reply)
-    )
-}
-
-fn starttls_refused(reply: &Reply) -> String {
-    format!(
-        "{}: the server offers STARTTLS but refused it ({}); try again later, or ask the \
-         mail server's administrator",
-        code(reply),
-        said(reply)
-    )
-}
-
-fn responses_missing(mechanism: &str, needed: &str, found: usize) -> String {
-    format!(
-        "AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; enter it \
-         again with `vfxadmin config -a -p -e VMAIL auth-rsp` (user:password)"
-    )
-}
-
-fn bad_challenge(mechanism: &str, reply: &Reply) -> String {
-    format!(
-        "{}: the server's AUTH {mechanism} challenge is not valid base64; set \
-         auth-type=plain or auth-type=login",
-        code(reply)
+         in clear: {advice}"
     )
 }
 
@@ -264,52 +273,36 @@ fn probe_then(kinds: Vec<ProbeKind>, fallback: Verdict) -> Diagnosis {
     Diagnosis::Probe { kinds, fallback }
 }
 
-/// The keys that name the server the error is about.
-fn server_keys(cx: &Cx<'_>) -> (&'static str, &'static str) {
-    if cx.in_pop {
-        ("pop-server", "pop-port")
-    } else {
-        ("mail-server", "mail-port")
-    }
-}
-
-fn connect_failed(cx: &Cx<'_>, host: &str, port: u16, source: &std::io::Error) -> String {
-    let (server, port_key) = server_keys(cx);
+fn connect_failed(host: &str, port: u16, source: &std::io::Error, advice: &str) -> String {
     if source.kind() == std::io::ErrorKind::ConnectionRefused {
-        format!(
-            "connection refused by {host}:{port}: nothing listens there; check [VMAIL] {server} \
-             and {port_key}"
-        )
+        format!("connection refused by {host}:{port}: nothing listens there; {advice}")
     } else {
-        format!(
-            "cannot connect to {host}:{port} ({source}); check [VMAIL] {server} (the host name) \
-             and {port_key}, and the firewall"
-        )
+        format!("cannot connect to {host}:{port} ({source}); {advice}")
     }
 }
 
-fn timeout(cx: &Cx<'_>, step: Step) -> Diagnosis {
+fn timeout(cx: &Cx<'_>, step: Step, advice: &str) -> Diagnosis {
     let s = cx.settings;
     let t = seconds(s.timeout);
-    let (server, port_key) = server_keys(cx);
     let fail = |text: String| Diagnosis::Verdict(Verdict::fail(text));
     match step {
         Step::Connect => fail(format!(
             "no answer within {t} s when connecting: the host is down or a firewall drops the \
-             connection; check [VMAIL] {server} and {port_key}"
+             connection; {advice}"
         )),
         Step::Pop => fail(format!(
-            "the POP3 server did not answer within {t} s; check [VMAIL] pop-server, pop-port \
-             and pop-tls"
+            "the POP3 server did not answer within {t} s; {advice}"
         )),
         Step::Greeting if s.tls != TlsMode::Implicit => probe_then(
             vec![ProbeKind::Implicit],
             Verdict::fail(format!(
                 "no greeting from {}:{} within {t} s (nor over TLS): the server is overloaded \
-                 or is not a mail server; if it is only slow, raise [VMAIL] timeout",
+                 or is not a mail server; {advice}",
                 s.host, s.port
             )),
         ),
+        // With implicit TLS a silent handshake is more often a plain port
+        // than a slow server: the keys to check are the port and tls.
         Step::TlsHandshake if s.tls == TlsMode::Implicit && !cx.in_pop => probe_then(
             vec![ProbeKind::PlainFirst],
             Verdict::fail(format!(
@@ -319,22 +312,20 @@ fn timeout(cx: &Cx<'_>, step: Step) -> Diagnosis {
             )),
         ),
         other => fail(format!(
-            "no answer from the server within {t} s during {other}; if it is only slow, raise \
-             [VMAIL] timeout"
+            "no answer from the server within {t} s during {other}; {advice}"
         )),
     }
 }
 
-fn closed(cx: &Cx<'_>, step: Step) -> Diagnosis {
+fn closed(cx: &Cx<'_>, step: Step, advice: &str) -> Diagnosis {
     let s = cx.settings;
     match step {
         Step::Greeting if s.tls != TlsMode::Implicit => probe_then(
             vec![ProbeKind::Implicit],
-            Verdict::fail(
+            Verdict::fail(format!(
                 "the server closed the connection before its greeting: it refuses this host, or \
-                 is not a mail server; ask the mail server's administrator"
-                    .to_string(),
-            ),
+                 is not a mail server; {advice}"
+            )),
         ),
         Step::TlsHandshake if s.tls == TlsMode::Implicit && !cx.in_pop => probe_then(
             vec![ProbeKind::PlainFirst],
@@ -346,40 +337,11 @@ fn closed(cx: &Cx<'_>, step: Step) -> Diagnosis {
     }
 }
 
-fn greeting_refused(reply: &Reply) -> String {
-    let advice = match reply.code {
-        421 => {
-            "the server does not accept connections now; try again later, and if it lasts, \
-                ask the mail server's administrator"
-        }
-        554 => {
-            "the server refuses connections from this host; ask the mail server's \
-                administrator to allow this host's address"
-        }
-        _ => {
-            "the server refused the connection in its greeting; ask the mail server's \
-              administrator"
-        }
-    };
-    format!("{}: {advice} (it said: {})", code(reply), said(reply))
-}
-
-fn starttls_not_offered(port: u16) -> String {
-    let advice = if port == 465 {
-        "port 465 expects tls=implicit".to_string()
-    } else {
-        "use tls=implicit on the server's TLS port (usually 465), or tls=none only on a trusted \
-         network"
-            .to_string()
-    };
-    format!("tls=starttls, but the server does not offer STARTTLS; {advice}")
-}
-
-fn tls_failed(cx: &Cx<'_>, host: &str, detail: &str) -> Diagnosis {
+fn tls_failed(cx: &Cx<'_>, host: &str, detail: &str, advice: &str) -> Diagnosis {
     let s = cx.settings;
     if cx.in_pop {
         return Diagnosis::Verdict(Verdict::fail(format!(
-            "TLS with the POP3 server {host} failed: {detail}; check [VMAIL] pop-tls and pop-port"
+            "TLS with the POP3 server {host} failed: {detail}; {advice}"
         )));
     }
     let mut kinds = Vec::new();
@@ -392,128 +354,40 @@ fn tls_failed(cx: &Cx<'_>, host: &str, detail: &str) -> Diagnosis {
     probe_then(
         kinds,
         Verdict::fail(format!(
-            "TLS with {host}:{} failed: {detail}; check [VMAIL] tls, mail-port and ca-file",
+            "TLS with {host}:{} failed: {detail}; {advice}",
             s.port
         )),
     )
 }
 
-/// `auth-type` for a mechanism vmail speaks.
-fn auth_type_for(mechanism: &str) -> Option<&'static str> {
-    match mechanism.to_ascii_uppercase().as_str() {
-        "PLAIN" => Some("plain"),
-        "LOGIN" => Some("login"),
-        "CRAM-MD5" => Some("cram-md5"),
-        "XOAUTH2" => Some("xoauth2"),
-        "OAUTHBEARER" => Some("oauthbearer"),
-        _ => None,
-    }
-}
-
-fn is_oauth_auth_type(auth_type: &str) -> bool {
-    matches!(auth_type, "xoauth2" | "oauthbearer")
-}
-
-fn mechanism_not_offered(wanted: &str, offered: &[String]) -> String {
-    let usable: Vec<&'static str> = offered.iter().filter_map(|m| auth_type_for(m)).collect();
-    let wants_oauth = wanted.contains("XOAUTH2") || wanted.contains("OAUTHBEARER");
-    if wants_oauth && !usable.iter().any(|t| is_oauth_auth_type(t)) {
-        return format!(
-            "the server offers no OAuth2 login (it offers AUTH {}): check [VMAIL] mail-server \
-             and mail-port (Microsoft 365: smtp.office365.com 587; Google: smtp.gmail.com 587), \
-             or remove the oauth-* keys to log in with auth-rsp",
-            offered_or_nothing(offered)
-        );
-    }
-    match (offered, usable.as_slice()) {
-        ([only], [auth_type]) if is_oauth_auth_type(auth_type) => format!(
-            "the server offers only {only}; set auth-type={auth_type} and the oauth-* keys \
-             (docs/oauth.md)"
-        ),
-        ([only], [auth_type]) => {
-            format!("the server offers only {only}; set auth-type={auth_type}")
-        }
-        (_, []) => format!(
-            "the server offers AUTH {}, none of which vmail speaks (PLAIN, LOGIN, CRAM-MD5, \
-             XOAUTH2, OAUTHBEARER); ask the mail server's administrator",
-            if offered.is_empty() {
-                "mechanisms".to_string()
-            } else {
-                offered.join(" ")
-            }
-        ),
-        (_, usable) => format!(
-            "the server does not offer AUTH {wanted}; it offers {}; set auth-type=auto or \
-             auth-type={}",
-            offered.join(" "),
-            usable.join(" or auth-type=")
-        ),
-    }
-}
-
-fn offered_or_nothing(offered: &[String]) -> String {
-    if offered.is_empty() {
-        "nothing".to_string()
-    } else {
-        offered.join(" ")
-    }
-}
-
-fn auth_rejected(mechanism: &str, reply: &Reply) -> String {
+fn auth_rejected(mechanism: &str, reply: &Reply, advice: &str) -> String {
     if basic_auth_disabled(reply) {
-        return basic_auth_off(reply);
+        return basic_auth_off(reply, advice);
     }
     let code = code(reply);
     match reply.code {
         535 => format!(
-            "{code}: the server rejected the user or password in [VMAIL] auth-rsp; enter it \
-             again with `vfxadmin config -a -p -e VMAIL auth-rsp`"
+            "{code}: the server rejected the user or password in [VMAIL] auth-rsp; {advice}"
         ),
         534 => format!(
-            "{code}: the server wants a stronger mechanism than {mechanism} ({}); set \
-             auth-type=auto",
+            "{code}: the server wants a stronger mechanism than {mechanism} ({}); {advice}",
             said(reply)
         ),
         400..=499 => format!(
-            "{code}: the server could not check the login now ({}); try again later",
+            "{code}: the server could not check the login now ({}); {advice}",
             said(reply)
         ),
         _ => format!(
-            "{code}: the server refused AUTH {mechanism} ({}); check [VMAIL] auth-type and \
-             auth-rsp",
+            "{code}: the server refused AUTH {mechanism} ({}); {advice}",
             said(reply)
         ),
     }
 }
 
-/// Whether `reply` carries `enhanced` (`5.7.3`), parsed or in its text.
-fn has_enhanced(reply: &Reply, enhanced: &str) -> bool {
-    match reply.enhanced {
-        Some(code) => code.to_string() == enhanced,
-        None => reply
-            .text
-            .split_whitespace()
-            .next()
-            .is_some_and(|word| word == enhanced),
-    }
-}
-
-/// Microsoft's answers to a password login in a tenant that has switched
-/// Basic authentication off: `535 5.7.139` at AUTH, `550 5.7.30` at AUTH or
-/// MAIL FROM.
-fn basic_auth_disabled(reply: &Reply) -> bool {
-    (reply.code == 535 && has_enhanced(reply, "5.7.139"))
-        || (reply.code == 550 && has_enhanced(reply, "5.7.30"))
-}
-
-fn basic_auth_off(reply: &Reply) -> String {
+fn basic_auth_off(reply: &Reply, advice: &str) -> String {
     format!(
         "{}: the tenant has switched password (Basic) logins off, so no password in \
-         auth-rsp will work ({}); log in with an OAuth2 token instead: set [VMAIL] \
-         auth-type = xoauth2, oauth-provider = microsoft, oauth-tenant = <the directory id or \
-         domain>, oauth-client-id = <the app's id>, oauth-client-secret (sealed with `vfxadmin \
-         config -a -p -e VMAIL oauth-client-secret`), oauth-user = <the mailbox to send as>; \
-         docs/oauth.md shows the app registration step by step",
+         auth-rsp will work ({}); {advice}",
         code(reply),
         said(reply)
     )
@@ -526,26 +400,19 @@ fn oauth_rejected(
     reply: &Reply,
     status: Option<&OAuthStatus>,
     refreshed: bool,
+    advice: &str,
 ) -> String {
     let code = code(reply);
     let status = status.map(|s| format!("; {s}")).unwrap_or_default();
     if reply.is_transient() {
         return format!(
-            "{code}: the server could not check the OAuth2 token now ({}{status}); try again \
-             later",
+            "{code}: the server could not check the OAuth2 token now ({}{status}); {advice}",
             said(reply)
         );
     }
-    if reply.code == 535 && has_enhanced(reply, "5.7.3") {
+    if oauth_not_permitted(reply) {
         return format!(
-            "{code}: the OAuth2 token for {user} was refused ({}{status}): the app lacks the \
-             SMTP send permission, or SMTP AUTH is disabled on the mailbox. Check in Entra ID \
-             that the app has Office 365 Exchange Online SMTP.SendAsApp with admin consent; in \
-             Exchange Online PowerShell, `Set-CASMailbox -Identity {user} \
-             -SmtpClientAuthenticationDisabled $false`, the app's Exchange service principal \
-             (`New-ServicePrincipal -AppId <oauth-client-id> -ObjectId <the enterprise app's \
-             object id>`) and its right to the mailbox (`Add-MailboxPermission -Identity {user} \
-             -User <the service principal's id> -AccessRights FullAccess`); see docs/oauth.md",
+            "{code}: the OAuth2 token for {user} was refused ({}{status}): {advice}",
             said(reply)
         );
     }
@@ -555,50 +422,25 @@ fn oauth_rejected(
         ""
     };
     format!(
-        "{code}: the server rejected the OAuth2 token for {user} ({}{status}){again}: check \
-         that [VMAIL] oauth-user is the mailbox the app may send as, that oauth-scope is the \
-         one the server asks for, and the app's permissions (docs/oauth.md)",
+        "{code}: the server rejected the OAuth2 token for {user} ({}{status}){again}: {advice}",
         said(reply)
     )
 }
 
-/// No token could be had: the token source's own summary and advice, or
-/// the key to look at for its kind of error.
-fn token_missing(cx: &Cx<'_>, error: &TokenError, rejected: Option<&Reply>) -> String {
+/// No token could be had: the token source's own summary, from which
+/// endpoint, and the advice.
+fn token_missing(
+    cx: &Cx<'_>,
+    error: &TokenError,
+    rejected: Option<&Reply>,
+    advice: &str,
+) -> String {
     let endpoint = cx
         .settings
         .oauth
         .as_ref()
         .map(|o| o.token_url.as_str())
         .unwrap_or("the token endpoint");
-    let advice = error.advice.clone().unwrap_or_else(|| {
-        match error.kind {
-            TokenErrorKind::Unreachable => {
-                "check that this host reaches [VMAIL] oauth-token-url (DNS, firewall, proxy) and \
-                 ca-file"
-            }
-            TokenErrorKind::ServerError => "the token endpoint is failing; try again later",
-            TokenErrorKind::InvalidClient => {
-                "check [VMAIL] oauth-client-id and oauth-client-secret (an expired secret needs \
-                 a new one from the app registration)"
-            }
-            TokenErrorKind::InvalidGrant => {
-                "run `vfxadmin oauth login` again (oauth-grant = refresh-token), or check \
-                 oauth-key-file and oauth-user (service-account)"
-            }
-            TokenErrorKind::UnauthorizedClient => {
-                "the app may not use this grant: allow it in the app registration or change \
-                 [VMAIL] oauth-grant"
-            }
-            TokenErrorKind::InvalidScope => "check [VMAIL] oauth-scope",
-            TokenErrorKind::NotConfigured => {
-                "set the [VMAIL] oauth-* keys, and for oauth-grant = refresh-token run \
-                 `vfxadmin oauth login`"
-            }
-            TokenErrorKind::Other => "see docs/oauth.md",
-        }
-        .to_string()
-    });
     match rejected {
         Some(reply) => format!(
             "{}: the server refused the OAuth2 token ({}), and no new one came from {endpoint}: \
@@ -614,23 +456,10 @@ fn token_missing(cx: &Cx<'_>, error: &TokenError, rejected: Option<&Reply>) -> S
     }
 }
 
-fn pop_failed(host: &str, port: u16, command: &str, response: &str) -> String {
-    let advice = match command {
-        "greeting" => "check [VMAIL] pop-server, pop-port and pop-tls",
-        _ => {
-            "check the POP3 user and password in [VMAIL] pop-rsp; enter them again with \
-              `vfxadmin config -a -p -e VMAIL pop-rsp`"
-        }
-    };
-    format!("POP-before-SMTP login to {host}:{port} failed at {command} ({response}); {advice}")
-}
-
-fn sender_refused(from: &str, reply: &Reply) -> String {
-    let advice = if reply.is_transient() {
-        "try again later"
-    } else {
-        "set [VMAIL] from to an address this login may send as"
-    };
+fn sender_refused(from: &str, reply: &Reply, advice: &str) -> String {
+    if basic_auth_disabled(reply) {
+        return basic_auth_off(reply, advice);
+    }
     format!(
         "{}: the server refused the sender <{from}> in MAIL FROM ({}); {advice}",
         code(reply),
@@ -638,17 +467,7 @@ fn sender_refused(from: &str, reply: &Reply) -> String {
     )
 }
 
-fn recipient_refused(address: &str, reply: &Reply) -> String {
-    let relay = reply.text.to_ascii_lowercase().contains("relay")
-        || reply.enhanced.is_some_and(|e| e.to_string() == "5.7.1");
-    let advice = if relay {
-        "the server does not relay for this host as it logs in now; set auth-type and auth-rsp, \
-         or ask the mail server's administrator"
-    } else if reply.is_transient() {
-        "try again later"
-    } else {
-        "check the address"
-    };
+fn recipient_refused(address: &str, reply: &Reply, advice: &str) -> String {
     format!(
         "{}: the server refused the recipient <{address}> ({}); {advice}",
         code(reply),
@@ -659,7 +478,7 @@ fn recipient_refused(address: &str, reply: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vmail_core::EnhancedCode;
+    use vmail_core::{EnhancedCode, TokenErrorKind};
 
     fn text(error: SmtpError, settings: &SmtpSettings) -> String {
         let cx = Cx {
@@ -684,30 +503,38 @@ mod tests {
 
     #[test]
     fn a_missing_mechanism_names_what_to_set() {
+        let settings = SmtpSettings::plain("127.0.0.1", 25);
+        let mechanism_not_offered = |wanted: &str, offered: Vec<String>| {
+            let error = SmtpError::AuthMechanismNotOffered {
+                wanted: wanted.to_string(),
+                offered,
+            };
+            text(error, &settings)
+        };
         let offered = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            mechanism_not_offered("PLAIN", &offered(&["CRAM-MD5"])),
+            mechanism_not_offered("PLAIN", offered(&["CRAM-MD5"])),
             "the server offers only CRAM-MD5; set auth-type=cram-md5"
         );
         assert_eq!(
-            mechanism_not_offered("CRAM-MD5", &offered(&["PLAIN", "LOGIN"])),
+            mechanism_not_offered("CRAM-MD5", offered(&["PLAIN", "LOGIN"])),
             "the server does not offer AUTH CRAM-MD5; it offers PLAIN LOGIN; set auth-type=auto \
              or auth-type=plain or auth-type=login"
         );
         assert_eq!(
-            mechanism_not_offered("PLAIN", &offered(&["XOAUTH2"])),
+            mechanism_not_offered("PLAIN", offered(&["XOAUTH2"])),
             "the server offers only XOAUTH2; set auth-type=xoauth2 and the oauth-* keys \
              (docs/oauth.md)"
         );
         assert_eq!(
-            mechanism_not_offered("PLAIN", &offered(&["GSSAPI", "NTLM"])),
+            mechanism_not_offered("PLAIN", offered(&["GSSAPI", "NTLM"])),
             "the server offers AUTH GSSAPI NTLM, none of which vmail speaks (PLAIN, LOGIN, \
              CRAM-MD5, XOAUTH2, OAUTHBEARER); ask the mail server's administrator"
         );
         assert_eq!(
             mechanism_not_offered(
                 "OAUTHBEARER or XOAUTH2 (auth-type=auto with the oauth-* keys set)",
-                &offered(&["PLAIN", "LOGIN"])
+                offered(&["PLAIN", "LOGIN"])
             ),
             "the server offers no OAuth2 login (it offers AUTH PLAIN LOGIN): check [VMAIL] \
              mail-server and mail-port (Microsoft 365: smtp.office365.com 587; Google: \
@@ -717,6 +544,9 @@ mod tests {
 
     #[test]
     fn auth_replies_other_than_535() {
+        let settings = SmtpSettings::plain("127.0.0.1", 25);
+        let auth_rejected =
+            |mechanism, reply| text(SmtpError::AuthRejected { mechanism, reply }, &settings);
         let reply = |code, enhanced: Option<(u8, u16, u16)>, text: &str| {
             Reply::new(
                 code,
@@ -725,12 +555,12 @@ mod tests {
             )
         };
         assert_eq!(
-            auth_rejected("LOGIN", &reply(454, Some((4, 7, 0)), "Temporary failure")),
+            auth_rejected("LOGIN", reply(454, Some((4, 7, 0)), "Temporary failure")),
             "454 4.7.0: the server could not check the login now (Temporary failure); try again \
              later"
         );
         assert_eq!(
-            auth_rejected("PLAIN", &reply(534, None, "use a stronger one")),
+            auth_rejected("PLAIN", reply(534, None, "use a stronger one")),
             "534: the server wants a stronger mechanism than PLAIN (use a stronger one); set \
              auth-type=auto"
         );
@@ -764,9 +594,16 @@ mod tests {
             from: "",
             in_pop: true,
         };
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let refused = SmtpError::Connect {
+            host: "pop.example.com".into(),
+            port: 110,
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        let Diagnosis::Verdict(verdict) = diagnose(&refused, &cx) else {
+            panic!("a refused connection needs no probe");
+        };
         assert_eq!(
-            connect_failed(&cx, "pop.example.com", 110, &refused),
+            verdict.text,
             "connection refused by pop.example.com:110: nothing listens there; check [VMAIL] \
              pop-server and pop-port"
         );

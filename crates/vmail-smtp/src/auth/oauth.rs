@@ -6,7 +6,7 @@
 
 use crate::auth::Mechanism;
 use crate::conn::Conn;
-use crate::error::{SmtpError, Step};
+use crate::error::{ProtocolError, SmtpError, Step};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::fmt;
@@ -344,7 +344,9 @@ async fn attempt(
             conn.command("*", None, Step::Auth).await?;
             return Err(SmtpError::Protocol {
                 step: Step::Auth,
-                detail: format!("AUTH {name}: a second challenge after the empty response"),
+                detail: ProtocolError::SecondChallenge {
+                    mechanism: name.to_string(),
+                },
             });
         }
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::ProtocolError;
 use vmail_core::TlsMode;
 
 fn s(value: &str) -> Secret {
@@ -53,7 +54,7 @@ fn settings(auth_type: AuthType, allow_plaintext_auth: bool) -> SmtpSettings {
     settings
 }
 
-fn offering(mechanisms: &str) -> Result<Extensions, String> {
+fn offering(mechanisms: &str) -> Result<Extensions, ProtocolError> {
     let raw = if mechanisms.is_empty() {
         "250-x\r\n250 PIPELINING\r\n".to_string()
     } else {
@@ -63,7 +64,7 @@ fn offering(mechanisms: &str) -> Result<Extensions, String> {
 }
 
 #[test]
-fn auto_prefers_plain_over_tls_and_cram_md5_in_clear() -> Result<(), String> {
+fn auto_prefers_plain_over_tls_and_cram_md5_in_clear() -> Result<(), ProtocolError> {
     let all = offering("LOGIN PLAIN CRAM-MD5")?;
     let auto = settings(AuthType::Auto, true);
     assert_eq!(
@@ -83,7 +84,7 @@ fn auto_prefers_plain_over_tls_and_cram_md5_in_clear() -> Result<(), String> {
 }
 
 #[test]
-fn policy_errors_say_what_to_change() -> Result<(), String> {
+fn policy_errors_say_what_to_change() -> Result<(), ProtocolError> {
     let all = offering("PLAIN LOGIN")?;
     let refused = choose(&settings(AuthType::Plain, false), &all, false);
     let advice = refused.err().and_then(|e| e.advice());
@@ -125,7 +126,7 @@ fn oauth_settings(auth_type: AuthType) -> SmtpSettings {
 
 /// The choice for each auth-type and offer, over TLS.
 #[test]
-fn the_choice_matrix_with_and_without_oauth_keys() -> Result<(), String> {
+fn the_choice_matrix_with_and_without_oauth_keys() -> Result<(), ProtocolError> {
     use Mechanism::*;
     let cases: &[(AuthType, bool, &str, Option<Mechanism>)] = &[
         // auto with the oauth-* keys: OAUTHBEARER, then XOAUTH2, never a password.
@@ -186,7 +187,7 @@ fn the_choice_matrix_with_and_without_oauth_keys() -> Result<(), String> {
 }
 
 #[test]
-fn oauth_choices_name_what_was_wanted_and_obey_the_plaintext_rule() -> Result<(), String> {
+fn oauth_choices_name_what_was_wanted_and_obey_the_plaintext_rule() -> Result<(), ProtocolError> {
     let passwords_only = offering("PLAIN LOGIN")?;
     let text = choose(&oauth_settings(AuthType::Auto), &passwords_only, true)
         .err()

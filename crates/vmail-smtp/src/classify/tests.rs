@@ -47,7 +47,7 @@ fn every_variant() -> Vec<(SmtpError, &'static str)> {
         (
             SmtpError::Protocol {
                 step: Step::Ehlo,
-                detail: "x".into(),
+                detail: crate::ProtocolError::AlreadyEncrypted,
             },
             "deferred",
         ),
@@ -85,7 +85,7 @@ fn every_variant() -> Vec<(SmtpError, &'static str)> {
         ),
         (
             SmtpError::TlsConfig {
-                detail: "no ca".into(),
+                detail: crate::TlsSetupError::NoContext,
             },
             "deferred",
         ),
