@@ -218,6 +218,14 @@ mod tests {
         });
         assert!(!text.contains("queued as X"), "{text}");
         assert!(text.contains("spool's sent/ folder"), "{text}");
+        assert!(
+            text.contains("to some of its recipients and has given up on them"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Its other recipients got the message"),
+            "{text}"
+        );
         assert!(text.contains("Action: failed"), "{text}");
         assert!(
             text.contains("Final-Recipient: rfc822; nobody@example.test"),

@@ -110,6 +110,9 @@ pub struct FailureReport<'a> {
     /// The header of the queued message (see
     /// [`crate::header::read_header_block`]); `None` leaves out the third part.
     pub original_headers: Option<&'a [u8]>,
+    /// The original Subject, for the notice's own (`Undelivered mail: ...`);
+    /// `None` reads it from `original_headers`.
+    pub subject: Option<&'a str>,
     pub attempts: u32,
     /// The mail server of the attempt, `host:port` as the deliverer names it.
     pub remote_server: &'a str,
@@ -172,7 +175,11 @@ pub fn build(report: &FailureReport<'_>) -> Result<Vec<u8>, DsnError> {
         .map_err(|_| DsnError::BadOrigin {
             domain: domain.clone(),
         })?;
-    let subject = match report.original_headers.and_then(crate::header::subject) {
+    let subject = report
+        .subject
+        .map(str::to_string)
+        .or_else(|| report.original_headers.and_then(crate::header::subject));
+    let subject = match subject {
         Some(subject) => format!("Undelivered mail: {subject}"),
         None => format!("Undelivered mail: job {}", report.job),
     };
@@ -347,7 +354,10 @@ fn human_text(report: &FailureReport<'_>) -> String {
     let deferred = pick(|f| matches!(f, RecipientFate::Deferred { .. }));
     let delivered = pick(|f| matches!(f, RecipientFate::Delivered { .. }));
     let mut text = format!("This is the mail system at {}.\n\n", report.origin.host);
-    if delivered.is_empty() && deferred.is_empty() {
+    // A job kept in sent/ went to some recipient, even when the caller
+    // names only the refused ones.
+    let partly = !delivered.is_empty() || !deferred.is_empty() || report.kept_in == KeptIn::Sent;
+    if !partly {
         text.push_str(&format!(
             "vmail could not deliver job {} and has given up.\n",
             report.job
@@ -362,6 +372,12 @@ fn human_text(report: &FailureReport<'_>) -> String {
             "vmail has not yet delivered job {} to some of its recipients.\n",
             report.job
         ));
+    }
+    if partly && delivered.is_empty() && deferred.is_empty() {
+        text.push_str(
+            "Its other recipients got the message or are still being tried; the job's log\n\
+             has the server's reply for each.\n",
+        );
     }
     if !failed.is_empty() {
         text.push_str("\nNot delivered:\n\n");
