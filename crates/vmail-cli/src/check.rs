@@ -17,6 +17,7 @@
 mod diagnose;
 mod opened;
 mod probe;
+mod token;
 
 use crate::setup;
 use anyhow::Context;
@@ -24,8 +25,9 @@ use clap::Args;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use vmail_config::Config;
-use vmail_core::SmtpSettings;
+use vmail_core::{SmtpSettings, TokenSource};
 use vmail_smtp::{PeerCertificate, Submitter, Transcript};
 
 #[derive(Debug, Args)]
@@ -143,7 +145,23 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(check(settings, &config.from, args.send_test.as_deref()));
+    let report = runtime.block_on(async {
+        // With oauth-* keys, the token first, with its own verdict; the
+        // session then logs in with that token.
+        let (token_verdict, tokens) = match &settings.oauth {
+            Some(oauth) => {
+                let (verdict, tokens) = token::step(&config, oauth, settings.timeout).await;
+                (Some(verdict), tokens)
+            }
+            None => (None, None),
+        };
+        let mut report =
+            check_with(settings, &config.from, args.send_test.as_deref(), tokens).await;
+        if let Some(verdict) = token_verdict {
+            report.verdicts.insert(0, verdict);
+        }
+        report
+    });
     if args.json {
         println!("{}", json(&config, settings, &report));
     } else {
@@ -159,8 +177,22 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
 /// Runs the whole check: one session as the daemon would open it, the test
 /// message when asked, and the probes a failure calls for.
 pub async fn check(settings: &SmtpSettings, from: &str, send_test: Option<&str>) -> Report {
+    check_with(settings, from, send_test, None).await
+}
+
+/// [`check`] with the OAuth2 token source the session logs in with.
+pub async fn check_with(
+    settings: &SmtpSettings,
+    from: &str,
+    send_test: Option<&str>,
+    tokens: Option<Arc<dyn TokenSource>>,
+) -> Report {
     let mut report = Report::default();
-    match Submitter::new(settings.clone()).connect().await {
+    let submitter = match tokens {
+        Some(tokens) => Submitter::new(settings.clone()).with_tokens(tokens),
+        None => Submitter::new(settings.clone()),
+    };
+    match submitter.connect().await {
         Ok(session) => opened::examine(&mut report, settings, session, from, send_test).await,
         Err(failure) => diagnose::failed(&mut report, settings, failure, from).await,
     }
