@@ -140,3 +140,39 @@ async fn a_temporary_failure_is_not_refreshed() -> std::io::Result<()> {
     oauth::assert_no_token(&report, &TOKENS, server.port());
     Ok(())
 }
+
+/// A server that hangs up after refusing the first token: the job keeps that
+/// refusal (reply and status), not a bare "connection closed".
+#[tokio::test]
+async fn a_server_that_hangs_up_after_the_refusal_keeps_its_reply() -> std::io::Result<()> {
+    let script = Script::new()
+        .extensions(&["AUTH XOAUTH2"])
+        .oauth(&[], oauth::ERROR_JSON, "535 5.7.8 Authentication failed")
+        .oauth_close_after_rejection();
+    let server = FaultServer::start(script).await?;
+    let tokens = Arc::new(FakeTokens::handing_out(&TOKENS));
+    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
+        .with_tokens(tokens.clone())
+        .send(vec![common::simple(&["a@example.test"])])
+        .await;
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_deferred(), "{outcome}");
+    assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");
+    assert!(matches!(
+        &report.session_error,
+        Some(SmtpError::OAuthRejected {
+            status: Some(_),
+            refreshed: false,
+            ..
+        })
+    ));
+    assert!(
+        report
+            .transcript
+            .to_string()
+            .contains("* the server closed the connection after refusing the OAuth2 token")
+    );
+    assert_eq!(tokens.calls(), vec![false, true]);
+    oauth::assert_no_token(&report, &TOKENS, server.port());
+    Ok(())
+}

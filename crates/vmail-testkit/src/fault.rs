@@ -62,6 +62,8 @@ struct OAuthScript {
     error_json: String,
     /// The final answer to a refused token.
     rejection: String,
+    /// Close the connection after that answer.
+    close_after_rejection: bool,
 }
 
 /// One scenario: how the server answers each step.
@@ -185,7 +187,17 @@ impl Script {
             accepted: accepted.iter().map(|t| t.to_string()).collect(),
             error_json: error_json.to_string(),
             rejection: rejection.to_string(),
+            close_after_rejection: false,
         });
+        self
+    }
+
+    /// With [`Script::oauth`]: close the connection after refusing a token
+    /// (after the final answer), as a server may that allows one try.
+    pub fn oauth_close_after_rejection(mut self) -> Script {
+        if let Some(oauth) = &mut self.oauth {
+            oauth.close_after_rejection = true;
+        }
         self
     }
 }
@@ -378,7 +390,11 @@ impl Connection {
             }
             "EHLO" => self.ehlo().await?,
             "HELO" => self.reply("250 fault.test").await?,
-            "AUTH" => self.auth(line).await?,
+            "AUTH" => {
+                if !self.auth(line).await? {
+                    return Ok(false);
+                }
+            }
             "MAIL" => {
                 self.accepted_rcpts = 0;
                 let reply = self.script.mail_reply.clone();
@@ -416,7 +432,8 @@ impl Connection {
         self.reply(&text.join("\r\n")).await
     }
 
-    async fn auth(&mut self, line: &str) -> io::Result<()> {
+    /// One AUTH exchange; `false` ends the connection.
+    async fn auth(&mut self, line: &str) -> io::Result<bool> {
         let upper = line.to_ascii_uppercase();
         let mut words = upper.split(' ').skip(1);
         let mechanism = words.next().unwrap_or("");
@@ -426,8 +443,14 @@ impl Connection {
         {
             // The initial response as sent: base64 is case-sensitive.
             let initial = line.split(' ').nth(2).map(str::to_string);
-            return self.oauth(mechanism, initial, &oauth).await;
+            let refused = self.oauth(mechanism, initial, &oauth).await?;
+            return Ok(!(refused && oauth.close_after_rejection));
         }
+        self.password_auth(mechanism, initial).await?;
+        Ok(true)
+    }
+
+    async fn password_auth(&mut self, mechanism: &str, initial: Option<&str>) -> io::Result<()> {
         let prompts: Vec<String> = match (mechanism, initial) {
             ("PLAIN", Some(_)) => vec![],
             ("PLAIN", None) => vec!["334 ".to_string()],
@@ -450,34 +473,40 @@ impl Connection {
         self.reply(&reply).await
     }
 
-    /// One XOAUTH2 or OAUTHBEARER exchange per [`Script::oauth`].
+    /// One XOAUTH2 or OAUTHBEARER exchange per [`Script::oauth`]; `true`
+    /// when a token was refused with the script's rejection.
     async fn oauth(
         &mut self,
         mechanism: &str,
         initial: Option<String>,
         script: &OAuthScript,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         let response = match initial {
             Some(response) => response,
             None => {
                 self.reply("334 ").await?;
                 match self.read_command().await? {
                     Some(response) if response != "*" => response,
-                    _ => return self.reply("501 5.7.0 Authentication cancelled").await,
+                    _ => {
+                        self.reply("501 5.7.0 Authentication cancelled").await?;
+                        return Ok(false);
+                    }
                 }
             }
         };
         let decoded = BASE64.decode(response.as_bytes()).unwrap_or_default();
         let Some(token) = bearer_token(mechanism, &decoded) else {
-            return self
-                .reply("501 5.5.2 malformed OAuth2 initial response")
-                .await;
+            self.reply("501 5.5.2 malformed OAuth2 initial response")
+                .await?;
+            return Ok(false);
         };
         if script.accepted.contains(&token) {
-            return self.reply("235 2.7.0 Authentication successful").await;
+            self.reply("235 2.7.0 Authentication successful").await?;
+            return Ok(false);
         }
         if script.error_json.is_empty() {
-            return self.reply(&script.rejection).await;
+            self.reply(&script.rejection).await?;
+            return Ok(true);
         }
         self.reply(&format!("334 {}", BASE64.encode(&script.error_json)))
             .await?;
@@ -487,10 +516,14 @@ impl Connection {
             ""
         };
         match self.read_command().await? {
-            Some(answer) if answer == empty => self.reply(&script.rejection).await,
+            Some(answer) if answer == empty => {
+                self.reply(&script.rejection).await?;
+                Ok(true)
+            }
             _ => {
                 self.reply("501 5.5.4 expected the empty response to the error challenge")
-                    .await
+                    .await?;
+                Ok(false)
             }
         }
     }

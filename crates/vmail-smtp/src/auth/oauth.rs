@@ -245,9 +245,17 @@ pub(crate) async fn authenticate(
     conn.transcript
         .note("the server refused the OAuth2 token: fetching a new one and trying once more");
     let token = fetch(conn, source, true, name, Some(&rejection.reply)).await?;
-    match attempt(conn, &login, &token).await? {
-        Ok(reply) => Ok(reply),
-        Err(rejection) => Err(rejection.into_error(&login, true)),
+    match attempt(conn, &login, &token).await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(second)) => Err(second.into_error(&login, true)),
+        // A server that hangs up after refusing a token must not hide why:
+        // the refusal, with its reply and status, is what the job keeps.
+        Err(SmtpError::ConnectionClosed { .. }) => {
+            conn.transcript
+                .note("the server closed the connection after refusing the OAuth2 token");
+            Err(rejection.into_error(&login, false))
+        }
+        Err(other) => Err(other),
     }
 }
 
