@@ -29,6 +29,7 @@
 
 mod diag;
 pub mod edit;
+mod invalid;
 mod raw;
 mod schema;
 pub mod secrets;

@@ -1,6 +1,8 @@
-//! Parsers for the kinds of value a key can hold. Each returns the message an
-//! administrator reads after `[SECTION] key: ` when the value is wrong.
+//! Parsers for the kinds of value a key can hold. Each returns an
+//! [`Invalid`] whose text an administrator reads after `[SECTION] key: `
+//! when the value is wrong.
 
+use crate::invalid::Invalid;
 use std::time::Duration;
 
 pub(crate) const BOOL_ALLOWED: &str = "On/Off, yes/no, true/false, 1/0";
@@ -9,19 +11,23 @@ pub(crate) const DURATION_ALLOWED: &str =
 pub(crate) const SIZE_ALLOWED: &str = "bytes, or a number with k, M or G: 65536, 512k, 10M, 1G";
 
 /// On/Off, yes/no, true/false, 1/0, in any case.
-pub(crate) fn boolean(value: &str) -> Result<bool, String> {
+pub(crate) fn boolean(value: &str) -> Result<bool, Invalid> {
     match value.to_ascii_lowercase().as_str() {
         "on" | "yes" | "true" | "1" => Ok(true),
         "off" | "no" | "false" | "0" => Ok(false),
-        _ => Err(format!("\"{value}\" is not a boolean ({BOOL_ALLOWED})")),
+        _ => Err(Invalid::Boolean {
+            value: value.to_string(),
+        }),
     }
 }
 
 /// A TCP port, 1 to 65535.
-pub(crate) fn port(value: &str) -> Result<u16, String> {
+pub(crate) fn port(value: &str) -> Result<u16, Invalid> {
     match value.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(format!("\"{value}\" is not a port (1-65535)")),
+        _ => Err(Invalid::Port {
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -36,7 +42,7 @@ fn number_and_unit(value: &str) -> Option<(u64, &str)> {
 }
 
 /// Seconds, or a number with `s`, `m`, `h` or `d`.
-pub(crate) fn duration(value: &str) -> Result<Duration, String> {
+pub(crate) fn duration(value: &str) -> Result<Duration, Invalid> {
     let seconds = number_and_unit(value).and_then(|(n, unit)| {
         let scale: u64 = match unit.to_ascii_lowercase().as_str() {
             "" | "s" => 1,
@@ -49,11 +55,13 @@ pub(crate) fn duration(value: &str) -> Result<Duration, String> {
     });
     seconds
         .map(Duration::from_secs)
-        .ok_or_else(|| format!("\"{value}\" is not a duration ({DURATION_ALLOWED})"))
+        .ok_or_else(|| Invalid::Duration {
+            value: value.to_string(),
+        })
 }
 
 /// Milliseconds, or a number with `ms` or `s` (for `pop-delay`).
-pub(crate) fn millis(value: &str) -> Result<Duration, String> {
+pub(crate) fn millis(value: &str) -> Result<Duration, Invalid> {
     let millis = number_and_unit(value).and_then(|(n, unit)| {
         let scale: u64 = match unit.to_ascii_lowercase().as_str() {
             "" | "ms" => 1,
@@ -62,16 +70,16 @@ pub(crate) fn millis(value: &str) -> Result<Duration, String> {
         };
         n.checked_mul(scale)
     });
-    millis.map(Duration::from_millis).ok_or_else(|| {
-        format!(
-            "\"{value}\" is not a delay (milliseconds, or a number with ms or s: 300, 300ms, 1s)"
-        )
-    })
+    millis
+        .map(Duration::from_millis)
+        .ok_or_else(|| Invalid::Delay {
+            value: value.to_string(),
+        })
 }
 
 /// Bytes, or a number with `k`, `M` or `G` (powers of 1024, any case, an
 /// optional `B` after the unit).
-pub(crate) fn size(value: &str) -> Result<u64, String> {
+pub(crate) fn size(value: &str) -> Result<u64, Invalid> {
     let bytes = number_and_unit(value).and_then(|(n, unit)| {
         let unit = unit.to_ascii_lowercase();
         let unit = unit.strip_suffix('b').unwrap_or(&unit);
@@ -84,16 +92,19 @@ pub(crate) fn size(value: &str) -> Result<u64, String> {
         };
         n.checked_mul(scale)
     });
-    bytes.ok_or_else(|| format!("\"{value}\" is not a size ({SIZE_ALLOWED})"))
+    bytes.ok_or_else(|| Invalid::Size {
+        value: value.to_string(),
+    })
 }
 
 /// A whole number of at least `min`.
-pub(crate) fn count(value: &str, min: usize) -> Result<usize, String> {
+pub(crate) fn count(value: &str, min: usize) -> Result<usize, Invalid> {
     match value.parse::<usize>() {
         Ok(n) if n >= min => Ok(n),
-        _ => Err(format!(
-            "\"{value}\" is not a whole number of {min} or more"
-        )),
+        _ => Err(Invalid::Count {
+            value: value.to_string(),
+            min,
+        }),
     }
 }
 
@@ -111,7 +122,7 @@ pub(crate) fn show_duration(d: Duration) -> String {
 
 /// An envelope address: one `@` with something on both sides, no spaces or
 /// angle brackets.
-pub(crate) fn address(value: &str) -> Result<String, String> {
+pub(crate) fn address(value: &str) -> Result<String, Invalid> {
     let ok = match value.rsplit_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -125,12 +136,14 @@ pub(crate) fn address(value: &str) -> Result<String, String> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(format!("\"{value}\" is not an email address (user@domain)"))
+        Err(Invalid::Address {
+            value: value.to_string(),
+        })
     }
 }
 
 /// A host name or an IP address, without a port.
-pub(crate) fn host(value: &str) -> Result<String, String> {
+pub(crate) fn host(value: &str) -> Result<String, Invalid> {
     if value.parse::<std::net::IpAddr>().is_ok() {
         return Ok(value.to_string());
     }
@@ -140,13 +153,13 @@ pub(crate) fn host(value: &str) -> Result<String, String> {
     if name_ok && !value.starts_with(['.', '-']) {
         Ok(value.to_string())
     } else if value.contains(':') {
-        Err(format!(
-            "\"{value}\" is not a host name (a host name or IP address; the port goes in mail-port; file:DIR captures mail into DIR)"
-        ))
+        Err(Invalid::HostWithPort {
+            value: value.to_string(),
+        })
     } else {
-        Err(format!(
-            "\"{value}\" is not a host name (a host name or IP address, or file:DIR to capture mail into DIR)"
-        ))
+        Err(Invalid::Host {
+            value: value.to_string(),
+        })
     }
 }
 
@@ -154,57 +167,65 @@ pub(crate) fn host(value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// The text an administrator reads, for comparing with expectations.
+    fn shown<T>(parsed: Result<T, Invalid>) -> Result<T, String> {
+        parsed.map_err(|e| e.to_string())
+    }
+
     #[test]
     fn booleans_in_every_spelling() {
         for yes in ["On", "ON", "yes", "Yes", "TRUE", "1"] {
-            assert_eq!(boolean(yes), Ok(true), "{yes}");
+            assert_eq!(shown(boolean(yes)), Ok(true), "{yes}");
         }
         for no in ["Off", "off", "NO", "false", "0"] {
-            assert_eq!(boolean(no), Ok(false), "{no}");
+            assert_eq!(shown(boolean(no)), Ok(false), "{no}");
         }
         assert_eq!(
-            boolean("maybe").unwrap_err(),
+            shown(boolean("maybe")).unwrap_err(),
             "\"maybe\" is not a boolean (On/Off, yes/no, true/false, 1/0)"
         );
     }
 
     #[test]
     fn ports_are_1_to_65535() {
-        assert_eq!(port("25"), Ok(25));
-        assert_eq!(port("65535"), Ok(65535));
+        assert_eq!(shown(port("25")), Ok(25));
+        assert_eq!(shown(port("65535")), Ok(65535));
         for bad in ["0", "65536", "99999", "smtp", "-1", ""] {
-            assert_eq!(port(bad), Err(format!("\"{bad}\" is not a port (1-65535)")));
+            assert_eq!(
+                shown(port(bad)),
+                Err(format!("\"{bad}\" is not a port (1-65535)"))
+            );
         }
     }
 
     #[test]
     fn durations_with_and_without_units() {
-        assert_eq!(duration("45"), Ok(Duration::from_secs(45)));
-        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(duration("2H"), Ok(Duration::from_secs(7200)));
-        assert_eq!(duration("5d"), Ok(Duration::from_secs(432_000)));
-        assert!(duration("5 minutes").is_err());
-        assert!(duration("m").is_err());
-        assert!(duration("99999999999999999999d").is_err());
+        assert_eq!(shown(duration("45")), Ok(Duration::from_secs(45)));
+        assert_eq!(shown(duration("30s")), Ok(Duration::from_secs(30)));
+        assert_eq!(shown(duration("5m")), Ok(Duration::from_secs(300)));
+        assert_eq!(shown(duration("2H")), Ok(Duration::from_secs(7200)));
+        assert_eq!(shown(duration("5d")), Ok(Duration::from_secs(432_000)));
+        assert!(shown(duration("5 minutes")).is_err());
+        assert!(shown(duration("m")).is_err());
+        assert!(shown(duration("99999999999999999999d")).is_err());
         assert_eq!(
-            duration("1w").unwrap_err(),
+            shown(duration("1w")).unwrap_err(),
             "\"1w\" is not a duration (seconds, or a number with s, m, h or d: 30, 30s, 5m, 2h, 5d)"
         );
-        assert_eq!(millis("300"), Ok(Duration::from_millis(300)));
-        assert_eq!(millis("2s"), Ok(Duration::from_millis(2000)));
-        assert!(millis("2m").is_err());
+        assert_eq!(shown(millis("300")), Ok(Duration::from_millis(300)));
+        assert_eq!(shown(millis("2s")), Ok(Duration::from_millis(2000)));
+        assert!(shown(millis("2m")).is_err());
     }
 
     #[test]
     fn sizes_in_binary_units() {
-        assert_eq!(size("100"), Ok(100));
-        assert_eq!(size("512k"), Ok(512 * 1024));
-        assert_eq!(size("10M"), Ok(10 * 1024 * 1024));
-        assert_eq!(size("25MB"), Ok(25 * 1024 * 1024));
-        assert_eq!(size("1g"), Ok(1 << 30));
-        assert!(size("10T").is_err());
-        assert!(size("").is_err());
+        assert_eq!(shown(size("100")), Ok(100));
+        assert_eq!(shown(size("512k")), Ok(512 * 1024));
+        assert_eq!(shown(size("10M")), Ok(10 * 1024 * 1024));
+        assert_eq!(shown(size("25MB")), Ok(25 * 1024 * 1024));
+        assert_eq!(shown(size("1g")), Ok(1 << 30));
+        assert!(shown(size("10T")).is_err());
+        assert!(shown(size("")).is_err());
     }
 
     #[test]
@@ -224,7 +245,7 @@ mod tests {
         assert!(host("192.0.2.1").is_ok());
         assert!(host("::1").is_ok());
         assert!(
-            host("smtp.example.com:587")
+            shown(host("smtp.example.com:587"))
                 .unwrap_err()
                 .contains("mail-port")
         );

@@ -5,6 +5,7 @@ mod oauth;
 mod smtp;
 
 use crate::diag::{ConfigErrors, Diagnostic};
+use crate::invalid::Invalid;
 use crate::raw::{self, LineKind};
 use crate::schema::{self, canonical_section};
 use crate::secrets::{self, Key};
@@ -69,7 +70,7 @@ impl Ctx<'_> {
         &mut self,
         section: &Section,
         key: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
     ) -> Option<Set<T>> {
         let entry = section.get(key)?;
         match parse(&entry.value) {
@@ -77,8 +78,8 @@ impl Ctx<'_> {
                 value,
                 line: entry.line,
             }),
-            Err(msg) => {
-                self.error(Some(entry.line), section.name, key, msg);
+            Err(invalid) => {
+                self.error(Some(entry.line), section.name, key, invalid.to_string());
                 None
             }
         }
@@ -90,7 +91,7 @@ impl Ctx<'_> {
         section: &Section,
         key: &str,
         default: T,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
     ) -> T {
         self.get(section, key, parse).map_or(default, |s| s.value)
     }
@@ -104,16 +105,17 @@ impl Ctx<'_> {
 /// The key file, read at most once, and only when a sealed value needs it.
 pub(super) struct KeyRing {
     pub path: PathBuf,
-    state: Option<Result<Key, String>>,
+    state: Option<Result<Key, secrets::SecretError>>,
 }
 
 impl KeyRing {
-    pub fn key(&mut self) -> Result<&Key, &str> {
+    /// The key, or why it cannot be used (the same error for every sealed
+    /// value that needs it).
+    pub fn key(&mut self) -> Result<&Key, &secrets::SecretError> {
         let path = &self.path;
         self.state
-            .get_or_insert_with(|| secrets::load_key(path).map_err(|e| e.to_string()))
+            .get_or_insert_with(|| secrets::load_key(path))
             .as_ref()
-            .map_err(String::as_str)
     }
 }
 
@@ -302,28 +304,32 @@ fn retry_policy(cx: &mut Ctx<'_>, vmail: &Section) -> RetryPolicy {
     policy
 }
 
-fn positive_duration(value: &str) -> Result<Duration, String> {
+fn positive_duration(value: &str) -> Result<Duration, Invalid> {
     match values::duration(value)? {
-        d if d.is_zero() => Err(format!("\"{value}\" is zero (a duration of 1s or more)")),
+        d if d.is_zero() => Err(Invalid::ZeroDuration {
+            value: value.to_string(),
+        }),
         d => Ok(d),
     }
 }
 
-fn positive_size(value: &str) -> Result<u64, String> {
+fn positive_size(value: &str) -> Result<u64, Invalid> {
     match values::size(value)? {
-        0 => Err(format!("\"{value}\" is zero (a size of 1 byte or more)")),
+        0 => Err(Invalid::ZeroSize {
+            value: value.to_string(),
+        }),
         n => Ok(n),
     }
 }
 
-fn debug_level(value: &str) -> Result<DebugLevel, String> {
+fn debug_level(value: &str) -> Result<DebugLevel, Invalid> {
     match value {
         "0" => Ok(DebugLevel::Quiet),
         "1" => Ok(DebugLevel::Replies),
         "2" => Ok(DebugLevel::Transcript),
-        _ => Err(format!(
-            "\"{value}\" is not a debug level (0 quiet, 1 attempts and replies, 2 full transcript)"
-        )),
+        _ => Err(Invalid::DebugLevel {
+            value: value.to_string(),
+        }),
     }
 }
 

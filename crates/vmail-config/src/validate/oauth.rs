@@ -4,6 +4,7 @@
 //! administrator sees every missing or wrong key at once, with its line.
 
 use super::{Ctx, KeyRing, Section, Set};
+use crate::invalid::Invalid;
 use crate::values;
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -125,33 +126,27 @@ pub(super) fn settings(
     })
 }
 
-fn provider(value: &str) -> Result<OAuthProvider, String> {
-    OAuthProvider::parse(value).ok_or_else(|| {
-        format!(
-            "\"{value}\" is not an OAuth provider ({})",
-            OAuthProvider::ALLOWED
-        )
+fn provider(value: &str) -> Result<OAuthProvider, Invalid> {
+    OAuthProvider::parse(value).ok_or_else(|| Invalid::OAuthProvider {
+        value: value.to_string(),
     })
 }
 
-fn grant(value: &str) -> Result<OAuthGrant, String> {
-    OAuthGrant::parse(value).ok_or_else(|| {
-        format!(
-            "\"{value}\" is not an OAuth grant ({})",
-            OAuthGrant::ALLOWED
-        )
+fn grant(value: &str) -> Result<OAuthGrant, Invalid> {
+    OAuthGrant::parse(value).ok_or_else(|| Invalid::OAuthGrant {
+        value: value.to_string(),
     })
 }
 
-fn scope(value: &str) -> Result<String, String> {
+fn scope(value: &str) -> Result<String, Invalid> {
     let words: Vec<&str> = value.split_whitespace().collect();
     if words
         .iter()
         .any(|w| w.contains(|c: char| c.is_control() || c == '"' || c == '\\'))
     {
-        return Err(format!(
-            "\"{value}\" is not a list of scopes (scopes separated by spaces)"
-        ));
+        return Err(Invalid::Scopes {
+            value: value.to_string(),
+        });
     }
     Ok(words.join(" "))
 }
@@ -192,23 +187,25 @@ fn tenant(
     }
 }
 
-fn tenant_value(value: &str) -> Result<String, String> {
+fn tenant_value(value: &str) -> Result<String, Invalid> {
     let ok = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
     if ok && !value.starts_with(['.', '-']) {
         Ok(value.to_string())
     } else {
-        Err(format!(
-            "\"{value}\" is not a tenant (the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com)"
-        ))
+        Err(Invalid::Tenant {
+            value: value.to_string(),
+        })
     }
 }
 
 fn client_id(cx: &mut Ctx<'_>, vmail: &Section, grant: OAuthGrant, line: Option<usize>) -> String {
     let id = cx.get(vmail, "oauth-client-id", |v| {
         if v.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            Err(format!("\"{v}\" is not a client ID (no spaces)"))
+            Err(Invalid::ClientId {
+                value: v.to_string(),
+            })
         } else {
             Ok(v.to_string())
         }
@@ -282,8 +279,8 @@ fn key_file(
     let path = cx.path_value(&entry.value);
     match check_key_file(&path) {
         Ok(()) => Some(path),
-        Err(msg) => {
-            cx.error(Some(entry.line), V, KEY, msg);
+        Err(invalid) => {
+            cx.error(Some(entry.line), V, KEY, invalid.to_string());
             None
         }
     }
@@ -291,23 +288,25 @@ fn key_file(
 
 /// The key file must be private and look like a service account's key. The
 /// message never quotes the file's contents.
-fn check_key_file(path: &std::path::Path) -> Result<(), String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+fn check_key_file(path: &std::path::Path) -> Result<(), Invalid> {
+    let unreadable = |source| Invalid::KeyFileUnreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(format!(
-            "{shown} is not a file (the service account's JSON key)"
-        ));
+        return Err(Invalid::KeyFileNotAFile {
+            path: path.to_path_buf(),
+        });
     }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(format!(
-            "{shown} may be read or written by group or others (mode {mode:04o}), so vmail refuses it (run `chmod 600 {shown}`)"
-        ));
+        return Err(Invalid::KeyFileShared {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?,
-    );
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| not_a_key(path))?;
     let field = |name: &str| json.get(name).and_then(|v| v.as_str()).unwrap_or("");
     if field("client_email").is_empty() || !field("private_key").contains("PRIVATE KEY-----") {
@@ -316,11 +315,10 @@ fn check_key_file(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-fn not_a_key(path: &std::path::Path) -> String {
-    format!(
-        "{} is not a service account key (JSON with client_email and private_key, as the Google Cloud console downloads it)",
-        path.display()
-    )
+fn not_a_key(path: &std::path::Path) -> Invalid {
+    Invalid::NotAServiceAccountKey {
+        path: path.to_path_buf(),
+    }
 }
 
 /// The token URL and device URL: configured, else the provider's.
@@ -362,8 +360,10 @@ fn urls(
 /// An endpoint URL: `https://host/...`, or `http://` on a loopback address
 /// only (a test server on this machine): a token or a client secret must
 /// never cross a network in clear.
-pub(crate) fn endpoint_url(value: &str) -> Result<String, String> {
-    let not_url = || format!("\"{value}\" is not a URL (https://host/path)");
+pub(crate) fn endpoint_url(value: &str) -> Result<String, Invalid> {
+    let not_url = || Invalid::Url {
+        value: value.to_string(),
+    };
     let (scheme, rest) = value.split_once("://").ok_or_else(not_url)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host_of(authority);
@@ -373,9 +373,9 @@ pub(crate) fn endpoint_url(value: &str) -> Result<String, String> {
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(value.to_string()),
         "http" if is_loopback(host) => Ok(value.to_string()),
-        "http" => Err(format!(
-            "\"{value}\" is not HTTPS: tokens and secrets would cross the network in clear (https://...; http:// only on a loopback address such as 127.0.0.1)"
-        )),
+        "http" => Err(Invalid::UrlInClear {
+            value: value.to_string(),
+        }),
         _ => Err(not_url()),
     }
 }

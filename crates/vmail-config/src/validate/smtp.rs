@@ -3,6 +3,7 @@
 use super::oauth;
 use super::{Ctx, KeyRing, Section, Set, hostname, positive_duration};
 use crate::Delivery;
+use crate::invalid::Invalid;
 use crate::secrets;
 use crate::values;
 use std::time::Duration;
@@ -124,21 +125,23 @@ fn port_warnings(cx: &mut Ctx<'_>, port: &Set<u16>, tls: TlsMode) {
     cx.warn(port.line, V, "mail-port", msg);
 }
 
-fn tls_mode(value: &str) -> Result<TlsMode, String> {
-    TlsMode::parse(value)
-        .ok_or_else(|| format!("\"{value}\" is not a TLS mode ({})", TlsMode::ALLOWED))
+fn tls_mode(value: &str) -> Result<TlsMode, Invalid> {
+    TlsMode::parse(value).ok_or_else(|| Invalid::TlsMode {
+        value: value.to_string(),
+    })
 }
 
-fn auth_type(value: &str) -> Result<AuthType, String> {
-    AuthType::parse(value)
-        .ok_or_else(|| format!("\"{value}\" is not an auth type ({})", AuthType::ALLOWED))
+fn auth_type(value: &str) -> Result<AuthType, Invalid> {
+    AuthType::parse(value).ok_or_else(|| Invalid::AuthType {
+        value: value.to_string(),
+    })
 }
 
-fn helo(value: &str) -> Result<String, String> {
+fn helo(value: &str) -> Result<String, Invalid> {
     if value.contains(|c: char| c.is_whitespace() || c.is_control()) {
-        Err(format!(
-            "\"{value}\" is not a HELO name (a host name, without spaces)"
-        ))
+        Err(Invalid::HeloName {
+            value: value.to_string(),
+        })
     } else {
         Ok(value.to_string())
     }
