@@ -275,9 +275,10 @@ fn rfc5322_date(time: SystemTime) -> String {
     DateTime::<Utc>::from(time).to_rfc2822()
 }
 
-/// The host of `host:port` (`[v6]:port` too); `None` for what is not a
-/// server name (the capture folder of the shipped configuration).
-fn remote_host(server: &str) -> Option<&str> {
+/// The host of `host:port` (`[v6]:port` too), an address in brackets as
+/// in an SMTP address literal; `None` for what is not a server name (the
+/// capture folder of the shipped configuration).
+fn remote_host(server: &str) -> Option<String> {
     let host = match server.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => server,
@@ -287,7 +288,10 @@ fn remote_host(server: &str) -> Option<&str> {
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
-    plausible.then_some(host)
+    match host.parse::<std::net::IpAddr>() {
+        Ok(_) => Some(format!("[{host}]")),
+        Err(_) => plausible.then(|| host.to_string()),
+    }
 }
 
 /// `Status:` of RFC 3464: the server's enhanced code when it gave one of

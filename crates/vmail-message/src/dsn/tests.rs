@@ -406,9 +406,13 @@ fn status_prefers_the_enhanced_code_of_the_right_class() {
         status(&failed(250, Some(EnhancedCode::new(2, 0, 0)))).to_string(),
         "5.0.0"
     );
-    assert_eq!(remote_host("[2001:db8::1]:25"), Some("2001:db8::1"));
     assert_eq!(
-        remote_host("smtp.example.test:587"),
+        remote_host("[2001:db8::1]:25").as_deref(),
+        Some("[2001:db8::1]")
+    );
+    assert_eq!(remote_host("127.0.0.1:25").as_deref(), Some("[127.0.0.1]"));
+    assert_eq!(
+        remote_host("smtp.example.test:587").as_deref(),
         Some("smtp.example.test")
     );
 }
