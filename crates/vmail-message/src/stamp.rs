@@ -1,7 +1,7 @@
 //! The Date and Message-ID a message is given. One type for both, because
 //! they must come from the same source: the clock and a random number for
 //! what a person submits now (`vfx`, the shim), or a drop file's own time
-//! and identity for what pickup packs (see the spool's `DropMark`), so that
+//! and identity for what pickup packs (the spool's `drop_stamp`), so that
 //! a drop queued twice (vmaild died between queueing it and removing it) is
 //! the same message twice, which the recipient's server or mail program
 //! can recognise.
