@@ -87,7 +87,7 @@ fn read_finished(place: Where, path: PathBuf, state_path: PathBuf) -> anyhow::Re
         .map_err(|why| anyhow!("{}: {why}", path.display()))?;
     let state = match std::fs::read_to_string(&state_path) {
         Ok(text) => {
-            Some(JobState::parse(&text).map_err(|why| anyhow!("{}: {why}", state_path.display()))?)
+            Some(JobState::read(&text).map_err(|why| anyhow!("{}: {why}", state_path.display()))?)
         }
         Err(_) => None,
     };

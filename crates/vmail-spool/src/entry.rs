@@ -26,29 +26,68 @@ const MAX_ENVELOPE_BYTES: u64 = 4 << 20;
 /// The longest address accepted (RFC 5321's path limit is 256).
 const MAX_ADDRESS: usize = 998;
 
+/// Why an envelope cannot be queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("there are no recipients")]
+    NoRecipients,
+    #[error("a recipient is empty")]
+    EmptyRecipient,
+    /// `what` is `sender` or `recipient`.
+    #[error("the {what} is longer than {limit} bytes")]
+    TooLong { what: &'static str, limit: usize },
+    #[error("the {what} {address:?} contains a space or a control character")]
+    BadCharacter { what: &'static str, address: String },
+}
+
+/// Why a queue entry's envelope header cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("cannot read the envelope: {0}")]
+    Io(#[source] io::Error),
+    #[error("the envelope has no end (no blank line before the message)")]
+    NoEnd,
+    #[error("the envelope is not UTF-8")]
+    NotUtf8,
+    #[error("unexpected envelope line {line:?}")]
+    UnexpectedLine { line: String },
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
 /// Checks that an envelope can be written and read back unchanged.
-pub fn validate(envelope: &Envelope) -> Result<(), String> {
+pub fn check(envelope: &Envelope) -> Result<(), EnvelopeError> {
     if envelope.recipients.is_empty() {
-        return Err("there are no recipients".to_string());
+        return Err(EnvelopeError::NoRecipients);
     }
     check_address("sender", &envelope.from)?;
     for rcpt in &envelope.recipients {
         if rcpt.is_empty() {
-            return Err("a recipient is empty".to_string());
+            return Err(EnvelopeError::EmptyRecipient);
         }
         check_address("recipient", rcpt)?;
     }
     Ok(())
 }
 
-fn check_address(what: &str, address: &str) -> Result<(), String> {
+/// [`check`] with the reason as text, for `submit.rs`, which puts it in
+/// `SpoolError::BadEnvelope { reason: String }` (its owner switches it).
+pub fn validate(envelope: &Envelope) -> Result<(), String> {
+    check(envelope).map_err(|e| e.to_string())
+}
+
+fn check_address(what: &'static str, address: &str) -> Result<(), EnvelopeError> {
     if address.len() > MAX_ADDRESS {
-        return Err(format!("the {what} is longer than {MAX_ADDRESS} bytes"));
+        return Err(EnvelopeError::TooLong {
+            what,
+            limit: MAX_ADDRESS,
+        });
     }
     if address.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!(
-            "the {what} {address:?} contains a space or a control character"
-        ));
+        return Err(EnvelopeError::BadCharacter {
+            what,
+            address: address.to_string(),
+        });
     }
     Ok(())
 }
@@ -99,7 +138,7 @@ pub struct Header {
 
 /// Reads the envelope header, leaving `input` at the first byte of the
 /// message.
-pub fn read_header(input: &mut impl BufRead) -> Result<Header, String> {
+pub fn read_header(input: &mut impl BufRead) -> Result<Header, HeaderError> {
     let mut from = None;
     let mut note = None;
     let mut recipients = Vec::new();
@@ -110,13 +149,13 @@ pub fn read_header(input: &mut impl BufRead) -> Result<Header, String> {
         let limit = MAX_ENVELOPE_BYTES.saturating_sub(consumed) + 1;
         let n = io::Read::take(&mut *input, limit)
             .read_until(b'\n', &mut line)
-            .map_err(|err| format!("cannot read the envelope: {err}"))?;
+            .map_err(HeaderError::Io)?;
         consumed += n as u64;
         if n == 0 || line.last() != Some(&b'\n') {
-            return Err("the envelope has no end (no blank line before the message)".into());
+            return Err(HeaderError::NoEnd);
         }
-        let text = std::str::from_utf8(&line[..line.len() - 1])
-            .map_err(|_| "the envelope is not UTF-8".to_string())?;
+        let text =
+            std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| HeaderError::NotUtf8)?;
         match (text.as_bytes().first(), from.is_some()) {
             (None, true) => break,
             (Some(b'F'), false) => from = Some(text[1..].to_string()),
@@ -124,11 +163,15 @@ pub fn read_header(input: &mut impl BufRead) -> Result<Header, String> {
                 note = Some(text[1..].to_string());
             }
             (Some(b'T'), true) => recipients.push(text[1..].to_string()),
-            _ => return Err(format!("unexpected envelope line {text:?}")),
+            _ => {
+                return Err(HeaderError::UnexpectedLine {
+                    line: text.to_string(),
+                });
+            }
         }
     }
     let envelope = Envelope::new(from.unwrap_or_default(), recipients);
-    validate(&envelope)?;
+    check(&envelope)?;
     Ok(Header {
         envelope,
         note,
@@ -168,7 +211,7 @@ mod tests {
         assert_eq!(back.len, len);
         let two_notes = b"Fa@b\nNone\nNtwo\nTc@d\n\n";
         assert_eq!(
-            read_header(&mut &two_notes[..]).unwrap_err(),
+            read_header(&mut &two_notes[..]).unwrap_err().to_string(),
             "unexpected envelope line \"Ntwo\""
         );
     }
@@ -189,7 +232,7 @@ mod tests {
         ];
         for (bytes, why) in cases {
             let mut reader = bytes;
-            assert_eq!(read_header(&mut reader).unwrap_err(), why);
+            assert_eq!(read_header(&mut reader).unwrap_err().to_string(), why);
         }
     }
 }

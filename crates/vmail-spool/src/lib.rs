@@ -141,13 +141,13 @@ mod spool;
 mod state;
 mod submit;
 
-pub use entry::{Header, read_header};
+pub use entry::{EnvelopeError, Header, HeaderError, read_header};
 pub use error::{Corrupt, IngestError, SpoolError};
 pub use fsutil::{DIR_MODE, FILE_MODE};
 pub use joblog::JobLog;
 pub use queue::{JobLock, MessageReader, QueuedJob};
 pub use spool::{Recovery, Spool, SpoolLock};
-pub use state::{AdminAction, JobState, format_time};
+pub use state::{AdminAction, BadValue, JobState, StateError, format_time};
 pub use submit::Batch;
 
 /// Entry points for the fuzz targets in `fuzz/`, not part of the API: what

@@ -203,7 +203,7 @@ impl JobState {
     }
 
     /// Parses a record; the error says which line and what is wrong.
-    pub fn parse(text: &str) -> Result<JobState, String> {
+    pub fn read(text: &str) -> Result<JobState, StateError> {
         let mut fields = Fields::default();
         for (number, line) in text.lines().enumerate() {
             let line_no = number + 1;
@@ -212,13 +212,56 @@ impl JobState {
             }
             let (key, value) = line
                 .split_once('=')
-                .ok_or_else(|| format!("line {line_no} is not `key=value`"))?;
+                .ok_or(StateError::NotKeyValue { line: line_no })?;
             fields
                 .set(key, value)
-                .map_err(|why| format!("line {line_no} ({key}): {why}"))?;
+                .map_err(|value| StateError::BadValue {
+                    line: line_no,
+                    key: key.to_string(),
+                    value,
+                })?;
         }
         fields.finish()
     }
+
+    /// [`JobState::read`] with the error as text, for `Queue::read_state`,
+    /// which joins it with its own text error for a record that is not
+    /// UTF-8 (its owner switches it to `read`).
+    pub fn parse(text: &str) -> Result<JobState, String> {
+        JobState::read(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Why a state record does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("line {line} is not `key=value`")]
+    NotKeyValue { line: usize },
+    #[error("line {line} ({key}): {value}")]
+    BadValue {
+        line: usize,
+        key: String,
+        value: BadValue,
+    },
+    #[error("the {key} line is missing")]
+    Missing { key: &'static str },
+    #[error("last-text without last-code")]
+    TextWithoutCode,
+}
+
+/// What is wrong with one field's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadValue {
+    #[error("`{value}` is not a number")]
+    Number { value: String },
+    #[error("`{value}` is not a time like 2026-11-23T19:42:00Z")]
+    Time { value: String },
+    #[error("`{value}` is not an enhanced status code")]
+    EnhancedCode { value: String },
+    #[error("`{value}` is neither yes nor no")]
+    YesNo { value: String },
+    #[error("`{value}` is not hold, release or retry")]
+    AdminAction { value: String },
 }
 
 /// The raw fields while parsing.
@@ -237,17 +280,19 @@ struct Fields {
 }
 
 impl Fields {
-    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+    fn set(&mut self, key: &str, value: &str) -> Result<(), BadValue> {
         match key {
             "attempts" => self.attempts = Some(number(value)?),
             "first-queued" => self.first_queued = Some(parse_time(value)?),
             "next-due" => self.next_due = Some(parse_time(value)?),
             "last-code" => self.code = Some(number(value)?),
             "last-enhanced" => {
-                let (code, rest) = EnhancedCode::parse_prefix(value)
-                    .ok_or_else(|| format!("`{value}` is not an enhanced status code"))?;
+                let not_enhanced = || BadValue::EnhancedCode {
+                    value: value.to_string(),
+                };
+                let (code, rest) = EnhancedCode::parse_prefix(value).ok_or_else(not_enhanced)?;
                 if !rest.is_empty() {
-                    return Err(format!("`{value}` is not an enhanced status code"));
+                    return Err(not_enhanced());
                 }
                 self.enhanced = Some(code);
             }
@@ -257,30 +302,38 @@ impl Fields {
                 self.held = match value {
                     "yes" => true,
                     "no" => false,
-                    _ => return Err(format!("`{value}` is neither yes nor no")),
+                    _ => {
+                        return Err(BadValue::YesNo {
+                            value: value.to_string(),
+                        });
+                    }
                 }
             }
             "admin-seq" => self.admin_seq = number(value)?,
             "admin-last" => {
-                self.admin_last = Some(
-                    AdminAction::parse(value)
-                        .ok_or_else(|| format!("`{value}` is not hold, release or retry"))?,
-                )
+                self.admin_last =
+                    Some(
+                        AdminAction::parse(value).ok_or_else(|| BadValue::AdminAction {
+                            value: value.to_string(),
+                        })?,
+                    )
             }
             _ => {} // a key from a newer vmail
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<JobState, String> {
-        let attempts = self.attempts.ok_or("the attempts line is missing")?;
-        let first_queued = self
-            .first_queued
-            .ok_or("the first-queued line is missing")?;
+    fn finish(self) -> Result<JobState, StateError> {
+        let attempts = self
+            .attempts
+            .ok_or(StateError::Missing { key: "attempts" })?;
+        let first_queued = self.first_queued.ok_or(StateError::Missing {
+            key: "first-queued",
+        })?;
         let last_reply = match (self.code, self.text) {
             (Some(code), text) => Some(Reply::new(code, self.enhanced, text.unwrap_or_default())),
             (None, None) => None,
-            (None, Some(_)) => return Err("last-text without last-code".to_string()),
+            (None, Some(_)) => return Err(StateError::TextWithoutCode),
         };
         Ok(JobState {
             attempts,
@@ -295,10 +348,10 @@ impl Fields {
     }
 }
 
-fn number<T: std::str::FromStr>(value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("`{value}` is not a number"))
+fn number<T: std::str::FromStr>(value: &str) -> Result<T, BadValue> {
+    value.parse().map_err(|_| BadValue::Number {
+        value: value.to_string(),
+    })
 }
 
 /// RFC 3339 in UTC, to the second.
@@ -306,10 +359,12 @@ pub fn format_time(time: SystemTime) -> String {
     DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn parse_time(value: &str) -> Result<SystemTime, String> {
+fn parse_time(value: &str) -> Result<SystemTime, BadValue> {
     DateTime::parse_from_rfc3339(value)
         .map(SystemTime::from)
-        .map_err(|_| format!("`{value}` is not a time like 2026-11-23T19:42:00Z"))
+        .map_err(|_| BadValue::Time {
+            value: value.to_string(),
+        })
 }
 
 /// Keeps a value on one line: `\` becomes `\\`, a newline `\n`, a CR `\r`.
@@ -365,23 +420,25 @@ mod tests {
             text.contains("last-text=Greylisted\\nback\\\\slash\n"),
             "{text}"
         );
-        assert_eq!(JobState::parse(&text).unwrap(), state);
+        assert_eq!(JobState::read(&text).unwrap(), state);
         let fresh = JobState::fresh(at(1_795_000_000));
-        assert_eq!(JobState::parse(&fresh.to_text()).unwrap(), fresh);
+        assert_eq!(JobState::read(&fresh.to_text()).unwrap(), fresh);
     }
 
     #[test]
     fn bad_records_say_which_line() {
         assert_eq!(
-            JobState::parse("attempts=x\n").unwrap_err(),
+            JobState::read("attempts=x\n").unwrap_err().to_string(),
             "line 1 (attempts): `x` is not a number"
         );
         assert_eq!(
-            JobState::parse("attempts=1\ngarbage\n").unwrap_err(),
+            JobState::read("attempts=1\ngarbage\n")
+                .unwrap_err()
+                .to_string(),
             "line 2 is not `key=value`"
         );
         assert_eq!(
-            JobState::parse("attempts=1\n").unwrap_err(),
+            JobState::read("attempts=1\n").unwrap_err().to_string(),
             "the first-queued line is missing"
         );
     }
