@@ -4,8 +4,8 @@
 //! logged loudly at start so nobody mistakes it for real delivery.
 
 use crate::deliver::{Attempt, Deliver, Report, ReportSink};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use vmail_core::{Outcome, Reply};
@@ -23,8 +23,7 @@ impl CaptureDeliverer {
         fs::create_dir_all(&self.dir)?;
         let dest = self.dir.join(format!("{}.eml", attempt.id));
         let temp = self.dir.join(format!(".{}.eml.tmp", attempt.id));
-        let mut source = File::open(&attempt.message_path)?;
-        source.seek(SeekFrom::Start(attempt.body_offset))?;
+        let source = attempt.body()?;
         let mut out = OpenOptions::new()
             .write(true)
             .create(true)

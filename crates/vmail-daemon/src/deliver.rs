@@ -2,6 +2,7 @@
 //! SMTP submitter in production, a capture folder in the shipped default
 //! configuration, and scripted fakes in the scheduler's tests.
 
+use std::fs::File;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,15 +11,27 @@ use vmail_core::{Envelope, JobId, Outcome};
 use vmail_smtp::{SmtpError, TranscriptLine};
 
 /// One job handed to a deliverer. The message stays on disk; the deliverer
-/// streams it from `message_path`, skipping `body_offset` bytes of envelope
-/// header, so a 1 MB job never sits whole in memory.
+/// streams it from `message`, the file the worker opened when it read the
+/// job, skipping `body_offset` bytes of envelope header, so a 1 MB job is
+/// never whole in memory and the file is opened once per attempt.
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub id: JobId,
     pub envelope: Envelope,
     pub message_path: PathBuf,
+    pub message: Arc<File>,
     pub body_offset: u64,
     pub size: u64,
+}
+
+impl Attempt {
+    /// The message, positioned after the envelope header, on its own file
+    /// description (a duplicate: no open, and no shared read position).
+    pub fn body(&self) -> std::io::Result<File> {
+        let mut file = self.message.try_clone()?;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(self.body_offset))?;
+        Ok(file)
+    }
 }
 
 /// What happened to one job.

@@ -169,7 +169,7 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
     let (log, filter) = init_logging(&config, &spool)?;
     let recovery = spool.recover()?;
     info!(
-        "vmaild {} starting on {}: {recovery:?}",
+        "vmaild {} starting on {}: {recovery}",
         env!("CARGO_PKG_VERSION"),
         spool.root().display()
     );

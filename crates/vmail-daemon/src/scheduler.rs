@@ -344,7 +344,7 @@ impl<D: Deliver> Scheduler<D> {
 
     fn on_batch_done(&mut self, result: BatchResult) {
         for (id, next) in result.finished {
-            debug!(target: SCHED_TARGET, "job {id}: {next:?}");
+            debug!(target: SCHED_TARGET, "job {id}: {next}");
             match next {
                 Next::Done => self.index.remove(&id),
                 Next::RetryAt(due) => self

@@ -4,9 +4,8 @@
 //! data, before the next message: the job is recorded at its own 250.
 
 use crate::deliver::{Attempt, Deliver, Report, ReportSink};
-use std::io::SeekFrom;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncReadExt;
 use tracing::debug;
 use vmail_core::{Outcome, SmtpSettings, TokenSource};
 use vmail_smtp::{
@@ -132,8 +131,7 @@ fn warnings(lines: &[TranscriptLine]) -> Vec<String> {
 /// The message bytes after the queue entry's envelope lines, streamed: a
 /// 1 MB job is never held whole.
 async fn open_body(attempt: &Attempt) -> std::io::Result<Body> {
-    let mut file = tokio::fs::File::open(&attempt.message_path).await?;
-    file.seek(SeekFrom::Start(attempt.body_offset)).await?;
+    let file = tokio::fs::File::from_std(attempt.body()?);
     Ok(Body::Reader {
         reader: Box::new(file.take(attempt.size)),
         size: Some(attempt.size),

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::deliver::{Attempt, Deliver, Report, ReportSink, Settling};
 use crate::notice::{FailedJob, build_notice, wants_notice};
 use chrono::SecondsFormat;
+use std::fs::File;
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -25,6 +26,17 @@ pub enum Next {
     RetryAt(SystemTime),
     /// Held by an administrator since it was picked: keep it, but not due.
     Held,
+}
+
+/// For the scheduler's debug lines: what comes next for the job, in words.
+impl std::fmt::Display for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Done => f.write_str("done (delivered, failed or deleted)"),
+            Next::RetryAt(due) => write!(f, "next attempt at {}", vmail_spool::format_time(*due)),
+            Next::Held => f.write_str("held by an administrator"),
+        }
+    }
 }
 
 /// The end of a worker run.
@@ -84,10 +96,10 @@ pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> Ba
 /// rename, and a power cut before the sync resends, never loses.
 async fn settle_as_reported<D: Deliver>(
     ctx: &WorkerContext<D>,
-    jobs: Vec<QueuedJob>,
+    jobs: Vec<Loaded>,
     mut reports: mpsc::Receiver<Settling>,
 ) -> BatchResult {
-    let mut waiting: Vec<Option<QueuedJob>> = jobs.into_iter().map(Some).collect();
+    let mut waiting: Vec<Option<Loaded>> = jobs.into_iter().map(Some).collect();
     let mut result = BatchResult::default();
     while let Some((index, report, recorded)) = reports.recv().await {
         if let Some(job) = waiting.get_mut(index).and_then(Option::take) {
@@ -114,15 +126,15 @@ async fn settle_as_reported<D: Deliver>(
 
 async fn settle_one<D: Deliver>(
     ctx: &WorkerContext<D>,
-    job: QueuedJob,
+    loaded: Loaded,
     report: Report,
     result: &mut BatchResult,
 ) {
     let ctx = ctx.clone();
     let settled = tokio::task::spawn_blocking(move || {
         let mut queued = Vec::new();
-        let next = settle(&ctx, &job, &report, &mut queued);
-        (job.id, next, queued)
+        let next = settle(&ctx, &loaded, &report, &mut queued);
+        (loaded.job.id, next, queued)
     })
     .await;
     match settled {
@@ -144,25 +156,36 @@ fn reraise(err: tokio::task::JoinError) -> ! {
     }
 }
 
-fn attempt_for(job: &QueuedJob) -> Attempt {
-    let file_len = std::fs::metadata(&job.message_path).map_or(job.size, |m| m.len());
+/// A job read for an attempt, with its message file, opened once: the
+/// deliverer streams from it and the settle locks the job through it.
+struct Loaded {
+    job: QueuedJob,
+    message: Arc<File>,
+}
+
+fn attempt_for(loaded: &Loaded) -> Attempt {
+    let job = &loaded.job;
     Attempt {
         id: job.id.clone(),
         envelope: job.envelope.clone(),
         message_path: job.message_path.clone(),
-        body_offset: file_len.saturating_sub(job.size),
+        message: Arc::clone(&loaded.message),
+        body_offset: job.body_offset,
         size: job.size,
     }
 }
 
 /// Loads each job; those gone, held or unreadable are settled at once.
-fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, BatchResult) {
+fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<Loaded>, BatchResult) {
     let mut jobs = Vec::with_capacity(ids.len());
     let mut result = BatchResult::default();
     for id in ids {
-        match ctx.spool.load(&id) {
-            Ok(job) if job.state.held => result.finished.push((id, Next::Held)),
-            Ok(job) => jobs.push(job),
+        match ctx.spool.load_open(&id) {
+            Ok((job, _)) if job.state.held => result.finished.push((id, Next::Held)),
+            Ok((job, file)) => jobs.push(Loaded {
+                job,
+                message: Arc::new(file),
+            }),
             Err(SpoolError::UnknownJob { .. }) => result.finished.push((id, Next::Done)),
             Err(SpoolError::Corrupt(corrupt)) => {
                 match ctx.spool.set_aside(&corrupt) {
@@ -191,10 +214,11 @@ fn prepare<D>(ctx: &WorkerContext<D>, ids: Vec<JobId>) -> (Vec<QueuedJob>, Batch
 /// Records one job's attempt and moves it on.
 fn settle<D: Deliver>(
     ctx: &WorkerContext<D>,
-    job: &QueuedJob,
+    loaded: &Loaded,
     report: &Report,
     queued: &mut Vec<JobId>,
 ) -> Next {
+    let job = &loaded.job;
     let destination = ctx.deliverer.destination();
     let attempt_no = job.state.attempts + 1;
     let mut log = JobLogLines::new(ctx, &job.id);
@@ -229,7 +253,11 @@ fn settle<D: Deliver>(
     // From here on the job's record may be rewritten: under its lock, so an
     // administrator's hold, release, retry or delete made during the attempt
     // is read now and honoured, never overwritten.
-    let _lock = match ctx.spool.lock_job(&job.id) {
+    let locked = match loaded.message.try_clone() {
+        Ok(file) => ctx.spool.lock_opened(&job.id, file),
+        Err(_) => ctx.spool.lock_job(&job.id),
+    };
+    let _lock = match locked {
         Ok(lock) => Some(lock),
         Err(SpoolError::UnknownJob { .. }) => {
             log.line("the job was deleted from the queue during the attempt");
@@ -292,7 +320,7 @@ fn finish_failed<D: Deliver>(
         warn!(job = %job.id, "failed, but cannot move it to failed/: {err}");
         return Next::Done;
     }
-    warn!(job = %job.id, "failed: {outcome}");
+    warn!(job = %job.id, "{outcome}");
     Next::Done
 }
 
@@ -341,7 +369,7 @@ fn defer<D: Deliver>(
     }
     if state.held {
         log.line("held by an administrator: no next attempt until it is released");
-        debug!(job = %job.id, "deferred and held: {outcome}");
+        debug!(job = %job.id, "{outcome}; held by an administrator");
         return Next::Held;
     }
     let due = state.next_due.unwrap_or(now);
@@ -349,7 +377,7 @@ fn defer<D: Deliver>(
         "next attempt at {}",
         vmail_spool::format_time(due)
     ));
-    debug!(job = %job.id, "deferred: {outcome}");
+    debug!(job = %job.id, "{outcome}; next attempt at {}", vmail_spool::format_time(due));
     Next::RetryAt(due)
 }
 

@@ -26,6 +26,8 @@ pub struct QueuedJob {
     pub message_path: PathBuf,
     /// Size of the RFC 5322 message in bytes (without the envelope header).
     pub size: u64,
+    /// Where the message starts in the file, after the envelope header.
+    pub body_offset: u64,
     /// The submitter's first log line, stamped, for the log's first attempt.
     pub note: Option<String>,
 }
@@ -76,7 +78,16 @@ impl BufRead for MessageReader {
 /// waiting that the queue still holds the file it locked.
 #[derive(Debug)]
 pub struct JobLock {
-    _file: File,
+    file: File,
+}
+
+/// Unlocks explicitly: the lock belongs to the open file description,
+/// which other duplicates of the file (the deliverer's) may keep open
+/// after this one is closed.
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
 }
 
 /// Where a finished job goes.
@@ -120,6 +131,13 @@ impl Spool {
 
     /// One queued job. An unknown id is [`SpoolError::UnknownJob`].
     pub fn load(&self, id: &JobId) -> Result<QueuedJob, SpoolError> {
+        self.load_open(id).map(|(job, _)| job)
+    }
+
+    /// [`Spool::load`], and the message file it opened, for an attempt that
+    /// streams the message and locks the job through that one open file
+    /// instead of opening it again for each.
+    pub fn load_open(&self, id: &JobId) -> Result<(QueuedJob, File), SpoolError> {
         let message_path = self.message_path(id);
         let (reader, header) = self.open_entry(id)?;
         let file_len = reader
@@ -127,14 +145,16 @@ impl Spool {
             .metadata()
             .map_err(SpoolError::io("inspect", &message_path))?;
         let state = self.read_state(id, file_len.modified().unwrap_or(SystemTime::UNIX_EPOCH))?;
-        Ok(QueuedJob {
+        let job = QueuedJob {
             id: id.clone(),
             envelope: header.envelope,
             state,
             size: file_len.len().saturating_sub(header.len),
+            body_offset: header.len,
             message_path,
             note: header.note,
-        })
+        };
+        Ok((job, reader.into_inner()))
     }
 
     /// The message of a queued job, after its envelope header.
@@ -202,11 +222,23 @@ impl Spool {
     /// Locks one queued job (waits while another holder settles it). A job
     /// deleted, sent or failed meanwhile is [`SpoolError::UnknownJob`].
     pub fn lock_job(&self, id: &JobId) -> Result<JobLock, SpoolError> {
-        use std::os::unix::fs::MetadataExt;
         let path = self.message_path(id);
         let file = File::open(&path).map_err(|err| self.not_found_or(id, &path, err))?;
+        self.lock_opened(id, file)
+    }
+
+    /// [`Spool::lock_job`] through a message file already open (from
+    /// [`Spool::load_open`]; a duplicate of it is enough).
+    pub fn lock_opened(&self, id: &JobId, file: File) -> Result<JobLock, SpoolError> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.message_path(id);
         file.lock().map_err(SpoolError::io("lock", &path))?;
-        let locked = file.metadata().map_err(SpoolError::io("inspect", &path))?;
+        // Held from here, so every early return below unlocks.
+        let lock = JobLock { file };
+        let locked = lock
+            .file
+            .metadata()
+            .map_err(SpoolError::io("inspect", &path))?;
         let current =
             fs::symlink_metadata(&path).map_err(|err| self.not_found_or(id, &path, err))?;
         if (locked.dev(), locked.ino()) != (current.dev(), current.ino()) {
@@ -215,7 +247,7 @@ impl Spool {
                 spool: self.root().to_path_buf(),
             });
         }
-        Ok(JobLock { _file: file })
+        Ok(lock)
     }
 
     /// Rewrites a job's state record atomically (temp, fsync, rename,

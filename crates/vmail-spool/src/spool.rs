@@ -50,6 +50,42 @@ pub struct Recovery {
     pub queued: usize,
 }
 
+/// For the daemon log, in words: what a person reads at start.
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut repairs = Vec::new();
+        let mut count = |n: usize, one: &str, many: &str| match n {
+            0 => {}
+            1 => repairs.push(format!("1 {one}")),
+            n => repairs.push(format!("{n} {many}")),
+        };
+        count(
+            self.temp_removed,
+            "unfinished write removed from tmp/",
+            "unfinished writes removed from tmp/",
+        );
+        count(
+            self.states_finished,
+            "finished job's state record moved after it",
+            "finished jobs' state records moved after them",
+        );
+        count(
+            self.orphan_states_removed,
+            "state record without a job removed",
+            "state records without a job removed",
+        );
+        let queued = match self.queued {
+            1 => "1 job queued".to_string(),
+            n => format!("{n} jobs queued"),
+        };
+        if repairs.is_empty() {
+            write!(f, "{queued}, nothing to repair")
+        } else {
+            write!(f, "{queued}; repaired: {}", repairs.join(", "))
+        }
+    }
+}
+
 impl Spool {
     /// Opens the spool at `root`, creating it and its folders (mode 0750) as
     /// needed. A folder that others may write to is refused, with the fix.

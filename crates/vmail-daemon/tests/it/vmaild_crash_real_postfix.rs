@@ -217,25 +217,25 @@ struct Seen {
     smtp_connections: usize,
     spool_writes: usize,
     /// What this run's start-up repaired of the kill before, from its
-    /// `starting on ...: Recovery { .. }` line: temp files removed, states
-    /// moved after their message, orphan states removed.
+    /// `starting on ...: N jobs queued; repaired: ...` line: temp files
+    /// removed, states moved after their message, orphan states removed.
     repaired: Option<[usize; 3]>,
 }
 
-/// The counts of the `Recovery { .. }` that vmaild logs at start.
+/// The counts of the repairs that vmaild logs at start, in words.
 fn recovery_counts(log: &str) -> Option<[usize; 3]> {
-    let line = log.lines().find(|l| l.contains("Recovery {"))?;
-    let count = |field: &str| -> Option<usize> {
-        let (_, rest) = line.split_once(&format!("{field}: "))?;
-        rest.split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
+    let line = log.lines().find(|l| l.contains(" starting on "))?;
+    let count = |what: &str| -> usize {
+        line.split(", ")
+            .flat_map(|part| part.rsplit(": ").next())
+            .find(|part| part.contains(what))
+            .and_then(|part| part.split(' ').next()?.parse().ok())
+            .unwrap_or(0)
     };
     Some([
-        count("temp_removed")?,
-        count("states_finished")?,
-        count("orphan_states_removed")?,
+        count("from tmp/"),
+        count("moved after"),
+        count("without a job removed"),
     ])
 }
 

@@ -559,3 +559,48 @@ fn due_jobs_are_shared_between_sessions_when_others_wait_for_a_retry() {
         "a job not yet due was sent: {bodies:?}"
     );
 }
+
+/// The daemon log is read by people: at `debug = 2` and `[VFXSCHED]
+/// debug = On`, a run that repairs a leftover at start and defers a job
+/// shows no Rust debug values (`{`, `SystemTime`) and no doubled words
+/// (`deferred: deferred:`), and the times are RFC 3339 like the rest.
+#[test]
+fn the_daemon_log_of_a_deferred_and_a_recovered_run_reads_as_words() {
+    let mut rig = Rig::start_with(
+        Script::new().mail_reply("451 4.3.0 Temporary lookup failure"),
+        |dir| {
+            let tmp = dir.join("spool/tmp");
+            std::fs::create_dir_all(&tmp).unwrap();
+            std::fs::write(tmp.join("leftover.999999.0000000000000001"), "half a job").unwrap();
+            "debug = 2".to_string()
+        },
+    );
+    let id = rig.drop_one("words.eml", &eml("words"));
+    rig.wait_for("a second attempt", || {
+        rig.job_log(&id).contains("attempt 2 via")
+    });
+    rig.stop();
+    let log = std::fs::read_to_string(rig.spool().join("logs/vmail")).unwrap();
+    assert!(
+        log.contains("1 job queued; repaired: 1 unfinished write removed from tmp/")
+            || log.contains("0 jobs queued; repaired: 1 unfinished write removed from tmp/"),
+        "{log}"
+    );
+    assert!(log.contains("next attempt at 20"), "{log}");
+    for line in log.lines() {
+        assert!(
+            !line.contains('{') && !line.contains("SystemTime"),
+            "a debug value: {line}"
+        );
+        let words: Vec<String> = line
+            .split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .collect();
+        let doubled = words.windows(2).find(|pair| pair[0] == pair[1]);
+        assert!(doubled.is_none(), "doubled word {doubled:?}: {line}");
+    }
+}

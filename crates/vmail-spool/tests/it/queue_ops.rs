@@ -228,3 +228,49 @@ fn a_corrupt_message_file_is_set_aside_with_its_state() {
         ]
     );
 }
+
+/// The job lock: an administrator's hold waits for a worker that settles
+/// the job, and goes through once the worker's lock is dropped, even while
+/// another duplicate of the worker's file (the deliverer's) stays open.
+#[test]
+fn a_hold_waits_for_the_settling_worker_and_then_goes_through() {
+    let (_dir, spool) = spool();
+    let id = submit_one(&spool);
+    let (_job, file) = spool.load_open(&id).unwrap();
+    let deliverers_copy = file.try_clone().unwrap();
+    let lock = spool.lock_opened(&id, file).unwrap();
+    let spool = Arc::new(spool);
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let holder = {
+        let spool = Arc::clone(&spool);
+        let id = id.clone();
+        std::thread::spawn(move || done_tx.send(spool.hold(&id).map(|s| s.held)).unwrap())
+    };
+    assert!(
+        done.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the hold did not wait for the lock"
+    );
+    drop(lock);
+    let held = done
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the hold still waits after the worker dropped its lock");
+    assert!(held.unwrap());
+    holder.join().unwrap();
+    drop(deliverers_copy);
+
+    // Deleted while a holder waited (or before it came: either way) the
+    // waiter is told the job is gone, and writes nothing.
+    let lock = spool.lock_job(&id).unwrap();
+    let deleter = {
+        let spool = Arc::clone(&spool);
+        let id = id.clone();
+        std::thread::spawn(move || spool.delete(&id))
+    };
+    std::fs::remove_file(spool.message_path(&id)).unwrap();
+    drop(lock);
+    assert!(matches!(
+        deleter.join().unwrap(),
+        Err(SpoolError::UnknownJob { .. })
+    ));
+    assert!(!spool.state_path(&id).exists() || spool.state(&id).is_err());
+}
