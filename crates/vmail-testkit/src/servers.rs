@@ -121,12 +121,10 @@ impl TestServers {
     }
 
     /// Reads a `servers.env` file written by `tests/servers/start.sh`.
-    pub fn from_file(path: &Path) -> Result<TestServers, String> {
-        let text = fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cannot read the test servers file {} ({SERVERS_ENV_VAR}): {e}",
-                path.display()
-            )
+    pub fn from_file(path: &Path) -> Result<TestServers, ServersFileError> {
+        let text = fs::read_to_string(path).map_err(|source| ServersFileError::Unreadable {
+            path: path.to_path_buf(),
+            source,
         })?;
         let env = Env::parse(path, &text)?;
         Ok(TestServers {
@@ -254,6 +252,31 @@ impl TestServers {
     }
 }
 
+/// What is wrong with a `servers.env` file.
+#[derive(Debug, thiserror::Error)]
+pub enum ServersFileError {
+    #[error("cannot read the test servers file {} ({SERVERS_ENV_VAR}): {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: not KEY=VALUE: {text}", path.display())]
+    NotKeyValue {
+        path: PathBuf,
+        line: usize,
+        text: String,
+    },
+    #[error("{}: no {key}", path.display())]
+    Missing { path: PathBuf, key: String },
+    #[error("{}: {key}={value} is not a number", path.display())]
+    NotANumber {
+        path: PathBuf,
+        key: String,
+        value: String,
+    },
+}
+
 /// The KEY=VALUE lines of `servers.env`; values may be wrapped in single
 /// quotes (start.sh quotes every string; none holds a single quote).
 struct Env<'a> {
@@ -262,7 +285,7 @@ struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    fn parse(path: &'a Path, text: &str) -> Result<Env<'a>, String> {
+    fn parse(path: &'a Path, text: &str) -> Result<Env<'a>, ServersFileError> {
         let mut values = HashMap::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -270,11 +293,11 @@ impl<'a> Env<'a> {
                 continue;
             }
             let Some((key, value)) = line.split_once('=') else {
-                return Err(format!(
-                    "{}:{}: not KEY=VALUE: {line}",
-                    path.display(),
-                    index + 1
-                ));
+                return Err(ServersFileError::NotKeyValue {
+                    path: path.to_path_buf(),
+                    line: index + 1,
+                    text: line.to_string(),
+                });
             };
             let value = value
                 .strip_prefix('\'')
@@ -285,21 +308,26 @@ impl<'a> Env<'a> {
         Ok(Env { path, values })
     }
 
-    fn get(&self, key: &str) -> Result<String, String> {
+    fn get(&self, key: &str) -> Result<String, ServersFileError> {
         self.values
             .get(key)
             .cloned()
-            .ok_or_else(|| format!("{}: no {key}", self.path.display()))
+            .ok_or_else(|| ServersFileError::Missing {
+                path: self.path.to_path_buf(),
+                key: key.to_string(),
+            })
     }
 
-    fn number<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
+    fn number<T: std::str::FromStr>(&self, key: &str) -> Result<T, ServersFileError> {
         let value = self.get(key)?;
-        value
-            .parse()
-            .map_err(|_| format!("{}: {key}={value} is not a number", self.path.display()))
+        value.parse().map_err(|_| ServersFileError::NotANumber {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            value,
+        })
     }
 
-    fn user(&self, user_key: &str, password_key: &str) -> Result<TestUser, String> {
+    fn user(&self, user_key: &str, password_key: &str) -> Result<TestUser, ServersFileError> {
         Ok(TestUser {
             user: self.get(user_key)?,
             password: self.get(password_key)?,
@@ -401,13 +429,16 @@ mod tests {
     }
 
     #[test]
-    fn env_values_lose_their_quotes() -> Result<(), String> {
+    fn env_values_lose_their_quotes() -> Result<(), ServersFileError> {
         let text = "# comment\nA='p@ss w0rd:#;\"x\"\\$%&!'\nB=12\n\nC=''\n";
         let env = Env::parse(Path::new("servers.env"), text)?;
         assert_eq!(env.get("A")?, "p@ss w0rd:#;\"x\"\\$%&!");
         assert_eq!(env.number::<u16>("B")?, 12);
         assert_eq!(env.get("C")?, "");
-        assert_eq!(env.get("D"), Err("servers.env: no D".to_owned()));
+        assert_eq!(
+            env.get("D").map_err(|e| e.to_string()).err().as_deref(),
+            Some("servers.env: no D")
+        );
         Ok(())
     }
 }
