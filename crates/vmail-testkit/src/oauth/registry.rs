@@ -45,6 +45,9 @@ pub(crate) struct Registry {
     devices: HashMap<String, DeviceRecord>,
     /// Introspections of tokens this service never issued.
     pub unknown_introspections: u64,
+    /// Set by a [`FaultAnswer::Delay`]: how long the server holds back the
+    /// answer to the request just handled. The server takes it.
+    pub hold_answer_millis: Option<u64>,
 }
 
 struct Client {
@@ -363,6 +366,11 @@ impl Registry {
             *remaining -= 1;
         }
         client.counters.faults_applied += 1;
+        if let FaultAnswer::Delay { millis } = fault.answer {
+            // Handled as usual; only the answer waits.
+            self.hold_answer_millis = Some(millis);
+            return None;
+        }
         Some(fault.answer.clone())
     }
 

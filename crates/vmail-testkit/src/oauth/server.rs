@@ -197,10 +197,11 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Reply {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Ok(text(413, "request body too large or unreadable")),
     };
-    let reply = route(&parts, &body, shared);
+    let mut reply = route(&parts, &body, shared);
     if shared.log_requests {
         log_request(&parts, &body, &reply);
     }
+    hold_back(&mut reply).await;
     reply
 }
 
@@ -276,8 +277,38 @@ fn token(
     tenant: Option<&str>,
 ) -> Reply {
     let request = token_request(headers, body, format!("{}{path}", shared.base_url), tenant);
-    let answer = shared.registry().token(&request, Instant::now());
-    render(answer, tenant.is_some())
+    let (answer, hold) = {
+        let mut registry = shared.registry();
+        let answer = registry.token(&request, Instant::now());
+        (answer, registry.hold_answer_millis.take())
+    };
+    held(render(answer, tenant.is_some()), hold)
+}
+
+/// The internal header that tells [`handle`] to hold the answer back (a
+/// [`FaultAnswer::Delay`]); removed before the answer leaves.
+const HOLD_HEADER: &str = "x-vmail-test-hold-ms";
+
+fn held(mut reply: Reply, hold: Option<u64>) -> Reply {
+    if let (Ok(response), Some(millis)) = (&mut reply, hold)
+        && let Ok(value) = millis.to_string().parse()
+    {
+        response.headers_mut().insert(HOLD_HEADER, value);
+    }
+    reply
+}
+
+/// Waits out a hold the answer carries, and removes its header.
+async fn hold_back(reply: &mut Reply) {
+    let Ok(response) = reply else {
+        return;
+    };
+    let Some(value) = response.headers_mut().remove(HOLD_HEADER) else {
+        return;
+    };
+    if let Some(millis) = value.to_str().ok().and_then(|v| v.parse().ok()) {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    }
 }
 
 fn device(shared: &Shared, headers: &HeaderMap, body: &[u8], tenant: Option<&str>) -> Reply {
@@ -287,10 +318,12 @@ fn device(shared: &Shared, headers: &HeaderMap, body: &[u8], tenant: Option<&str
     };
     let request = token_request(headers, body, token_url, tenant);
     let verification = format!("{}/verify", shared.base_url);
-    let answer = shared
-        .registry()
-        .device_authorization(&request, &verification, Instant::now());
-    render(answer, tenant.is_some())
+    let (answer, hold) = {
+        let mut registry = shared.registry();
+        let answer = registry.device_authorization(&request, &verification, Instant::now());
+        (answer, registry.hold_answer_millis.take())
+    };
+    held(render(answer, tenant.is_some()), hold)
 }
 
 fn render<T: serde::Serialize>(answer: Answer<T>, microsoft: bool) -> Reply {
@@ -319,6 +352,8 @@ fn render<T: serde::Serialize>(answer: Answer<T>, microsoft: bool) -> Reply {
             status,
             "the token endpoint is unavailable (injected fault)",
         )),
+        // The registry turns a delay into a held answer; never an answer.
+        Answer::Fault(FaultAnswer::Delay { .. }) => Ok(text(500, "misapplied delay fault")),
     }
 }
 

@@ -663,3 +663,25 @@ fn basic_credentials_are_form_decoded_and_control_errors_are_typed() {
         Err(ServiceError::NoPendingDevice(_))
     ));
 }
+
+#[test]
+fn a_delay_fault_handles_the_request_and_holds_only_the_answer() {
+    let t0 = Instant::now();
+    let mut r = registry_with(
+        ClientSpec::new("app", MAILBOX)
+            .with_secret("s")
+            .with_rotation(Rotation::KeepOldUntilNewUsed),
+    );
+    r.set_fault(
+        "app",
+        Some(Fault::delay(Duration::from_millis(1500)).times(1)),
+        t0,
+    )
+    .unwrap();
+    ok(r.token(&client_credentials("app", "s"), t0));
+    assert_eq!(r.hold_answer_millis.take(), Some(1500));
+    ok(r.token(&client_credentials("app", "s"), t0));
+    assert_eq!(r.hold_answer_millis, None, "only the one request is held");
+    let counters = r.counters("app").unwrap();
+    assert_eq!((counters.faults_applied, counters.tokens_issued), (1, 2));
+}

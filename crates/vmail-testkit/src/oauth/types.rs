@@ -219,6 +219,11 @@ pub enum FaultAnswer {
     /// what a client sees of a crashed or unreachable endpoint, for this
     /// client only (refusing connections is necessarily service-wide).
     Drop,
+    /// The request is handled as usual (a refresh token rotated, a token
+    /// issued) but the answer is held back this long: a client killed while
+    /// it waits has lost an answer the service already acted on, which is
+    /// how a test lands a `kill -9` between a rotation and its save.
+    Delay { millis: u64 },
 }
 
 impl Fault {
@@ -244,6 +249,13 @@ impl Fault {
     /// Connections closed without an answer.
     pub fn drop_connection() -> Fault {
         Fault::from(FaultAnswer::Drop)
+    }
+
+    /// Answers held back for `delay` (see [`FaultAnswer::Delay`]).
+    pub fn delay(delay: Duration) -> Fault {
+        Fault::from(FaultAnswer::Delay {
+            millis: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        })
     }
 
     pub fn times(mut self, times: u32) -> Fault {
