@@ -12,7 +12,6 @@ pub mod deliver;
 pub mod index;
 pub mod lifecycle;
 pub mod logging;
-pub mod notice;
 pub mod pickup;
 pub mod relay;
 pub mod scheduler;

@@ -5,16 +5,16 @@
 
 use crate::clock::Clock;
 use crate::deliver::{Attempt, Deliver, Report, ReportSink, Settling};
-use crate::notice::{FailedJob, build_notice, wants_notice};
 use chrono::SecondsFormat;
 use std::fs::File;
-use std::io::BufRead;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use vmail_config::Config;
 use vmail_core::{DebugLevel, Envelope, JobId, Outcome};
+use vmail_message::dsn::{self, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
+use vmail_message::header::read_header_block;
 use vmail_spool::{JobState, QueuedJob, Spool, SpoolError};
 
 /// What the scheduler should do with a job after a worker had it.
@@ -273,7 +273,16 @@ fn settle<D: Deliver>(
     match split.verdict() {
         Verdict::AllDelivered => finish_sent(ctx, job, &mut log),
         Verdict::AllFailed => {
-            finish_failed(ctx, job, &report.outcome, attempt_no, &mut log, queued)
+            let fates = split.fates(job, report);
+            finish_failed(
+                ctx,
+                job,
+                &report.outcome,
+                fates,
+                attempt_no,
+                &mut log,
+                queued,
+            )
         }
         Verdict::AllDeferred => defer(ctx, job, &report.outcome, attempt_no, &mut log, queued),
         Verdict::Mixed => settle_mixed(ctx, job, report, split, attempt_no, &mut log, queued),
@@ -299,15 +308,15 @@ fn finish_failed<D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &QueuedJob,
     outcome: &Outcome,
+    fates: Vec<(String, RecipientFate)>,
     attempts: u32,
     log: &mut JobLogLines,
     queued: &mut Vec<JobId>,
 ) -> Next {
     let failed = Failure {
-        envelope: &job.envelope,
-        outcome,
+        fates,
         attempts,
-        subject: subject_of(ctx, &job.id),
+        kept_in: KeptIn::Failed,
     };
     // The notice is queued while the job is still in queue/: a crash
     // between the two leaves the job to fail again after the restart, so
@@ -362,7 +371,13 @@ fn defer<D: Deliver>(
             ),
             reply,
         };
-        return finish_failed(ctx, job, &expired, attempts, log, queued);
+        let fates = job
+            .envelope
+            .recipients
+            .iter()
+            .map(|r| (r.clone(), RecipientFate::from(expired.clone())))
+            .collect();
+        return finish_failed(ctx, job, &expired, fates, attempts, log, queued);
     };
     if let Err(err) = ctx.spool.record_attempt(&job.id, &state) {
         warn!(job = %job.id, "cannot record the attempt: {err}");
@@ -394,12 +409,10 @@ fn settle_mixed<D: Deliver>(
     queued: &mut Vec<JobId>,
 ) -> Next {
     if !split.failed.is_empty() {
-        let envelope = Envelope::new(job.envelope.from.clone(), split.failed.clone());
         let failed = Failure {
-            envelope: &envelope,
-            outcome: &report.outcome,
+            fates: split.fates(job, report),
             attempts,
-            subject: subject_of(ctx, &job.id),
+            kept_in: KeptIn::Sent,
         };
         send_notice(ctx, job, &failed, log, queued);
     }
@@ -445,27 +458,25 @@ fn requeue<D>(
     Ok(id)
 }
 
-/// The recipients a notice is about, and why.
-struct Failure<'a> {
-    envelope: &'a Envelope,
-    outcome: &'a Outcome,
+/// What a notice reports: every recipient of the attempt with its own
+/// fate (refused with its reply, delivered, still being tried), and where
+/// the job is kept.
+struct Failure {
+    fates: Vec<(String, RecipientFate)>,
     attempts: u32,
-    subject: Option<String>,
+    kept_in: KeptIn,
 }
 
-fn subject_of<D>(ctx: &WorkerContext<D>, id: &JobId) -> Option<String> {
-    ctx.spool.open_message(id).ok().and_then(read_subject)
-}
-
+/// Queues the RFC 3464 notice to the job's sender, under an id derived from
+/// the job's, so a job that fails again after a crash does not send two.
 fn send_notice<D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &QueuedJob,
-    failure: &Failure<'_>,
+    failure: &Failure,
     log: &mut JobLogLines,
     queued: &mut Vec<JobId>,
 ) {
-    let failed = failure.envelope;
-    if !wants_notice(failed) {
+    if !dsn::wants_notice(&job.envelope.from) {
         log.line("no failure notice: the job has no sender (it may be a notice itself)");
         return;
     }
@@ -473,62 +484,48 @@ fn send_notice<D: Deliver>(
         .config
         .smtp()
         .map_or("localhost", |s| s.helo_name.as_str());
-    let notice = FailedJob {
-        id: &job.id,
-        envelope: failed,
-        subject: failure.subject.as_deref(),
-        outcome: failure.outcome,
+    let origin = NoticeOrigin::new(&ctx.config.from, helo);
+    let headers = ctx
+        .spool
+        .open_message(&job.id)
+        .ok()
+        .and_then(|message| read_header_block(message).ok());
+    let server = ctx.deliverer.destination();
+    let report = FailureReport {
+        job: &job.id,
+        sender: &job.envelope.from,
+        recipients: &failure.fates,
+        original_headers: headers.as_deref(),
+        subject: None,
         attempts: failure.attempts,
-        server: &ctx.deliverer.destination(),
+        remote_server: &server,
+        origin: &origin,
+        arrival: Some(job.state.first_queued),
+        last_attempt: ctx.clock.now(),
+        kept_in: failure.kept_in,
     };
-    let bytes = match build_notice(&notice, helo) {
+    let bytes = match dsn::build(&report) {
         Ok(bytes) => bytes,
         Err(err) => {
             log.line(&format!("no failure notice could be queued: {err}"));
             return;
         }
     };
-    let envelope = Envelope::new("", vec![failed.from.clone()]);
     let id = job.id.derived("notice");
-    match ctx.spool.submit_once(&id, &envelope, bytes.as_slice()) {
+    let to = &job.envelope.from;
+    match ctx
+        .spool
+        .submit_once(&id, &report.envelope(), bytes.as_slice())
+    {
         Ok(true) => {
-            log.line(&format!(
-                "failure notice to <{}> queued as job {id}",
-                failed.from
-            ));
+            log.line(&format!("failure notice to <{to}> queued as job {id}"));
             queued.push(id);
         }
         Ok(false) => log.line(&format!(
-            "failure notice to <{}> was queued as job {id} before a restart; not again",
-            failed.from
+            "failure notice to <{to}> was queued as job {id} before a restart; not again"
         )),
         Err(err) => log.line(&format!("no failure notice could be queued: {err}")),
     }
-}
-
-/// The Subject of a queued message, for the notice; reads the header only.
-fn read_subject(message: impl BufRead) -> Option<String> {
-    let mut subject: Option<String> = None;
-    for line in message.take(256 * 1024).lines() {
-        let line = line.ok()?;
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            break;
-        }
-        match subject.as_mut() {
-            Some(text) if line.starts_with([' ', '\t']) => {
-                text.push(' ');
-                text.push_str(line.trim());
-                continue;
-            }
-            Some(_) => break,
-            None => {}
-        }
-        if line.len() >= 8 && line[..8].eq_ignore_ascii_case("subject:") {
-            subject = Some(line[8..].trim().to_string());
-        }
-    }
-    subject
 }
 
 enum Verdict {
@@ -580,6 +577,45 @@ impl RecipientSplit {
             }
         }
         split
+    }
+
+    /// Each recipient of the job with what became of it, for the notice:
+    /// a refused one with its own reply (from RCPT, or the reply to the
+    /// data when the server took it at RCPT and refused the message).
+    fn fates(&self, job: &QueuedJob, report: &Report) -> Vec<(String, RecipientFate)> {
+        let own = |recipient: &str| {
+            report
+                .recipients
+                .iter()
+                .find(|(address, _)| address == recipient)
+                .map(|(_, outcome)| outcome)
+        };
+        job.envelope
+            .recipients
+            .iter()
+            .map(|recipient| {
+                let fate = match own(recipient) {
+                    Some(outcome @ (Outcome::Failed { .. } | Outcome::Deferred { .. })) => {
+                        RecipientFate::from(outcome.clone())
+                    }
+                    _ if self.delivered.contains(recipient) => {
+                        RecipientFate::from(report.outcome.clone())
+                    }
+                    _ if self.deferred.contains(recipient) => RecipientFate::Deferred {
+                        reason: report.outcome.to_string(),
+                        reply: report.outcome.reply().cloned(),
+                    },
+                    _ => match report.outcome.clone() {
+                        Outcome::Delivered { reply } => RecipientFate::Failed {
+                            reason: "the server refused this recipient".to_string(),
+                            reply: Some(reply),
+                        },
+                        other => RecipientFate::from(other),
+                    },
+                };
+                (recipient.clone(), fate)
+            })
+            .collect()
     }
 
     fn verdict(&self) -> Verdict {

@@ -3,6 +3,7 @@
 //! deferred one goes on alone as a new job.
 
 use crate::common::*;
+use mail_parser::MimeHeaders;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
@@ -57,11 +58,49 @@ async fn each_recipient_gets_what_its_reply_says() {
         .iter()
         .find(|(_, a)| a.envelope.from.is_empty())
         .unwrap();
-    let text = std::fs::read_to_string(run.spool.sent_dir().join(notice.1.id.as_str())).unwrap();
-    assert!(
-        text.contains("bad@example.test") && !text.contains("Recipients: ok@example.test"),
+    let entry = std::fs::read(run.spool.sent_dir().join(notice.1.id.as_str())).unwrap();
+    let header = vmail_spool::read_header(&mut entry.as_slice()).unwrap();
+    let text = String::from_utf8(entry[header.len as usize..].to_vec()).unwrap();
+    // An RFC 3464 report that mail programs show as a bounce: the refused
+    // recipient with its own reply, the deferred one as delayed, the
+    // delivered one named as delivered, and the job where it really is.
+    let parsed = mail_parser::MessageParser::default()
+        .parse(text.as_bytes())
+        .unwrap();
+    let content_type = parsed.content_type().unwrap();
+    assert_eq!(content_type.ctype(), "multipart");
+    assert_eq!(content_type.subtype(), Some("report"));
+    assert_eq!(
+        content_type.attribute("report-type"),
+        Some("delivery-status"),
         "{text}"
     );
+    assert!(
+        text.contains("Final-Recipient: rfc822; bad@example.test"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Diagnostic-Code: smtp; 550 scripted 550"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Final-Recipient: rfc822; later@example.test"),
+        "{text}"
+    );
+    assert!(text.contains("Action: delayed"), "{text}");
+    assert!(
+        !text.contains("Final-Recipient: rfc822; ok@example.test"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok@example.test"),
+        "the delivered one is named: {text}"
+    );
+    assert!(
+        text.contains("sent/") && !text.contains("failed/"),
+        "{text}"
+    );
+    assert!(!text.contains("Reason: delivered"), "{text}");
     let log = run.spool.read_job_log(&attempts[0].1.id).unwrap();
     assert!(
         log.contains("1 recipient(s) deferred: they go on as job"),
