@@ -24,13 +24,20 @@ impl Relay {
     /// sessions share the one token source `tokens` keeps: many sessions
     /// cause one token request, and a reload that leaves the OAuth settings
     /// alone keeps the token in memory.
+    ///
+    /// The error is text for `StartError::Relay(String)` in lib.rs, which
+    /// prints it; [`TokenSetupError`] is the typed cause.
     pub fn for_config(config: &Config, tokens: &mut TokenSources) -> Result<Relay, String> {
         match &config.delivery {
             Delivery::Capture { dir } => Ok(Relay::Capture(CaptureDeliverer::new(dir.clone()))),
             Delivery::Smtp(settings) => {
                 let transcripts = config.debug >= vmail_core::DebugLevel::Transcript;
                 let source = match &settings.oauth {
-                    Some(oauth) => Some(tokens.for_settings(oauth, config)?),
+                    Some(oauth) => Some(
+                        tokens
+                            .for_settings(oauth, config)
+                            .map_err(|e| e.to_string())?,
+                    ),
                     None => {
                         tokens.current = None;
                         None
@@ -90,7 +97,7 @@ impl TokenSources {
         &mut self,
         oauth: &OAuthSettings,
         config: &Config,
-    ) -> Result<Arc<dyn TokenSource>, String> {
+    ) -> Result<Arc<dyn TokenSource>, TokenSetupError> {
         let wanted = TokenKey {
             settings: oauth.clone(),
             cache_dir: oauth_cache_dir(&config.spool),
@@ -115,14 +122,35 @@ impl TokenSources {
     }
 }
 
-fn build_client(wanted: &TokenKey) -> Result<OAuthClient, String> {
-    let (key, _) = vmail_config::secrets::load_or_create_key(&wanted.key_file).map_err(|e| {
-        format!(
-            "cannot load the key file {} that seals the OAuth2 token cache: {e}",
-            wanted.key_file.display()
-        )
-    })?;
-    OAuthClient::new(wanted.settings.clone(), &wanted.cache_dir, key).map_err(|e| e.to_string())
+/// Why the daemon's OAuth2 token source cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenSetupError {
+    #[error(
+        "cannot load the key file {} that seals the OAuth2 token cache: {source}",
+        key_file.display()
+    )]
+    KeyFile {
+        key_file: PathBuf,
+        #[source]
+        source: vmail_config::secrets::SecretError,
+    },
+    #[error(transparent)]
+    Client(#[from] vmail_oauth::SetupError),
+}
+
+fn build_client(wanted: &TokenKey) -> Result<OAuthClient, TokenSetupError> {
+    let (key, _) =
+        vmail_config::secrets::load_or_create_key(&wanted.key_file).map_err(|source| {
+            TokenSetupError::KeyFile {
+                key_file: wanted.key_file.clone(),
+                source,
+            }
+        })?;
+    Ok(OAuthClient::new(
+        wanted.settings.clone(),
+        &wanted.cache_dir,
+        key,
+    )?)
 }
 
 /// The daemon's token source: the [`OAuthClient`], with every change
