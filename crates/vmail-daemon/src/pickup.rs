@@ -1,7 +1,7 @@
 //! Disk work the scheduler hands to blocking threads: queueing the drops in
 //! `in/`, and reading when queued jobs are due.
 
-use std::time::SystemTime;
+use crate::scheduler::LoadedJob;
 use tracing::{info, warn};
 use vmail_core::JobId;
 use vmail_spool::{IngestError, Spool, SpoolError};
@@ -62,10 +62,14 @@ pub fn ingest_drops(
 /// When each job is due and whether it is held. A job whose state cannot be
 /// read is reported and left out; the worker that next meets it sets the
 /// bad state aside without losing the message.
-pub fn load_states(spool: &Spool, ids: &[JobId]) -> Vec<(JobId, Option<SystemTime>, bool)> {
+pub fn load_states(spool: &Spool, ids: &[JobId]) -> Vec<LoadedJob> {
     ids.iter()
         .filter_map(|id| match spool.state(id) {
-            Ok(state) => Some((id.clone(), state.next_due, state.held)),
+            Ok(state) => Some(LoadedJob {
+                id: id.clone(),
+                due: state.next_due,
+                held: state.held,
+            }),
             Err(SpoolError::UnknownJob { .. }) => None,
             Err(err) => {
                 warn!(job = %id, "cannot read the job's state, setting it aside: {err}");
@@ -73,7 +77,11 @@ pub fn load_states(spool: &Spool, ids: &[JobId]) -> Vec<(JobId, Option<SystemTim
                     warn!(job = %id, "cannot set the state aside: {err}");
                 }
                 // With its state set aside the job is fresh again: due now.
-                Some((id.clone(), None, false))
+                Some(LoadedJob {
+                    id: id.clone(),
+                    due: None,
+                    held: false,
+                })
             }
         })
         .collect()

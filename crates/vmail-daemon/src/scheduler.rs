@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
-use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tokio::time::{Instant, Interval, MissedTickBehavior, interval, interval_at, sleep_until};
 use tracing::{debug, info, warn};
 use vmail_config::Config;
 use vmail_core::JobId;
@@ -39,28 +39,80 @@ const LOAD_CHUNK: usize = 2_000;
 /// full, permissions), the next pass comes this much later even if no new
 /// file arrives: freeing space makes no event in `in/`. Doubled on each
 /// pass that fails again, up to the slow rescan's minute.
+/// The slow safety net's period: rescans of `in/` and `queue/`.
+const RESCAN: Duration = Duration::from_secs(60);
 const INGEST_RETRY: Duration = Duration::from_secs(5);
 const INGEST_RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// Results of work the scheduler handed out.
+/// Everything the scheduler reacts to, one at a time, in the order it
+/// happened: the watcher's hints, the signals, what its background work
+/// found, its workers ending, and its timers. One exhaustive `match` in
+/// [`Scheduler::handle`] decides what each means.
 #[derive(Debug)]
-pub enum Event {
-    /// Jobs on disk, with when they are due (`None`: now) and whether held;
-    /// `last` closes the scan that sent them.
-    Loaded {
-        jobs: Vec<(JobId, Option<SystemTime>, bool)>,
-        last: bool,
-    },
+pub enum SchedulerEvent {
+    /// From the watcher: a drop in `in/`, a change in `queue/`, lost events.
+    Hint(Hint),
+    /// SIGHUP or SIGTERM.
+    Control(Control),
     /// Jobs a pickup pass has queued so far (one group commit).
     Picked(Vec<JobId>),
     /// A pickup pass ended; `left` drops stayed in `in/` because the spool
     /// could not take them.
-    Ingested { left: usize },
-    /// Jobs read again because `queue/` changed under them (a new link, a
-    /// state rewritten by `vfxadmin`), with when they are due and whether held.
-    Refreshed(Vec<(JobId, Option<SystemTime>, bool)>),
+    PickupDone { left: usize },
+    /// Jobs read from `queue/`: a chunk of the start-up scan (`last` closes
+    /// it), or a refresh of jobs whose entry changed.
+    Loaded {
+        jobs: Vec<LoadedJob>,
+        from: LoadedBy,
+    },
     /// A full listing of `queue/`, to reconcile with the index.
     Listed(Vec<JobId>),
+    /// A worker ended: its result, or the panic that ended it.
+    WorkerDone(Result<(tokio::task::Id, BatchResult), JoinError>),
+    /// A timer fired.
+    Tick(Tick),
+}
+
+/// What read [`SchedulerEvent::Loaded`] jobs from the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedBy {
+    /// The scan at start; `last` is its final chunk.
+    StartScan { last: bool },
+    /// A refresh of entries the watcher, a rescan or a worker named.
+    Refresh,
+}
+
+/// The scheduler's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// The earliest job is due (and a session is free to take it).
+    Due,
+    /// The pickup that the spool could not take earlier is due again.
+    PickupRetry,
+    /// The slow safety net: rescan `in/` and `queue/`, clean `sent/`.
+    Rescan,
+    /// systemd's watchdog and status line.
+    Heartbeat,
+}
+
+/// A queued job as the index needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedJob {
+    pub id: JobId,
+    /// When it is due; `None`: now.
+    pub due: Option<SystemTime>,
+    pub held: bool,
+}
+
+/// A background pass (a pickup of `in/`, a refresh of entries): at most
+/// one runs at a time, so a burst of events is one pass per round rather
+/// than one thread per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Idle,
+    Running,
+    /// Asked for again while running: one more when this one ends.
+    RunningThenAgain,
 }
 
 /// Builds the configuration and deliverer after SIGHUP; `None` when the
@@ -86,8 +138,8 @@ pub struct Exit {
 pub struct Scheduler<D: Deliver> {
     ctx: WorkerContext<D>,
     index: QueueIndex,
-    events_tx: mpsc::Sender<Event>,
-    events_rx: mpsc::Receiver<Event>,
+    events_tx: mpsc::Sender<SchedulerEvent>,
+    events_rx: mpsc::Receiver<SchedulerEvent>,
     hints: mpsc::Receiver<Hint>,
     control: mpsc::Receiver<Control>,
     reloader: Reloader<D>,
@@ -99,18 +151,19 @@ pub struct Scheduler<D: Deliver> {
     workers: JoinSet<BatchResult>,
     /// The jobs each running worker took, by task.
     batches: HashMap<tokio::task::Id, Vec<JobId>>,
+    /// Start-up scans and listings of `queue/` under way.
     scans_running: usize,
-    ingesting: bool,
-    ingest_again: bool,
+    pickup: Pass,
     /// A pickup pass to run at this time: the last one hit a spool error.
     ingest_retry: Option<Instant>,
     ingest_retry_delay: Duration,
+    /// Jobs to read again from the disk, at the next refresh.
     pending_loads: BTreeSet<JobId>,
-    /// A refresh of `pending_loads` is running; the next waits for it, so a
-    /// burst of watch events is one read per round, not one thread per event.
-    refreshing: bool,
+    refresh: Pass,
     draining: Option<Instant>,
     last_status: String,
+    rescan: Interval,
+    heartbeat: Interval,
 }
 
 /// Everything the scheduler listens to.
@@ -122,6 +175,14 @@ pub struct Inputs {
 impl<D: Deliver> Scheduler<D> {
     pub fn new(ctx: WorkerContext<D>, inputs: Inputs, reloader: Reloader<D>, mode: Mode) -> Self {
         let (events_tx, events_rx) = mpsc::channel(1024);
+        let systemd = Systemd::from_env();
+        let mut rescan = interval_at(Instant::now() + RESCAN, RESCAN);
+        rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let beat = systemd
+            .watchdog_interval()
+            .unwrap_or(Duration::from_secs(5));
+        let mut heartbeat = interval(beat);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Scheduler {
             ctx,
             index: QueueIndex::default(),
@@ -130,19 +191,20 @@ impl<D: Deliver> Scheduler<D> {
             hints: inputs.hints,
             control: inputs.control,
             reloader,
-            systemd: Systemd::from_env(),
+            systemd,
             mode,
             workers: JoinSet::new(),
             batches: HashMap::new(),
             scans_running: 0,
-            ingesting: false,
-            ingest_again: false,
+            pickup: Pass::Idle,
             ingest_retry: None,
             ingest_retry_delay: INGEST_RETRY,
             pending_loads: BTreeSet::new(),
-            refreshing: false,
+            refresh: Pass::Idle,
             draining: None,
             last_status: String::new(),
+            rescan,
+            heartbeat,
         }
     }
 
@@ -150,15 +212,6 @@ impl<D: Deliver> Scheduler<D> {
     pub async fn run(mut self) -> Exit {
         self.start_initial_scan();
         self.start_ingest();
-        let mut rescan = interval(Duration::from_secs(60));
-        rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        rescan.tick().await;
-        let mut heartbeat = interval(
-            self.systemd
-                .watchdog_interval()
-                .unwrap_or(Duration::from_secs(5)),
-        );
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut announced = false;
         loop {
             self.dispatch();
@@ -170,32 +223,87 @@ impl<D: Deliver> Scheduler<D> {
             if self.finished(announced) {
                 break;
             }
-            let wake = self.next_wake();
-            tokio::select! {
-                Some(event) = self.events_rx.recv() => self.on_event(event),
-                Some(joined) = self.workers.join_next_with_id(), if !self.workers.is_empty() => {
-                    self.on_worker_joined(joined);
-                }
-                Some(hint) = self.hints.recv() => self.on_hint(hint),
-                Some(control) = self.control.recv() => self.on_control(control),
-                () = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {}
-                () = sleep_until(self.ingest_retry.unwrap_or_else(far_future)), if self.ingest_retry.is_some() => {
-                    self.ingest_retry = None;
-                    self.start_ingest();
-                }
-                _ = rescan.tick() => {
-                    // The directories are the truth: a drop whose event was
-                    // lost, or that the spool could not take, is found here.
-                    self.start_ingest();
-                    self.start_listing();
-                    self.start_purge();
-                }
-                _ = heartbeat.tick() => self.on_heartbeat(),
-            }
+            let event = self.next_event().await;
+            self.handle(event);
         }
         self.systemd.stopping();
         Exit {
             remaining: self.index.len(),
+        }
+    }
+
+    /// Waits for whatever happens first.
+    async fn next_event(&mut self) -> SchedulerEvent {
+        let wake = self.next_wake();
+        let retry = self.ingest_retry;
+        tokio::select! {
+            Some(event) = self.events_rx.recv() => event,
+            Some(joined) = self.workers.join_next_with_id(), if !self.workers.is_empty() => {
+                SchedulerEvent::WorkerDone(joined)
+            }
+            Some(hint) = self.hints.recv() => SchedulerEvent::Hint(hint),
+            Some(control) = self.control.recv() => SchedulerEvent::Control(control),
+            () = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {
+                SchedulerEvent::Tick(Tick::Due)
+            }
+            () = sleep_until(retry.unwrap_or_else(far_future)), if retry.is_some() => {
+                SchedulerEvent::Tick(Tick::PickupRetry)
+            }
+            _ = self.rescan.tick() => SchedulerEvent::Tick(Tick::Rescan),
+            _ = self.heartbeat.tick() => SchedulerEvent::Tick(Tick::Heartbeat),
+        }
+    }
+
+    /// What each event means; the loop hands out due jobs after every one.
+    fn handle(&mut self, event: SchedulerEvent) {
+        match event {
+            SchedulerEvent::Hint(hint) => self.on_hint(hint),
+            SchedulerEvent::Control(control) => self.on_control(control),
+            SchedulerEvent::Picked(ids) => {
+                for id in ids {
+                    self.index.upsert(id, Instant::now(), false);
+                }
+            }
+            SchedulerEvent::PickupDone { left } => {
+                let again = self.pickup == Pass::RunningThenAgain;
+                self.pickup = Pass::Idle;
+                self.schedule_ingest_retry(left);
+                if again {
+                    self.start_ingest();
+                }
+            }
+            SchedulerEvent::Loaded { jobs, from } => {
+                match from {
+                    LoadedBy::StartScan { last: true } => {
+                        self.scans_running = self.scans_running.saturating_sub(1)
+                    }
+                    LoadedBy::StartScan { last: false } => {}
+                    LoadedBy::Refresh => self.refresh = Pass::Idle,
+                }
+                for job in jobs {
+                    let due = self.ctx.clock.instant_at(job.due);
+                    self.index.upsert(job.id, due, job.held);
+                }
+                self.start_pending_loads();
+            }
+            SchedulerEvent::Listed(ids) => {
+                self.scans_running = self.scans_running.saturating_sub(1);
+                self.reconcile(ids);
+            }
+            SchedulerEvent::WorkerDone(joined) => self.on_worker_joined(joined),
+            SchedulerEvent::Tick(Tick::Due) => {} // the loop dispatches
+            SchedulerEvent::Tick(Tick::PickupRetry) => {
+                self.ingest_retry = None;
+                self.start_ingest();
+            }
+            SchedulerEvent::Tick(Tick::Rescan) => {
+                // The directories are the truth: a drop whose event was
+                // lost, or that the spool could not take, is found here.
+                self.start_ingest();
+                self.start_listing();
+                self.start_purge();
+            }
+            SchedulerEvent::Tick(Tick::Heartbeat) => self.on_heartbeat(),
         }
     }
 
@@ -219,8 +327,8 @@ impl<D: Deliver> Scheduler<D> {
         }
         let idle = self.workers.is_empty()
             && self.scans_running == 0
-            && !self.ingesting
-            && !self.refreshing;
+            && self.pickup == Pass::Idle
+            && self.refresh == Pass::Idle;
         let nothing_due = self.index.next_due().is_none_or(|due| due > Instant::now());
         self.mode == Mode::Once && announced && idle && nothing_due
     }
@@ -262,42 +370,6 @@ impl<D: Deliver> Scheduler<D> {
                 .workers
                 .spawn(run_batch(self.ctx.clone(), ids.to_vec()));
             self.batches.insert(task.id(), ids.to_vec());
-        }
-    }
-
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Loaded { jobs, last } => {
-                if last {
-                    self.scans_running = self.scans_running.saturating_sub(1);
-                }
-                for (id, due, held) in jobs {
-                    self.index.upsert(id, self.ctx.clock.instant_at(due), held);
-                }
-            }
-            Event::Picked(ids) => {
-                for id in ids {
-                    self.index.upsert(id, Instant::now(), false);
-                }
-            }
-            Event::Ingested { left } => {
-                self.ingesting = false;
-                self.schedule_ingest_retry(left);
-                if std::mem::take(&mut self.ingest_again) {
-                    self.start_ingest();
-                }
-            }
-            Event::Refreshed(jobs) => {
-                self.refreshing = false;
-                for (id, due, held) in jobs {
-                    self.index.upsert(id, self.ctx.clock.instant_at(due), held);
-                }
-                self.start_pending_loads();
-            }
-            Event::Listed(ids) => {
-                self.scans_running = self.scans_running.saturating_sub(1);
-                self.reconcile(ids);
-            }
         }
     }
 
@@ -458,11 +530,11 @@ impl<D: Deliver> Scheduler<D> {
     /// Queues every complete file in `in/`, in group commits, off the
     /// scheduler's thread. A hint that comes in meanwhile runs one more pass.
     fn start_ingest(&mut self) {
-        if self.ingesting {
-            self.ingest_again = true;
+        if self.pickup != Pass::Idle {
+            self.pickup = Pass::RunningThenAgain;
             return;
         }
-        self.ingesting = true;
+        self.pickup = Pass::Running;
         let spool = Arc::clone(&self.ctx.spool);
         let from = self.ctx.config.from.clone();
         let limit = self.ctx.config.max_message_size;
@@ -470,9 +542,9 @@ impl<D: Deliver> Scheduler<D> {
         tokio::task::spawn_blocking(move || {
             let chunks = (FIRST_INGEST_CHUNK, INGEST_CHUNK);
             let left = crate::pickup::ingest_drops(&spool, &from, limit, chunks, |ids| {
-                let _ = events.blocking_send(Event::Picked(ids));
+                let _ = events.blocking_send(SchedulerEvent::Picked(ids));
             });
-            let _ = events.blocking_send(Event::Ingested { left });
+            let _ = events.blocking_send(SchedulerEvent::PickupDone { left });
         });
     }
 
@@ -513,7 +585,12 @@ impl<D: Deliver> Scheduler<D> {
                 let (now, later) = rest.split_at(chunk.min(rest.len()));
                 let jobs = crate::pickup::load_states(&spool, now);
                 let last = later.is_empty();
-                if events.blocking_send(Event::Loaded { jobs, last }).is_err() || last {
+                let from = LoadedBy::StartScan { last };
+                if events
+                    .blocking_send(SchedulerEvent::Loaded { jobs, from })
+                    .is_err()
+                    || last
+                {
                     return;
                 }
                 rest = later;
@@ -523,7 +600,7 @@ impl<D: Deliver> Scheduler<D> {
     }
 
     fn start_pending_loads(&mut self) {
-        if self.pending_loads.is_empty() || self.refreshing {
+        if self.pending_loads.is_empty() || self.refresh != Pass::Idle {
             return;
         }
         // A job out with a worker is read when the worker is done (its change
@@ -538,12 +615,13 @@ impl<D: Deliver> Scheduler<D> {
         if ids.is_empty() {
             return;
         }
-        self.refreshing = true;
+        self.refresh = Pass::Running;
         let spool = Arc::clone(&self.ctx.spool);
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
             let jobs = crate::pickup::load_states(&spool, &ids);
-            let _ = events.blocking_send(Event::Refreshed(jobs));
+            let from = LoadedBy::Refresh;
+            let _ = events.blocking_send(SchedulerEvent::Loaded { jobs, from });
         });
     }
 
@@ -554,7 +632,7 @@ impl<D: Deliver> Scheduler<D> {
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
             let ids = spool.ids().unwrap_or_default();
-            let _ = events.blocking_send(Event::Listed(ids));
+            let _ = events.blocking_send(SchedulerEvent::Listed(ids));
         });
     }
 

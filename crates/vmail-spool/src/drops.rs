@@ -395,12 +395,18 @@ mod tests {
         let job = dir.path().join("b.job");
         fs::write(&job, "[job]\nto = b@example.test\nsubject = s\nbody = hi\n").unwrap();
         for path in [&eml, &job] {
+            // Written long ago: the added Date must be the file's, not the
+            // clock's (no sleeping for the clock to move).
+            let long_ago = std::time::UNIX_EPOCH + Duration::from_secs(1_577_880_000);
+            let file = fs::File::options().write(true).open(path).unwrap();
+            file.set_times(fs::FileTimes::new().set_modified(long_ago))
+                .unwrap();
+            drop(file);
             let first = packed(path);
             assert!(first.contains("Message-ID: <"), "{first}");
-            assert!(first.contains("Date: "), "{first}");
+            assert!(first.contains(" Jan 2020 12:00:00 +0000"), "{first}");
             // Picked up again (vmaild died before removing it): the same
-            // Date and Message-ID, whatever the clock says now.
-            std::thread::sleep(Duration::from_millis(1100));
+            // Date and Message-ID.
             assert_eq!(packed(path), first, "{}", path.display());
         }
         // Another drop is another message.
