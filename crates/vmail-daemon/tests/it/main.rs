@@ -6,6 +6,8 @@
 
 mod common;
 mod oauth_client_credentials_delivers;
+mod oauth_reload_keeps_the_token_client;
+mod oauth_rotation_survives_kill9;
 mod oauth_service_account_jwt;
 mod oauth_support;
 mod oauth_token_failures_defer;
