@@ -261,6 +261,13 @@ fn a_535_to_auth_keeps_the_job_queued_and_writes_no_secret() {
     let id = rig.drop_one("a.eml", &eml("auth-535"));
     let log = assert_deferred_and_retried(&mut rig, &id, "535 5.7.8 Error: authentication failed");
     assert!(log.contains(" C: AUTH PLAIN"), "{log}");
+    // The table's advice, the words `vfxadmin check` prints for a 535.
+    assert!(
+        log.contains(
+            "note: what to do: enter it again with `vfxadmin config -a -p -e VMAIL auth-rsp`"
+        ),
+        "{log}"
+    );
     assert!(rig.server.received("AUTH PLAIN"));
     assert!(!rig.server.received("MAIL FROM"));
     for (path, text) in real::all_text_under(rig.dir.path(), &[key.as_path()]) {
@@ -304,6 +311,8 @@ fn a_550_recipient_fails_the_job_with_exactly_one_notice() {
         "{log}"
     );
     assert!(log.contains("status: failed"), "{log}");
+    // An error over an open session gets its advice too.
+    assert!(log.contains("note: what to do: check the address"), "{log}");
     assert_eq!(
         log.matches("failure notice to <fax@example.test>").count(),
         1,
