@@ -8,8 +8,8 @@
 #    and vmail-docgen (skipped with --no-build: target/release must hold them).
 # 2. Lays out the tree: binaries (stripped), config/vsisrv.ini as the conffile
 #    /etc/vmail/vsisrv.ini, systemd/vmaild.service, README.md, man pages and
-#    bash/zsh/fish completions (from vmail-docgen when it was built, plus
-#    packaging/man/vmaild.8), and DEBIAN/ from packaging/debian/.
+#    bash/zsh/fish completions (from vmail-docgen: vfx, vfxadmin and
+#    vmail-sendmail in section 1, vmaild in 8), and DEBIAN/ from packaging/debian/.
 # 3. `dpkg-deb --root-owner-group --build`, and prints the .deb's path
 #    (DIR/vmail_VERSION_ARCH.deb; DIR defaults to target/debian).
 #
@@ -86,9 +86,8 @@ put 0644 "$HERE/debian/README.Debian" /usr/share/doc/vmail/README.Debian
 put 0644 "$HERE/debian/copyright" /usr/share/doc/vmail/copyright
 
 # Man pages and completions from vmail-docgen (clap's definitions of vfx,
-# vfxadmin and vmail-sendmail), when it was built; vmaild's page is ours.
+# vfxadmin, vmail-sendmail and vmaild, whose page goes to section 8).
 MAN=$TREE/usr/share/man
-put 0644 "$HERE/man/vmaild.8" /usr/share/man/man8/vmaild.8
 if [ -x "$BIN/vmail-docgen" ]; then
     DOCS=$STAGE/docgen
     "$BIN/vmail-docgen" "$DOCS" >/dev/null

@@ -1,9 +1,8 @@
 //! `vmail-docgen OUT_DIR`: writes the man pages (`OUT_DIR/man/NAME.1`, and
-//! one page per subcommand such as `vfxadmin-queue.1`) and the shell
-//! completions (`OUT_DIR/completions/{bash,zsh,fish}/...`) of vfx,
-//! vfxadmin and vmail-sendmail, from their clap definitions, for the
-//! packaging to install. (vmaild's clap definition is private to its
-//! binary; its man page is not generated here.)
+//! one page per subcommand such as `vfxadmin-queue.1`; `vmaild.8`) and the
+//! shell completions (`OUT_DIR/completions/{bash,zsh,fish}/...`) of vfx,
+//! vfxadmin, vmail-sendmail and vmaild, from their clap definitions, for
+//! the packaging to install.
 
 use anyhow::Context;
 use clap::{Command, CommandFactory};
@@ -18,7 +17,14 @@ pub fn commands() -> Vec<Command> {
         crate::vfx::Cli::command(),
         crate::vfxadmin::Cli::command(),
         crate::sendmail::Cli::command(),
+        vmail_daemon::cli::Args::command(),
     ]
+}
+
+/// The manual section of a command: 8 for the daemon an administrator
+/// runs, 1 for the tools.
+fn section(name: &str) -> &'static str {
+    if name == "vmaild" { "8" } else { "1" }
 }
 
 /// Writes everything under `out`; returns the files written.
@@ -53,11 +59,13 @@ fn write_page(
     command: Command,
     written: &mut Vec<PathBuf>,
 ) -> anyhow::Result<()> {
-    let path = dir.join(format!("{name}.1"));
+    let section = section(name);
+    let path = dir.join(format!("{name}.{section}"));
     let mut buffer = Vec::new();
     clap_mangen::Man::new(command)
+        .section(section)
         .render(&mut buffer)
-        .with_context(|| format!("cannot render the man page {name}.1"))?;
+        .with_context(|| format!("cannot render the man page {name}.{section}"))?;
     fs::write(&path, buffer).with_context(|| format!("cannot write {}", path.display()))?;
     written.push(path);
     Ok(())

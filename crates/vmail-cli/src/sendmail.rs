@@ -53,8 +53,14 @@ pub struct Cli {
     #[arg(short = 't')]
     pub extract: bool,
 
-    /// The envelope sender [default: [VMAIL] from]
-    #[arg(short = 'f', short_alias = 'r', value_name = "ADDRESS")]
+    // The help names an ini section in brackets, which rustdoc would read
+    // as a link: given as an attribute, not a doc comment.
+    #[arg(
+        short = 'f',
+        short_alias = 'r',
+        value_name = "ADDRESS",
+        help = "The envelope sender [default: [VMAIL] from]"
+    )]
     pub from: Option<String>,
 
     /// The sender's full name, for the From field added when the message has none

@@ -40,8 +40,14 @@ pub struct Cli {
     #[arg(short = 's', long = "subject")]
     pub subject: Option<String>,
 
-    /// The sender [default: [VMAIL] from]
-    #[arg(short = 'f', long = "from", value_name = "ADDRESS")]
+    // The help names an ini section in brackets, which rustdoc would read
+    // as a link: given as an attribute, not a doc comment.
+    #[arg(
+        short = 'f',
+        long = "from",
+        value_name = "ADDRESS",
+        help = "The sender [default: [VMAIL] from]"
+    )]
     pub from: Option<String>,
 
     /// A note: the text of the message (and of the cover page)

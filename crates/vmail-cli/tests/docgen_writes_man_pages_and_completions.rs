@@ -28,6 +28,18 @@ fn man_pages_and_completions_for_every_tool() {
         vfx.contains("cover\\-only") && vfx.contains("classic"),
         "{vfx}"
     );
+    // vmaild's page comes from its clap definition too, in section 8.
+    let vmaild = std::fs::read_to_string(out.join("man/vmaild.8")).unwrap();
+    assert!(vmaild.contains(".TH vmaild 8"), "{vmaild}");
+    for text in [
+        "\\-\\-check\\-config",
+        "\\-\\-once",
+        "SIGHUP",
+        "/etc/vmail/vmail.key",
+        "75",
+    ] {
+        assert!(vmaild.contains(text), "{text} not in vmaild.8:\n{vmaild}");
+    }
     let sendmail = std::fs::read_to_string(out.join("man/vmail-sendmail.1")).unwrap();
     assert!(
         sendmail.contains("\\-t") && !sendmail.contains("envelope_id"),

@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod capture;
+pub mod cli;
 pub mod clock;
 pub mod deliver;
 pub mod index;

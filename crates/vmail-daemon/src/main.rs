@@ -3,36 +3,13 @@
 
 use anyhow::Context;
 use clap::Parser;
-use std::path::PathBuf;
 use std::process::ExitCode;
+use vmail_daemon::cli::Args;
 use vmail_daemon::scheduler::Mode;
 
 /// sysexits(3) codes, which service managers and scripts understand.
 const EX_TEMPFAIL: u8 = 75;
 const EX_CONFIG: u8 = 78;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "vmaild",
-    version,
-    about = "vmail relay daemon: delivers spooled jobs over SMTP"
-)]
-struct Args {
-    /// The vsisrv.ini to read (default: $VSIFAX/lib/vsisrv.ini, else /etc/vmail/vsisrv.ini).
-    #[arg(
-        short = 'c',
-        long = "config",
-        visible_short_alias = 'C',
-        value_name = "PATH"
-    )]
-    config: Option<PathBuf>,
-    /// Check the configuration, print every error and warning, and exit.
-    #[arg(long)]
-    check_config: bool,
-    /// Deliver every job that is due, then exit (75 when jobs remain queued).
-    #[arg(long)]
-    once: bool,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -47,7 +47,7 @@ const INGEST_RETRY_MAX: Duration = Duration::from_secs(60);
 /// Everything the scheduler reacts to, one at a time, in the order it
 /// happened: the watcher's hints, the signals, what its background work
 /// found, its workers ending, and its timers. One exhaustive `match` in
-/// [`Scheduler::handle`] decides what each means.
+/// in the scheduler decides what each means.
 #[derive(Debug)]
 pub enum SchedulerEvent {
     /// From the watcher: a drop in `in/`, a change in `queue/`, lost events.
