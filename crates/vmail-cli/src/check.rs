@@ -122,6 +122,9 @@ pub struct Report {
     pub probes: Vec<ProbeRecord>,
     pub certificate: Option<PeerCertificate>,
     pub verdicts: Vec<Verdict>,
+    /// The session stopped at AUTH because no OAuth2 token could be had
+    /// (its last verdict says so).
+    pub ended_without_token: bool,
 }
 
 impl Report {
@@ -158,6 +161,9 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         let mut report =
             check_with(settings, &config.from, args.send_test.as_deref(), tokens).await;
         if let Some(verdict) = token_verdict {
+            if verdict.level == Level::Fail {
+                token::not_tried_without_token(&mut report);
+            }
             report.verdicts.insert(0, verdict);
         }
         report
@@ -194,7 +200,14 @@ pub async fn check_with(
     };
     match submitter.connect().await {
         Ok(session) => opened::examine(&mut report, settings, session, from, send_test).await,
-        Err(failure) => diagnose::failed(&mut report, settings, failure, from).await,
+        Err(failure) => {
+            let no_token = matches!(
+                failure.error,
+                vmail_smtp::SmtpError::OAuthToken { rejected: None, .. }
+            );
+            diagnose::failed(&mut report, settings, failure, from).await;
+            report.ended_without_token = no_token;
+        }
     }
     report
 }

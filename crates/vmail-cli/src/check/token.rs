@@ -76,6 +76,20 @@ pub async fn step(
     (verdict, Some(Arc::new(Obtained { client, first })))
 }
 
+/// After a failed token step the session stops at AUTH for the same
+/// reason: its last verdict would repeat the token step's, so it says only
+/// that the login was not tried.
+pub fn not_tried_without_token(report: &mut super::Report) {
+    if !report.ended_without_token {
+        return;
+    }
+    if let Some(last) = report.verdicts.last_mut() {
+        *last = Verdict::fail(
+            "AUTH: not tried without an OAuth2 token (the token step above says what to change)",
+        );
+    }
+}
+
 /// `[ ok ]`: the endpoint reached and the token's expiry.
 pub fn obtained(oauth: &OAuthSettings, token: &AccessToken, now: SystemTime) -> Verdict {
     let left = token
