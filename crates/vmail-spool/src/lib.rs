@@ -16,6 +16,7 @@
 //! | `logs/<id>.log` | one job's log; `logs/vmail` is the daemon's own log |
 //! | `sent/`, `failed/` | finished jobs (message and state), moved by rename |
 //! | `quarantine/` | drops that could not be understood, each with `<name>.reason` |
+//! | `maildrop/` | local users' submissions through `vmail-postdrop` (mode 1730; see [`deposit`]) |
 //! | `vmaild.pid` | the pid lock of the running daemon |
 //!
 //! # Crash safety
@@ -136,6 +137,7 @@ mod error;
 mod fsutil;
 mod jobfile;
 mod joblog;
+mod maildrop;
 mod queue;
 mod spool;
 mod state;
@@ -145,6 +147,10 @@ pub use entry::{EnvelopeError, Header, HeaderError, read_header};
 pub use error::{Corrupt, IngestError, SpoolError};
 pub use fsutil::{DIR_MODE, FILE_MODE};
 pub use joblog::JobLog;
+pub use maildrop::{
+    Ids, MAILDROP_FILE_MODE, MAILDROP_MODE, MaildropError, Submitter, deposit, user_name,
+    write_submission,
+};
 pub use queue::{JobLock, MessageReader, QueuedJob};
 pub use spool::{Recovery, Spool, SpoolLock};
 pub use state::{AdminAction, BadValue, JobState, StateError, format_time};

@@ -101,6 +101,7 @@ impl Spool {
         for dir in DIRS {
             fsutil::ensure_dir(&root.join(dir))?;
         }
+        crate::maildrop::ensure_dir(&root.join("maildrop"))?;
         Ok(Spool { root })
     }
 
