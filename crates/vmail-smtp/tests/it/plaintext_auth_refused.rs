@@ -1,0 +1,57 @@
+//! AUTH over an unencrypted link is refused unless allow-plaintext-auth=yes.
+use crate::common;
+use vmail_core::AuthType;
+use vmail_smtp::Submitter;
+use vmail_testkit::fault::{FaultServer, Script};
+
+#[tokio::test]
+async fn auth_in_clear_is_refused_naming_the_key() -> std::io::Result<()> {
+    let server = FaultServer::start(Script::new().extensions(&["AUTH PLAIN LOGIN"])).await?;
+    let mut settings = common::settings(server.port());
+    settings.auth_type = AuthType::Plain;
+    settings.auth_responses = common::credentials();
+    let report = Submitter::new(settings)
+        .send(vec![common::simple(&["a@example.test"])])
+        .await;
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_deferred(), "{outcome}");
+    let advice = report
+        .session_error
+        .as_ref()
+        .and_then(|e| e.advice())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    assert!(advice.contains("allow-plaintext-auth=yes"), "{advice}");
+    assert!(!server.received("AUTH") && !server.received("MAIL"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn plain_auth_in_clear_when_allowed_sends_the_seed_blob_masked() -> std::io::Result<()> {
+    let server = FaultServer::start(Script::new().extensions(&["AUTH PLAIN LOGIN"])).await?;
+    let mut settings = common::settings(server.port());
+    settings.auth_type = AuthType::Plain;
+    settings.auth_responses = common::credentials();
+    settings.allow_plaintext_auth = true;
+    let report = Submitter::new(settings)
+        .send(vec![common::simple(&["a@example.test"])])
+        .await;
+    assert!(
+        report.messages[0].outcome.is_delivered(),
+        "{}",
+        report.messages[0].outcome
+    );
+    assert!(
+        server
+            .commands()
+            .contains(&"AUTH PLAIN AGptczFAam1zMS5uZXQAbm90Lm15LnJlYWwucGFzc3dvcmQ=".to_string())
+    );
+    assert!(
+        report
+            .transcript
+            .to_string()
+            .contains("C: AUTH PLAIN <redacted>")
+    );
+    common::assert_no_secret(&report, common::USER, common::PASSWORD);
+    Ok(())
+}

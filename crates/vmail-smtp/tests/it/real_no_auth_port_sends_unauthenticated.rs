@@ -1,0 +1,30 @@
+//! The plain port offers no AUTH: with auth-type set, the mail goes without
+//! a login and the transcript warns.
+use crate::common;
+use common::real;
+use vmail_core::{AuthType, TlsMode};
+use vmail_smtp::Submitter;
+
+#[tokio::test]
+async fn no_auth_offered_delivers_unauthenticated() {
+    let servers = real::servers();
+    let mut settings = real::settings(&servers, servers.smtp_plain_port, TlsMode::None);
+    real::login(&mut settings, AuthType::Plain, &servers.user);
+    let id = real::message_id("noauth");
+    let report = Submitter::new(settings)
+        .send(vec![real::message(
+            "fax@example.test",
+            &[servers.user.user.as_str()],
+            &id,
+        )])
+        .await;
+    real::assert_delivered(&report);
+    assert!(report.authenticated.is_none());
+    assert!(
+        report
+            .transcript
+            .notes()
+            .any(|n| n.contains("offers no AUTH"))
+    );
+    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+}
