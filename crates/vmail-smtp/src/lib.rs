@@ -101,8 +101,7 @@ pub struct SessionReport {
 impl Submitter {
     pub fn new(settings: SmtpSettings) -> Submitter {
         let pop_tls = settings.pop.as_ref().is_some_and(|pop| pop.tls);
-        let tls = (settings.tls != TlsMode::None || pop_tls)
-            .then(|| TlsContext::new(&settings));
+        let tls = (settings.tls != TlsMode::None || pop_tls).then(|| TlsContext::new(&settings));
         Submitter {
             settings,
             tls,
@@ -201,8 +200,8 @@ fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
 /// reply parser and the EHLO reader on bytes from a (hostile) server.
 #[doc(hidden)]
 pub mod fuzz {
-    pub use crate::reply::Extensions;
     use crate::ProtocolError;
+    pub use crate::reply::Extensions;
     use vmail_core::Reply;
 
     /// What the reply parser made of a server's bytes.

@@ -1,8 +1,8 @@
 //! Server replies and EHLO extensions, parsed by `smtp-proto` (Stalwart's
 //! parser) rather than by hand.
 
-use smtp_proto::response::parser::ResponseReceiver;
 use crate::error::ProtocolError;
+use smtp_proto::response::parser::ResponseReceiver;
 use smtp_proto::{EhloResponse, Response};
 use vmail_core::{EnhancedCode, Reply};
 
@@ -153,10 +153,9 @@ const MECHANISMS: &[(u64, &str)] = &[
 impl Extensions {
     /// Parses the raw bytes of a 250 reply to EHLO.
     pub(crate) fn parse(raw: &[u8]) -> Result<Extensions, ProtocolError> {
-        let ehlo =
-            EhloResponse::parse(&mut raw.iter()).map_err(|e| ProtocolError::Unparsable {
-                parser: format!("{e:?}"),
-            })?;
+        let ehlo = EhloResponse::parse(&mut raw.iter()).map_err(|e| ProtocolError::Unparsable {
+            parser: format!("{e:?}"),
+        })?;
         let has = |flag: u32| ehlo.capabilities & flag != 0;
         let auth = MECHANISMS
             .iter()
@@ -237,7 +236,11 @@ mod tests {
         let mut parser = ReplyParser::default();
         let mut buf = b"250-accepted\r\n451 4.3.0 try again later\r\n220 next\r\n".to_vec();
         assert_eq!(
-            parser.feed(&mut buf).err().map(|e| e.to_string()).as_deref(),
+            parser
+                .feed(&mut buf)
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
             Some("a multi-line reply changes its code from 250 to 451")
         );
         let mut buf = b"250-a\n250-b\r\n250 c\r\n".to_vec();
