@@ -1,10 +1,15 @@
 //! What counts as an address. vmail relays to a mail server and has no
 //! local mailboxes, so an address without a domain is refused with that
-//! reason rather than queued to bounce later.
+//! reason rather than queued to bounce later, unless the administrator said
+//! where local names go ([`LocalNames`]: `[VMAIL] admin-address` and
+//! `local-domain`, as nullmailer's `adminaddr` and Postfix's `myorigin`).
 
+use std::fmt;
 use std::str::FromStr;
 
-use lettre::message::{Mailbox, Mailboxes};
+/// lettre's address types, re-exported so that callers name addresses
+/// through this crate and need no lettre of their own.
+pub use lettre::message::{Mailbox, Mailboxes};
 
 /// Why a text is not an address vmail can use. The texts name the text and
 /// read after a word saying which address it was (`recipient`, `-f`).
@@ -90,6 +95,98 @@ pub fn push_unique(list: &mut Vec<String>, address: String) {
     }
 }
 
+/// Where names without a domain go (`root`, `www-data`: what cron and
+/// mailx address). Both empty: such names are refused, as before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalNames {
+    /// `[VMAIL] admin-address`: every recipient without a domain.
+    pub admin_address: Option<String>,
+    /// `[VMAIL] local-domain`: appended to a bare sender name, and to a
+    /// bare recipient name when there is no admin address.
+    pub local_domain: Option<String>,
+}
+
+/// Which side of the envelope a rewrite touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Sender,
+    Recipient,
+}
+
+/// One local name rewritten. Its `Display` is the job log's line:
+/// `recipient root rewritten to admin@example.com ([VMAIL] admin-address)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    pub role: Role,
+    /// The name as given.
+    pub name: String,
+    /// The address it became.
+    pub address: String,
+    /// The `[VMAIL]` key that decided it.
+    pub key: &'static str,
+}
+
+impl fmt::Display for Rewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = match self.role {
+            Role::Sender => "sender",
+            Role::Recipient => "recipient",
+        };
+        write!(
+            f,
+            "{role} {} rewritten to {} ([VMAIL] {})",
+            self.name, self.address, self.key
+        )
+    }
+}
+
+impl LocalNames {
+    /// From the two configuration values; empty ones count as unset.
+    pub fn new(admin_address: Option<&str>, local_domain: Option<&str>) -> LocalNames {
+        let set = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        LocalNames {
+            admin_address: set(admin_address),
+            local_domain: set(local_domain),
+        }
+    }
+
+    /// What a sender without a domain becomes: `name@local-domain`.
+    pub fn sender(&self, text: &str) -> Option<Rewrite> {
+        let name = local_name(text)?;
+        let domain = self.local_domain.as_deref()?;
+        Some(Rewrite {
+            role: Role::Sender,
+            name: name.to_string(),
+            address: format!("{name}@{domain}"),
+            key: "local-domain",
+        })
+    }
+
+    /// What a recipient without a domain becomes: the admin address, else
+    /// `name@local-domain`.
+    pub fn recipient(&self, text: &str) -> Option<Rewrite> {
+        let name = local_name(text)?;
+        let (address, key) = match (&self.admin_address, &self.local_domain) {
+            (Some(admin), _) => (admin.clone(), "admin-address"),
+            (None, Some(domain)) => (format!("{name}@{domain}"), "local-domain"),
+            (None, None) => return None,
+        };
+        Some(Rewrite {
+            role: Role::Recipient,
+            name: name.to_string(),
+            address,
+            key,
+        })
+    }
+}
+
+/// The name of an address without a domain (`root`, `Cron <root>`), or
+/// `None` when it has one (or is empty: the null sender stays null).
+fn local_name(text: &str) -> Option<&str> {
+    let name = bare(text).trim();
+    (!name.is_empty() && !name.contains('@')).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -134,5 +231,30 @@ mod tests {
         push_unique(&mut list, "A@X".into());
         push_unique(&mut list, "b@x".into());
         assert_eq!(list, ["a@x", "b@x"]);
+    }
+
+    #[test]
+    fn local_names_go_where_the_configuration_says() {
+        let none = LocalNames::default();
+        assert_eq!(none.recipient("root"), None);
+        assert_eq!(none.sender("root"), None);
+        let both = LocalNames::new(Some("admin@example.com"), Some("host.example.com"));
+        assert_eq!(
+            both.recipient("root").unwrap().to_string(),
+            "recipient root rewritten to admin@example.com ([VMAIL] admin-address)"
+        );
+        assert_eq!(
+            both.sender("Cron Daemon <cron>").unwrap().to_string(),
+            "sender cron rewritten to cron@host.example.com ([VMAIL] local-domain)"
+        );
+        assert_eq!(both.recipient("ann@x.test"), None);
+        assert_eq!(both.sender(""), None);
+        let domain = LocalNames::new(Some(""), Some("host.example.com"));
+        assert_eq!(
+            domain.recipient("root").unwrap().to_string(),
+            "recipient root rewritten to root@host.example.com ([VMAIL] local-domain)"
+        );
+        let admin = LocalNames::new(Some("admin@example.com"), None);
+        assert_eq!(admin.sender("root"), None);
     }
 }

@@ -6,7 +6,7 @@
 use mail_parser::{Address, Message, MessageParser};
 use vmail_core::Envelope;
 
-use crate::address::push_unique;
+use crate::address::{LocalNames, Rewrite, push_unique};
 
 /// Why a header gives no envelope. The texts complete a sentence that
 /// starts with the file's name (the quarantine reason).
@@ -62,6 +62,37 @@ pub fn from_header(header: &[u8], default_from: &str) -> Result<Envelope, Envelo
     Ok(Envelope::new(from, recipients))
 }
 
+/// Rewrites the names without a domain of `envelope` as `names` says
+/// (recipients that become the same address are kept once) and reports
+/// every rewrite, so that whoever queues the job can say so in its log.
+/// Names it cannot place stay as they are, for the caller's address check
+/// to refuse with its usual reason.
+pub fn rewrite_local(envelope: &mut Envelope, names: &LocalNames) -> Vec<Rewrite> {
+    let mut rewrites = Vec::new();
+    if let Some(rewrite) = names.sender(&envelope.from) {
+        envelope.from = rewrite.address.clone();
+        rewrites.push(rewrite);
+    }
+    let mut recipients = Vec::with_capacity(envelope.recipients.len());
+    for rcpt in std::mem::take(&mut envelope.recipients) {
+        match names.recipient(&rcpt) {
+            Some(rewrite) => {
+                push_unique(&mut recipients, rewrite.address.clone());
+                rewrites.push(rewrite);
+            }
+            None => push_unique(&mut recipients, rcpt),
+        }
+    }
+    envelope.recipients = recipients;
+    rewrites
+}
+
+/// The rewrites as one clause for a job log's first line (`""` for none):
+/// `; recipient root rewritten to ... ([VMAIL] admin-address)`.
+pub fn rewrites_note(rewrites: &[Rewrite]) -> String {
+    rewrites.iter().map(|r| format!("; {r}")).collect()
+}
+
 /// The addresses of a field, groups flattened, display names dropped.
 fn addresses(field: &Address<'_>) -> Vec<String> {
     field
@@ -110,5 +141,26 @@ mod tests {
             "has no sender: no address in its From field, and [VMAIL] from is not set"
         );
         assert!(header_recipients(b"").is_empty());
+    }
+
+    #[test]
+    fn local_names_are_rewritten_and_reported() {
+        let names = LocalNames::new(Some("admin@example.com"), Some("host.example.com"));
+        let mut env = Envelope::new(
+            "cron",
+            vec!["root".into(), "postmaster".into(), "a@x".into()],
+        );
+        let rewrites = rewrite_local(&mut env, &names);
+        assert_eq!(env.from, "cron@host.example.com");
+        assert_eq!(env.recipients, ["admin@example.com", "a@x"]);
+        assert_eq!(
+            rewrites_note(&rewrites),
+            "; sender cron rewritten to cron@host.example.com ([VMAIL] local-domain)\
+             ; recipient root rewritten to admin@example.com ([VMAIL] admin-address)\
+             ; recipient postmaster rewritten to admin@example.com ([VMAIL] admin-address)"
+        );
+        let mut env = Envelope::new("", vec!["root".into()]);
+        assert!(rewrite_local(&mut env, &LocalNames::default()).is_empty());
+        assert_eq!(env.recipients, ["root"]);
     }
 }

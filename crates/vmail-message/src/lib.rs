@@ -26,7 +26,7 @@ pub mod header;
 pub mod mime;
 pub mod stamp;
 
-pub use address::AddressError;
+pub use address::{AddressError, LocalNames, Rewrite};
 pub use dsn::{DsnError, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
 pub use envelope::EnvelopeError;
 pub use header::{Header, HeaderError, Parts};

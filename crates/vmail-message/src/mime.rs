@@ -16,13 +16,15 @@ use crate::stamp::Stamp;
 pub struct Attachment {
     /// The attachment's file name (the last component of its path).
     pub name: String,
-    /// `application/pdf`, `image/tiff`, ... (see [`mime_type`]).
+    /// `application/pdf`, `image/tiff`, `text/plain; charset=utf-8`, ...
+    /// (see [`content_type`]).
     pub mime: String,
     pub bytes: Vec<u8>,
 }
 
 impl Attachment {
-    /// An attachment named and typed after the last component of `path`.
+    /// An attachment named after the last component of `path`, typed from
+    /// its name and, for names nothing is known of, from its bytes.
     pub fn from_path(path: &Path, bytes: Vec<u8>) -> Attachment {
         let name = path
             .file_name()
@@ -30,9 +32,27 @@ impl Attachment {
             .unwrap_or_else(|| path.display().to_string());
         Attachment {
             name,
-            mime: mime_type(path),
+            mime: content_type(path, &bytes),
             bytes,
         }
+    }
+}
+
+/// The Content-Type of a file: from its name when the name is known
+/// (`report.pdf`), else from its bytes: a cron log or a `notes` file that
+/// is text (UTF-8, so ASCII too, without NULs) is `text/plain;
+/// charset=utf-8`, which a mail program shows inline, rather than
+/// `application/octet-stream`, which it offers only to save. Known text
+/// types that are valid UTF-8 say so too.
+pub fn content_type(path: &Path, bytes: &[u8]) -> String {
+    let is_text = !bytes.is_empty() && !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok();
+    match mime_guess::from_path(path).first() {
+        Some(known) if known.type_() == mime_guess::mime::TEXT && is_text => {
+            format!("{}; charset=utf-8", known.essence_str())
+        }
+        Some(known) => known.essence_str().to_string(),
+        None if is_text => "text/plain; charset=utf-8".to_string(),
+        None => "application/octet-stream".to_string(),
     }
 }
 
@@ -146,6 +166,32 @@ mod tests {
         assert_eq!(
             (a.name.as_str(), a.mime.as_str()),
             ("scan.tif", "image/tiff")
+        );
+    }
+
+    #[test]
+    fn text_without_a_known_name_is_sniffed() {
+        let typed = |name: &str, bytes: &[u8]| content_type(Path::new(name), bytes);
+        assert_eq!(
+            typed("cron-output", b"job ran\n"),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(
+            typed("notes.log", "café\n".as_bytes()),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(typed("a.txt", b"plain"), "text/plain; charset=utf-8");
+        assert_eq!(typed("a.txt", &[0xe9, b'x']), "text/plain");
+        assert_eq!(typed("blob", b"a\0b"), "application/octet-stream");
+        assert_eq!(typed("blob", &[0xff, 0xfe]), "application/octet-stream");
+        assert_eq!(typed("empty", b""), "application/octet-stream");
+        assert_eq!(typed("scan.pdf", b"%PDF-1.4 text-like"), "application/pdf");
+        let part = Attachment::from_path(Path::new("report"), b"all ok\n".to_vec());
+        let bytes = build(&draft(vec![part])).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("filename=\"report\"\r\nContent-Type: text/plain; charset=utf-8\r\n"),
+            "{text}"
         );
     }
 
