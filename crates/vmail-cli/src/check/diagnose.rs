@@ -781,6 +781,49 @@ mod tests {
         );
     }
 
+    /// The verdict ends with the advice the daemon writes in a job's log:
+    /// one table, the same words in both places.
+    #[test]
+    fn verdicts_end_with_the_tables_advice() {
+        let settings = SmtpSettings::plain("mail.example.com", 587);
+        let errors = [
+            SmtpError::Helo {
+                reply: reply(501, (5, 5, 4), "bad name"),
+            },
+            SmtpError::StartTlsNotOffered { port: 587 },
+            SmtpError::PlaintextAuthRefused,
+            SmtpError::AuthRejected {
+                mechanism: "LOGIN",
+                reply: reply(535, (5, 7, 8), "bad"),
+            },
+            SmtpError::AuthBadChallenge {
+                mechanism: "CRAM-MD5",
+                reply: reply(334, (0, 0, 0), "%%%"),
+            },
+            SmtpError::MailFrom {
+                reply: reply(553, (5, 7, 1), "not yours"),
+            },
+            SmtpError::Recipient {
+                address: "nobody@example.com".into(),
+                reply: reply(550, (5, 1, 1), "unknown"),
+            },
+            SmtpError::Pop {
+                host: "pop.example.com".into(),
+                port: 110,
+                command: "PASS",
+                response: "-ERR denied".into(),
+            },
+        ];
+        for error in errors {
+            let advice = error.advice().map(|a| a.to_string()).unwrap_or_default();
+            let verdict = text(error, &settings);
+            assert!(
+                !advice.is_empty() && verdict.ends_with(&advice),
+                "{verdict}"
+            );
+        }
+    }
+
     #[test]
     fn plaintext_auth_refused_says_token_when_oauth_is_set() {
         let mut settings = SmtpSettings::plain("127.0.0.1", 25);
