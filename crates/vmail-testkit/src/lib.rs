@@ -11,4 +11,5 @@
 
 pub mod fault;
 pub mod oauth;
+pub mod process;
 pub mod servers;

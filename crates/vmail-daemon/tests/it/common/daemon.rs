@@ -2,11 +2,14 @@
 //! temp folder and always stopped by its PID.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use vmail_testkit::process::Vmaild;
+pub use vmail_testkit::process::wait_for;
+
+/// vmaild on a configuration in a temp folder (`vsisrv.ini`, `spool/`),
+/// the shared [`Vmaild`] with this crate's binary.
 pub struct Daemon {
-    pub child: Child,
+    vmaild: Vmaild,
     pub dir: PathBuf,
 }
 
@@ -21,92 +24,42 @@ pub fn write_config(dir: &Path, extra_vmail: &str) -> PathBuf {
 
 impl Daemon {
     pub fn start(dir: &Path) -> Daemon {
-        let stderr = std::fs::File::create(dir.join("vmaild.stderr")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_vmaild"))
-            .arg("--config")
-            .arg(dir.join("vsisrv.ini"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let daemon = Daemon {
-            child,
+        let vmaild = Vmaild::start(
+            Path::new(env!("CARGO_BIN_EXE_vmaild")),
+            &dir.join("vsisrv.ini"),
+            &dir.join("spool"),
+            &dir.join("vmaild.stderr"),
+        );
+        Daemon {
+            vmaild,
             dir: dir.to_path_buf(),
-        };
-        daemon.wait_for_log("ready:");
-        daemon
+        }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.vmaild.pid()
     }
 
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} failed");
+        self.vmaild.signal(name);
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("spool/logs/vmail")).unwrap_or_default()
+        self.vmaild.log()
     }
 
     /// Waits, bounded, until the daemon log contains `text`.
     pub fn wait_for_log(&self, text: &str) {
-        wait_for(
-            &format!("`{text}` in the daemon log"),
-            || self.log().contains(text),
-            || self.log(),
-        );
+        self.vmaild.wait_for_log(text);
     }
 
     /// SIGTERM, then a bounded wait for the exit status.
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vmaild did not stop within 20 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn stop(self) -> std::process::ExitStatus {
+        self.vmaild.stop()
     }
 
-    pub fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Polls `done` every 20 ms for at most 20 s; on timeout panics with `what`
-/// and the context `show` returns.
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool, show: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            show()
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    pub fn kill9(self) {
+        self.vmaild.kill9();
     }
 }
 
