@@ -7,9 +7,9 @@ use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Component, Path, PathBuf};
 
-use lettre::message::{Mailbox, Mailboxes};
 use vmail_core::Envelope;
-use vmail_message::{Attachment, Draft, MimeError, Stamp, address, mime};
+use vmail_message::address::{self, Mailbox, Mailboxes};
+use vmail_message::{Attachment, Draft, MimeError, Stamp, mime};
 
 use crate::drops::{Prepared, open_beneath};
 use crate::error::{DropError, NamedFileError};
