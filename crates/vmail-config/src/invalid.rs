@@ -28,6 +28,8 @@ pub(crate) enum Invalid {
     Count { value: String, min: usize },
     #[error("\"{value}\" is not an email address (user@domain)")]
     Address { value: String },
+    #[error("\"{value}\" is not a domain (a domain name such as example.com, without @)")]
+    Domain { value: String },
     /// A host with a port after it: the port has its own key.
     #[error(
         "\"{value}\" is not a host name (a host name or IP address; the port goes in mail-port; file:DIR captures mail into DIR)"

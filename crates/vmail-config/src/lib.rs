@@ -83,6 +83,13 @@ pub struct Config {
     pub delivery: Delivery,
     /// `[VMAIL] from`: the default envelope sender (`vmail@<hostname>`).
     pub from: String,
+    /// `[VMAIL] admin-address`: where every recipient without a domain
+    /// (`root`, what cron mails) goes; unset: such recipients take
+    /// `local-domain`, or are refused without it.
+    pub admin_address: Option<String>,
+    /// `[VMAIL] local-domain`: appended to a sender name without a domain,
+    /// and to a recipient name when `admin-address` is unset.
+    pub local_domain: Option<String>,
     /// `[VMAIL] max-connections`: SMTP sessions at once (4).
     pub max_connections: usize,
     /// `[VMAIL] retry-min`, `retry-max`, `max-lifetime` (60s, 1h, 5d).

@@ -12,6 +12,8 @@ pub(crate) const VMAIL_KEYS: &[&str] = &[
     "ca-file",
     "helo-name",
     "from",
+    "admin-address",
+    "local-domain",
     "auth-type",
     "auth-rsp",
     "auth-delim",

@@ -142,6 +142,24 @@ pub(crate) fn address(value: &str) -> Result<String, Invalid> {
     }
 }
 
+/// A domain name for `local-domain`: letters, digits, `-` and dots, no
+/// `@` (a full address there is the usual slip: say so).
+pub(crate) fn domain(value: &str) -> Result<String, Invalid> {
+    let labels_ok = value.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if labels_ok {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(Invalid::Domain {
+            value: value.to_string(),
+        })
+    }
+}
+
 /// A host name or an IP address, without a port.
 pub(crate) fn host(value: &str) -> Result<String, Invalid> {
     if value.parse::<std::net::IpAddr>().is_ok() {
@@ -250,5 +268,14 @@ mod tests {
                 .contains("mail-port")
         );
         assert!(host("smtp example").is_err());
+        assert_eq!(domain("Host.Example.com").unwrap(), "host.example.com");
+        for bad in [
+            "root@example.com",
+            "example..com",
+            ".example.com",
+            "ex ample.com",
+        ] {
+            assert!(domain(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -144,6 +144,12 @@ pub(crate) fn validate(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> 
             format!("vmail@{}", hostname()),
             values::address,
         ),
+        admin_address: cx
+            .get(&vmail, "admin-address", values::address)
+            .map(|s| s.value),
+        local_domain: cx
+            .get(&vmail, "local-domain", values::domain)
+            .map(|s| s.value),
         max_connections: cx.get_or(&vmail, "max-connections", 4, |v| values::count(v, 1)),
         retry: retry_policy(&mut cx, &vmail),
         debug: cx.get_or(&vmail, "debug", DebugLevel::Replies, debug_level),

@@ -248,7 +248,7 @@ fn risky_settings_and_unknown_names_are_warnings_with_their_line() {
             "DIR/vsisrv.ini:1: stray: is outside any section, ignored (put it under [VMAIL] or [VFXSCHED])",
             "DIR/vsisrv.ini:5: [VMAIL] mail-port: 25 is the plain SMTP port, but tls = implicit starts TLS before the greeting (465 for implicit TLS, or tls = starttls)",
             "DIR/vsisrv.ini:6: [VMAIL] tls-verify: is off: the server's certificate is not checked, so anyone on the way can read the mail and the password (tls-verify = yes)",
-            "DIR/vsisrv.ini:7: [VMAIL] colour: unknown key, ignored (known keys: mail-server, mail-port, tls, tls-verify, ca-file, helo-name, from, auth-type, auth-rsp, auth-delim, allow-plaintext-auth, pop-server, pop-port, pop-tls, pop-rsp, pop-delay, timeout, max-connections, retry-min, retry-max, max-lifetime, debug, max-debug-log, max-message-size, key-file, oauth-provider, oauth-grant, oauth-tenant, oauth-client-id, oauth-client-secret, oauth-key-file, oauth-user, oauth-scope, oauth-token-url, oauth-device-url)",
+            "DIR/vsisrv.ini:7: [VMAIL] colour: unknown key, ignored (known keys: mail-server, mail-port, tls, tls-verify, ca-file, helo-name, from, admin-address, local-domain, auth-type, auth-rsp, auth-delim, allow-plaintext-auth, pop-server, pop-port, pop-tls, pop-rsp, pop-delay, timeout, max-connections, retry-min, retry-max, max-lifetime, debug, max-debug-log, max-message-size, key-file, oauth-provider, oauth-grant, oauth-tenant, oauth-client-id, oauth-client-secret, oauth-key-file, oauth-user, oauth-scope, oauth-token-url, oauth-device-url)",
             "DIR/vsisrv.ini:8: [VMAIL] pop-rsp: is ignored because pop-server is not set",
             "DIR/vsisrv.ini:9: [FAX]: unknown section, ignored (vmail reads [VMAIL] and [VFXSCHED])",
             "DIR/vsisrv.ini:12: [VMAIL] mail-prot: unknown key, ignored (did you mean mail-port?)",
@@ -358,4 +358,33 @@ fn a_file_saved_by_a_windows_editor_loads() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(loaded.config.smtp().unwrap().port, 587);
     assert!(loaded.config.spool.ends_with("C:\\vsifax\\spool"));
+}
+
+#[test]
+fn local_names_keys_are_read_and_checked() {
+    let (_dir, loaded) = load_ok(
+        "[VMAIL]\nmail-server = smtp.example.com\nadmin-address = admin@example.com\nlocal-domain = Host.Example.com\n",
+    );
+    assert_eq!(
+        loaded.config.admin_address.as_deref(),
+        Some("admin@example.com")
+    );
+    assert_eq!(
+        loaded.config.local_domain.as_deref(),
+        Some("host.example.com")
+    );
+    let (_dir, loaded) = load_ok("[VMAIL]\nmail-server = smtp.example.com\n");
+    assert_eq!(
+        (loaded.config.admin_address, loaded.config.local_domain),
+        (None, None)
+    );
+    assert_eq!(
+        errors_of(
+            "[VMAIL]\nmail-server = smtp.example.com\nadmin-address = root\nlocal-domain = root@example.com\n"
+        ),
+        [
+            "DIR/vsisrv.ini:3: [VMAIL] admin-address: \"root\" is not an email address (user@domain)",
+            "DIR/vsisrv.ini:4: [VMAIL] local-domain: \"root@example.com\" is not a domain (a domain name such as example.com, without @)",
+        ]
+    );
 }
