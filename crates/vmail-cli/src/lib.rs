@@ -8,6 +8,8 @@
 //!   `check` ([`check`]: the mail server, step by step) and `oauth`
 //!   ([`oauth_cmd`]: login, status and forget of the OAuth2 tokens);
 //! * `vmail-sendmail` ([`sendmail`]): the sendmail-compatible shim;
+//! * `vmail-postdrop` ([`postdrop`]): the setgid helper through which users
+//!   who cannot write the spool submit ([`local_submit`] picks the way);
 //! * `vmail-docgen` ([`docgen`]): man pages and shell completions.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -18,7 +20,9 @@ pub mod config_cmd;
 pub mod cover;
 pub mod docgen;
 pub mod finished;
+pub mod local_submit;
 pub mod oauth_cmd;
+pub mod postdrop;
 pub mod prompt;
 pub mod queue_cmd;
 pub mod sendmail;

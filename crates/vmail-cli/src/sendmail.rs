@@ -8,6 +8,7 @@
 //! folder's), one line appended to the job's log. Exit codes follow
 //! sysexits(3).
 
+use crate::local_submit::{self, Failure, Route};
 use crate::sendmail_input::{self, InputError};
 use crate::setup;
 use clap::{ArgAction, Parser};
@@ -24,6 +25,7 @@ pub const EX_DATAERR: u8 = 65;
 pub const EX_NOUSER: u8 = 67;
 pub const EX_SOFTWARE: u8 = 70;
 pub const EX_TEMPFAIL: u8 = 75;
+pub const EX_NOPERM: u8 = 77;
 pub const EX_CONFIG: u8 = 78;
 
 /// The `-o` options accepted and ignored (by their first letters).
@@ -46,7 +48,9 @@ Accepted and ignored: -oe*, -od*, -om, -oL*, -B TYPE, -N DSN, -R RET, -V ID,
 -v, -n, -U, -h N, -L TAG, -O OPTION=VALUE, -bm, -bi.
 Exit codes (sysexits): 64 usage, 65 bad message or address, 67 address
 without a domain, 70 internal error, 75 spool not writable (try again),
-78 configuration error."
+77 not permitted, 78 configuration error.
+A user who cannot write the spool submits through vmail-postdrop (setgid
+vmail), which reads only /etc/vmail/vsisrv.ini."
 )]
 pub struct Cli {
     /// Take the recipients from the To, Cc and Bcc fields too (Bcc is removed)
@@ -164,38 +168,44 @@ fn usage_error(err: &clap::Error) -> String {
 /// Runs a parsed command line with the message on `input`.
 pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
     let ignore_dots = check_options(cli)?;
-    let config =
-        setup::load_config(cli.config.as_deref()).map_err(|e| fail(EX_CONFIG, format!("{e:#}")))?;
-    match cli.mode.as_str() {
-        "m" => {}
-        "p" => return list_queue(&config),
-        "i" => return Ok(()),
-        "s" => {
+    let route = local_submit::route(cli.config.as_deref())
+        .map_err(|e| fail(EX_CONFIG, format!("{e:#}")))?;
+    match (cli.mode.as_str(), &route) {
+        ("m", _) => {}
+        ("p", Route::Direct(config)) => return list_queue(config),
+        ("p", Route::Postdrop(_)) => {
+            return Err(fail(
+                EX_NOPERM,
+                "-bp: only root and the vmail user may list the queue (vfxadmin queue list)",
+            ));
+        }
+        ("i", _) => return Ok(()),
+        ("s", _) => {
             return Err(fail(
                 EX_USAGE,
                 "-bs (SMTP on standard input) is not supported; give the message on standard input",
             ));
         }
-        "d" => {
+        ("d", _) => {
             return Err(fail(
                 EX_USAGE,
                 "-bd: vmail-sendmail is not a daemon; vmaild is",
             ));
         }
-        other => {
+        (other, _) => {
             return Err(fail(
                 EX_USAGE,
                 format!("-b{other} is not supported (only -bm, -bp, -bi)"),
             ));
         }
     }
-    let message = sendmail_input::read_message(input, ignore_dots, config.max_message_size)
+    let message = sendmail_input::read_message(input, ignore_dots, route.max_message_size())
         .map_err(|e| match e {
             InputError::TooLarge { limit } => fail(EX_DATAERR, format!("the message is over [VMAIL] max-message-size ({limit} bytes); nothing was queued")),
             InputError::Io(why) => fail(EX_SOFTWARE, format!("cannot read the message: {why}")),
         })?;
     let parts = header::split(&message);
-    let envelope = envelope(cli, &config.from, &parts)?;
+    let envelope = envelope(cli, route.default_from(), &parts)?;
     let sender = Sender {
         address: &envelope.from,
         full_name: cli.full_name.as_deref(),
@@ -203,7 +213,7 @@ pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
     let mut queued = added_fields(&parts.header, sender, &Stamp::now(), parts.eol);
     queued.extend_from_slice(&parts.kept);
     queued.extend_from_slice(&parts.body);
-    submit(&config, &envelope, &queued)
+    submit(&route, &envelope, &queued)
 }
 
 /// Checks the `-o` options; returns whether dots are ignored (-i or -oi).
@@ -281,26 +291,21 @@ fn checked(text: &str, what: &str) -> Result<String, Exit> {
     })
 }
 
-fn submit(config: &vmail_config::Config, envelope: &Envelope, message: &[u8]) -> Result<(), Exit> {
-    let spool = vmail_spool::Spool::open(&config.spool).map_err(|e| {
-        fail(
-            EX_TEMPFAIL,
-            format!("cannot open the spool {}: {e}", config.spool.display()),
-        )
-    })?;
+/// Queues the job (directly or through `vmail-postdrop`, see
+/// [`local_submit`]); the log's first line travels in the queue entry
+/// (vmaild writes it at the first attempt): one file per submission.
+fn submit(route: &Route, envelope: &Envelope, message: &[u8]) -> Result<(), Exit> {
     let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
-    // The log's first line travels in the queue entry (vmaild writes it at
-    // the first attempt): one file created per submission, not two.
     let note = format!(
         "submitted by vmail-sendmail (uid {uid}) to {}",
         envelope.recipients.join(", ")
     );
-    spool
-        .submit_noted(envelope, Some(&note), message, config.max_message_size)
+    route
+        .submit(envelope, &note, message)
         .map_err(|e| match e {
-            vmail_spool::SpoolError::TooLarge { .. }
-            | vmail_spool::SpoolError::BadEnvelope { .. } => fail(EX_DATAERR, e.to_string()),
-            other => fail(EX_TEMPFAIL, other.to_string()),
+            Failure::Data(why) => fail(EX_DATAERR, why),
+            Failure::Spool(why) => fail(EX_TEMPFAIL, why),
+            Failure::Helper(code) => fail(code, e.to_string()),
         })?;
     Ok(())
 }

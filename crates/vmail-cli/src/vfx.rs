@@ -5,14 +5,15 @@
 
 use crate::compose::{self, Document};
 use crate::cover::{self, CoverFields};
+use crate::local_submit;
 use crate::setup;
 use anyhow::{anyhow, bail};
 use clap::Parser;
+use lettre::message::Mailbox;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vmail_core::Envelope;
-use vmail_message::address::{self, Mailbox};
-use vmail_message::{Draft, MimeError, Stamp, mime};
+use vmail_message::{Draft, MimeError, Stamp, address, mime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -89,11 +90,11 @@ pub fn main() -> ExitCode {
 
 /// Checks everything, queues the job, returns its id.
 pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
-    let config = setup::load_config(cli.config.as_deref())?;
+    let route = local_submit::route(cli.config.as_deref())?;
     let to = recipients(&cli.to)?;
-    let from_text = cli.from.as_deref().unwrap_or(&config.from);
+    let from_text = cli.from.as_deref().unwrap_or(route.default_from());
     let from = address::mailbox(from_text).map_err(|e| anyhow!("{e} (the sender)"))?;
-    let documents = compose::read_documents(&cli.files, config.max_message_size)?;
+    let documents = compose::read_documents(&cli.files, route.max_message_size())?;
     let subject = cli
         .subject
         .clone()
@@ -115,19 +116,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
         MimeError::BadType { .. } => anyhow!("{e}"),
         MimeError::Build(_) => anyhow!("cannot build the message: {e}"),
     })?;
-    let spool = setup::open_spool(&config)?;
     let envelope = Envelope::new(
         draft.from.email.to_string(),
         draft.to.iter().map(|m| m.email.to_string()).collect(),
     );
     let note = submission_note(&envelope, &documents, message.len());
-    let id = spool
-        .submit_noted(
-            &envelope,
-            Some(&note),
-            message.as_slice(),
-            config.max_message_size,
-        )
+    // The user's files were read above, as the user; only bytes go on.
+    let id = route
+        .submit(&envelope, &note, message.as_slice())
         .map_err(|e| anyhow!("{e}"))?;
     Ok(id)
 }

@@ -144,12 +144,12 @@ mod state;
 mod submit;
 
 pub use entry::{EnvelopeError, Header, HeaderError, read_header};
-pub use error::{Corrupt, IngestError, SpoolError};
+pub use error::{Corrupt, IngestError, NotPermitted, SpoolError};
 pub use fsutil::{DIR_MODE, FILE_MODE};
 pub use joblog::JobLog;
 pub use maildrop::{
-    Ids, MAILDROP_FILE_MODE, MAILDROP_MODE, MaildropError, Submitter, deposit, user_name,
-    write_submission,
+    Ids, MAILDROP_FILE_MODE, MAILDROP_MODE, MaildropError, Submitter, deposit, open_dir_no_follow,
+    open_no_follow, user_name, write_submission,
 };
 pub use queue::{JobLock, MessageReader, QueuedJob};
 pub use spool::{Recovery, Spool, SpoolLock};

@@ -231,6 +231,23 @@ pub(crate) fn ensure_dir(path: &Path) -> Result<(), SpoolError> {
     Ok(())
 }
 
+/// Opens a file read-only without following a link or waiting on a FIFO
+/// (for the helper's fixed configuration path).
+pub fn open_no_follow(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, Mode::empty())
+        .map(File::from)
+        .map_err(io::Error::from)
+}
+
+/// Opens a folder without following a link (for [`deposit`]'s `dir`).
+pub fn open_dir_no_follow(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, Mode::empty())
+        .map(File::from)
+        .map_err(io::Error::from)
+}
+
 /// A maildrop file's submitter, as the daemon establishes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitter {
