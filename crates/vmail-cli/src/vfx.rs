@@ -9,11 +9,11 @@ use crate::local_submit;
 use crate::setup;
 use anyhow::{anyhow, bail};
 use clap::Parser;
-use lettre::message::Mailbox;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vmail_core::Envelope;
-use vmail_message::{Draft, MimeError, Stamp, address, mime};
+use vmail_message::address::{self, Mailbox};
+use vmail_message::{Draft, MimeError, Stamp, mime};
 
 #[derive(Debug, Parser)]
 #[command(
