@@ -76,6 +76,18 @@ impl Systemd {
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     }
 
+    /// Asks systemd not to kill the drain for `more` from now
+    /// (`EXTEND_TIMEOUT_USEC`, systemd 236 and later). The unit's
+    /// `TimeoutStopSec` is shorter than the longest drain (twice the SMTP
+    /// `timeout`), so the scheduler sends this when the drain starts and
+    /// again on each of its wakes while sessions are busy: systemd waits for
+    /// as long as vmaild is really draining, and no longer, because an
+    /// extension that is not renewed runs out. Older systemd ignores it.
+    pub fn extend_stop(&self, more: Duration) {
+        let usec = u32::try_from(more.as_micros()).unwrap_or(u32::MAX);
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::ExtendTimeoutUsec(usec)]);
+    }
+
     /// The watchdog ping; sent from the scheduler loop, so a scheduler that
     /// hangs stops pinging and systemd restarts it.
     pub fn alive(&self) {

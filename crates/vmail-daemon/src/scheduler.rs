@@ -43,6 +43,9 @@ const LOAD_CHUNK: usize = 2_000;
 const RESCAN: Duration = Duration::from_secs(60);
 const INGEST_RETRY: Duration = Duration::from_secs(5);
 const INGEST_RETRY_MAX: Duration = Duration::from_secs(60);
+/// What systemd is asked to wait beyond the drain's own deadline: time to
+/// log, release the pid lock and exit after the last session is given up.
+const DRAIN_NOTIFY_MARGIN: Duration = Duration::from_secs(10);
 
 /// Everything the scheduler reacts to, one at a time, in the order it
 /// happened: the watcher's hints, the signals, what its background work
@@ -316,13 +319,17 @@ impl<D: Deliver> Scheduler<D> {
                 );
                 return true;
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 warn!(
                     "stopping with {} session(s) still busy; their jobs stay queued and may be sent again",
                     self.workers.len()
                 );
                 return true;
             }
+            // Renewed on every wake (at least every 5 s, see `next_wake`).
+            self.systemd
+                .extend_stop(deadline.duration_since(now) + DRAIN_NOTIFY_MARGIN);
             return false;
         }
         let idle = self.workers.is_empty()
@@ -480,6 +487,7 @@ impl<D: Deliver> Scheduler<D> {
                     self.workers.len()
                 );
                 self.systemd.stopping();
+                self.systemd.extend_stop(bound + DRAIN_NOTIFY_MARGIN);
                 self.draining = Some(Instant::now() + bound);
             }
             Control::Shutdown => info!("still stopping: {} session(s) busy", self.workers.len()),
@@ -541,7 +549,11 @@ impl<D: Deliver> Scheduler<D> {
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
             let chunks = (FIRST_INGEST_CHUNK, INGEST_CHUNK);
-            let left = crate::pickup::ingest_drops(&spool, &from, limit, chunks, |ids| {
+            let mut left = crate::pickup::ingest_drops(&spool, &from, limit, chunks, |ids| {
+                let _ = events.blocking_send(SchedulerEvent::Picked(ids));
+            });
+            // Local users' submissions (vmail-postdrop): untrusted, checked one by one.
+            left += crate::pickup::ingest_maildrop(&spool, limit, |ids| {
                 let _ = events.blocking_send(SchedulerEvent::Picked(ids));
             });
             let _ = events.blocking_send(SchedulerEvent::PickupDone { left });

@@ -81,3 +81,114 @@ fn ready_status_watchdog_and_stopping_reach_systemd() {
     };
     assert!(status.success());
 }
+
+/// The `EXTEND_TIMEOUT_USEC=` values in what systemd received, in order.
+fn extensions(seen: &str) -> Vec<u64> {
+    seen.lines()
+        .filter_map(|line| line.strip_prefix("EXTEND_TIMEOUT_USEC="))
+        .map(|usec| usec.trim().parse().unwrap())
+        .collect()
+}
+
+/// SIGTERM with a session hung in DATA: the drain may last twice `timeout`
+/// (here 16 s; 120 s with the default 60 s, beyond the unit's
+/// `TimeoutStopSec=90`), so vmaild asks systemd for the whole drain plus a
+/// margin when it starts draining, and renews the request while it waits.
+/// The hung session ends at its own `timeout` and vmaild exits 0.
+#[test]
+fn a_long_drain_asks_systemd_for_more_time_and_renews_it() {
+    use vmail_testkit::fault::{FaultServer, Script};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(FaultServer::start(
+            Script::new().stall_message_containing("HANG-ME"),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("vsisrv.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[VMAIL]\nmail-server = 127.0.0.1\nmail-port = {}\ntls = none\n\
+             from = fax@example.test\ntimeout = 8s\n\
+             [VFXSCHED]\nspool = spool\ndebug = On\n",
+            server.port()
+        ),
+    )
+    .unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmaild"))
+        .arg("--config")
+        .arg(&ini)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = String::new();
+    read_until(&socket, &mut seen, "READY=1");
+    drop_eml(&dir.path().join("spool"), "hang.eml", &eml("HANG-ME"));
+    let daemon_log =
+        || std::fs::read_to_string(dir.path().join("spool/logs/vmail")).unwrap_or_default();
+    wait_for(
+        "the session to hang in DATA",
+        || server.received("DATA"),
+        daemon_log,
+    );
+
+    let asked = Instant::now();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    read_until(&socket, &mut seen, "EXTEND_TIMEOUT_USEC=");
+    let first = extensions(&seen)[0];
+    assert!(
+        (26_000_000..=26_500_000).contains(&first),
+        "the first extension is the drain's 16 s and a 10 s margin: {first} µs\n{seen}"
+    );
+    // Renewed within the drain's 5 s wakes, counting down from the deadline.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while extensions(&seen).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the extension was not renewed:\n{seen}"
+        );
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = socket.recv(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            seen.push('\n');
+        }
+    }
+    let renewed = extensions(&seen)[1];
+    assert!(
+        renewed < first && renewed > 10_000_000,
+        "the renewal covers what is left of the drain: {renewed} µs after {first} µs\n{seen}"
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "vmaild did not exit after SIGTERM:\n{}",
+            daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}\n{}", daemon_log());
+    assert!(
+        daemon_log().contains("waiting up to 16s for 1 busy session(s)"),
+        "{}",
+        daemon_log()
+    );
+}
