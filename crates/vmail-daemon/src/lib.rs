@@ -36,12 +36,14 @@ use vmail_core::DebugLevel;
 use vmail_spool::{Spool, SpoolError};
 use worker::WorkerContext;
 
-/// Why vmaild could not start. Each names what to fix.
+/// Why vmaild could not start. Each names what to fix, and each text holds
+/// its whole cause: print it with `{}`, not as a chain of sources (the
+/// spool's `Permission denied` came out three times that way).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{0}")]
     Config(ConfigErrors),
-    #[error("{0}")]
+    #[error(transparent)]
     Spool(#[from] SpoolError),
     #[error("cannot open the daemon log {path}: {source}")]
     Log {
@@ -166,6 +168,7 @@ fn reloader(
 pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
     let spool = Spool::open(&config.spool)?;
     let _lock = spool.lock()?;
+    spool.check_writable()?;
     let (log, filter) = init_logging(&config, &spool)?;
     let recovery = spool.recover()?;
     info!(

@@ -54,6 +54,10 @@ fn run(config: vmail_config::Config, mode: Mode) -> anyhow::Result<usize> {
         .thread_name("vmaild")
         .build()
         .context("cannot start the async runtime")?;
-    let exit = runtime.block_on(vmail_daemon::run(config, mode))?;
+    // A StartError's text already ends with its cause: printed as a chain
+    // of sources, the cause would repeat.
+    let exit = runtime
+        .block_on(vmail_daemon::run(config, mode))
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     Ok(exit.remaining)
 }

@@ -26,6 +26,10 @@ pub enum SpoolError {
     WritableByOthers { path: PathBuf, mode: u32 },
     #[error("{} is not a directory; the spool needs a directory there", path.display())]
     NotADirectory { path: PathBuf },
+    /// The spool is not this process's to write (boxed: the details are
+    /// large and rare).
+    #[error(transparent)]
+    NotPermitted(Box<NotPermitted>),
     #[error("vmaild is already running on {} ({})", spool.display(), describe_pid(*pid))]
     AlreadyRunning { spool: PathBuf, pid: Option<u32> },
     #[error("the message is {size} bytes, over the limit of {limit} bytes; nothing was queued")]
@@ -38,6 +42,41 @@ pub enum SpoolError {
     InvalidId(#[from] InvalidJobId),
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
+}
+
+/// The spool (or a folder or file in it) is not this process's to
+/// write: typically left root-owned by a run as root. The text names
+/// the path, its owner and the `chown` that gives the tree to the user
+/// the process runs as. The io error is not kept as a source: its
+/// whole content is "Permission denied", which the text already says.
+#[derive(Debug, Error)]
+#[error(
+    "cannot {action} {}: permission denied for {user}, the user this runs as \
+     ({} belongs to {owner}, {}); give the spool to {user} with `chown -R {user}:{group} {}`",
+    path.display(),
+    owned.display(),
+    describe_mode(*mode),
+    root.display()
+)]
+pub struct NotPermitted {
+    pub action: &'static str,
+    pub path: PathBuf,
+    /// The path whose owner is shown: `path`, or its folder when
+    /// `path` cannot be seen.
+    pub owned: PathBuf,
+    /// `user:group` of `owned`.
+    pub owner: String,
+    pub mode: Option<u32>,
+    pub user: String,
+    pub group: String,
+    pub root: PathBuf,
+}
+
+fn describe_mode(mode: Option<u32>) -> String {
+    match mode {
+        Some(mode) => format!("mode {mode:04o}"),
+        None => "mode unknown".to_string(),
+    }
 }
 
 fn describe_pid(pid: Option<u32>) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use vmail_core::JobId;
 
-use crate::error::SpoolError;
+use crate::error::{NotPermitted, SpoolError};
 use crate::fsutil::{self, FILE_MODE};
 
 /// The folders under the spool root, in the order they are created.
@@ -93,6 +93,11 @@ impl Spool {
     /// the folders inside may not.
     pub fn open(root: impl AsRef<Path>) -> Result<Spool, SpoolError> {
         let root = root.as_ref().to_path_buf();
+        Spool::open_dirs(&root).map_err(|err| explain_denied(&root, err))
+    }
+
+    fn open_dirs(root: &Path) -> Result<Spool, SpoolError> {
+        let root = root.to_path_buf();
         match fs::metadata(&root) {
             Ok(meta) => fsutil::check_dir(&root, &meta)?,
             Err(err) if err.kind() == io::ErrorKind::NotFound => fsutil::ensure_dir(&root)?,
@@ -165,9 +170,32 @@ impl Spool {
             .join(format!("{what}.{}.{nonce:016x}", std::process::id()))
     }
 
+    /// Checks that this process may create and remove files in the spool
+    /// root and in each of its folders, before the daemon starts work: a
+    /// tree left root-owned (a first run as root, then the unit's
+    /// `User=vmail`) is refused once, at start, with the folder, its owner
+    /// and the `chown` to run ([`SpoolError::NotPermitted`]), rather than
+    /// failing job by job later.
+    pub fn check_writable(&self) -> Result<(), SpoolError> {
+        use rustix::fs::{Access, access};
+        let folders = std::iter::once(self.root.clone()).chain(DIRS.map(|dir| self.root.join(dir)));
+        for folder in folders {
+            if let Err(errno) = access(&folder, Access::WRITE_OK | Access::EXEC_OK) {
+                let err = SpoolError::io("write in", &folder)(errno.into());
+                return Err(explain_denied(&self.root, err));
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the pid lock (`vmaild.pid`). A second holder, in this process
     /// or another, gets [`SpoolError::AlreadyRunning`] naming the pid.
     pub fn lock(&self) -> Result<SpoolLock, SpoolError> {
+        self.lock_pid_file()
+            .map_err(|err| explain_denied(&self.root, err))
+    }
+
+    fn lock_pid_file(&self) -> Result<SpoolLock, SpoolError> {
         let path = self.root.join("vmaild.pid");
         let mut file = OpenOptions::new()
             .read(true)
@@ -208,6 +236,10 @@ impl Spool {
     /// directory"). A temp name carries its writer's pid: a file of a
     /// process that is still alive, modified within the last hour, stays.
     pub fn recover(&self) -> Result<Recovery, SpoolError> {
+        self.repair().map_err(|err| explain_denied(&self.root, err))
+    }
+
+    fn repair(&self) -> Result<Recovery, SpoolError> {
         let mut recovery = Recovery {
             temp_removed: self.empty_tmp()?,
             ..Recovery::default()
@@ -256,6 +288,78 @@ impl Spool {
         }
         Ok(removed)
     }
+}
+
+/// A `Permission denied` from the spool's own I/O, turned into the error
+/// that says whose the path is, who this process is and the `chown` that
+/// fixes the tree under `root`; any other error is returned as it is.
+fn explain_denied(root: &Path, err: SpoolError) -> SpoolError {
+    use std::os::unix::fs::MetadataExt;
+    let SpoolError::Io {
+        action,
+        path,
+        source,
+    } = err
+    else {
+        return err;
+    };
+    if source.kind() != io::ErrorKind::PermissionDenied {
+        return SpoolError::Io {
+            action,
+            path,
+            source,
+        };
+    }
+    // The path itself, or the folder that keeps it from being seen or made.
+    let folder = path.parent().unwrap_or(root).to_path_buf();
+    let (owned, meta) = match fs::metadata(&path) {
+        Ok(meta) => (path.clone(), Some(meta)),
+        Err(_) => {
+            let meta = fs::metadata(&folder).ok();
+            (folder, meta)
+        }
+    };
+    let owner = meta.as_ref().map_or_else(
+        || "an unknown owner".to_string(),
+        |meta| format!("{}:{}", user_name(meta.uid()), group_name(meta.gid())),
+    );
+    // /proc/self belongs to the effective user and group of the process.
+    let me = fs::metadata("/proc/self").ok();
+    SpoolError::NotPermitted(Box::new(NotPermitted {
+        action,
+        path,
+        owned,
+        owner,
+        mode: meta.map(|meta| meta.mode() & 0o7777),
+        user: me
+            .as_ref()
+            .map_or_else(|| "vmail".to_string(), |me| user_name(me.uid())),
+        group: me.map_or_else(|| "vmail".to_string(), |me| group_name(me.gid())),
+        root: root.to_path_buf(),
+    }))
+}
+
+/// The name of user `uid` in `/etc/passwd`, or the number.
+fn user_name(uid: u32) -> String {
+    account_name("/etc/passwd", uid).unwrap_or_else(|| uid.to_string())
+}
+
+/// The name of group `gid` in `/etc/group`, or the number.
+fn group_name(gid: u32) -> String {
+    account_name("/etc/group", gid).unwrap_or_else(|| gid.to_string())
+}
+
+/// The name with id `id` in a passwd(5)- or group(5)-shaped file (local
+/// accounts only: a directory service's names come out as numbers, which
+/// `chown` takes as well).
+fn account_name(file: &str, id: u32) -> Option<String> {
+    let text = fs::read_to_string(file).ok()?;
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let found: u32 = fields.nth(1)?.parse().ok()?;
+        (found == id && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// A temp file older than this is a leftover whatever its name says (pids

@@ -31,6 +31,7 @@ mod vmaild_disk_full;
 mod vmaild_drop_tricks;
 mod vmaild_fault_matrix;
 mod vmaild_kill9_loses_no_job;
+mod vmaild_names_the_chown_for_a_root_owned_spool;
 mod vmaild_picks_up_a_dropped_job;
 mod vmaild_pop_before_smtp_secrets;
 mod vmaild_refuses_a_second_instance;

@@ -1,5 +1,5 @@
 //! Two daemons on one spool would send every job twice: the second refuses
-//! and names the first one's pid.
+//! and names the first one's pid, once.
 use crate::common::daemon;
 
 use daemon::*;
@@ -17,6 +17,14 @@ fn the_second_vmaild_names_the_running_one() {
         .unwrap();
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains(&format!("pid {}", first.pid())), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "vmaild: vmaild is already running on {} (pid {})\n",
+            dir.path().join("spool").display(),
+            first.pid()
+        ),
+        "said once, with the pid"
+    );
     assert!(first.stop().success());
 }
