@@ -59,6 +59,38 @@ pub fn ingest_drops(
     left
 }
 
+/// Queues the local users' submissions in `maildrop/` (written by
+/// `vmail-postdrop`), one by one: each is untrusted input, checked by the
+/// spool and quarantined with its reason when it fails. Returns how many
+/// stay because the spool failed.
+pub fn ingest_maildrop(spool: &Spool, limit: u64, mut committed: impl FnMut(Vec<JobId>)) -> usize {
+    let files = match spool.maildrops() {
+        Ok(files) => files,
+        Err(err) => {
+            warn!("cannot read the maildrop folder: {err}");
+            return 1;
+        }
+    };
+    let mut left = 0;
+    for path in files {
+        match spool.ingest_maildrop(&path, limit) {
+            Ok((id, submitter)) => {
+                info!(job = %id, "picked up from maildrop/, submitted by {submitter}");
+                committed(vec![id]);
+            }
+            Err(IngestError::Quarantined(corrupt)) => warn!("quarantined: {corrupt}"),
+            Err(IngestError::Spool(err)) => {
+                warn!(
+                    "cannot queue {}, leaving it in maildrop/: {err}",
+                    path.display()
+                );
+                left += 1;
+            }
+        }
+    }
+    left
+}
+
 /// When each job is due and whether it is held. A job whose state cannot be
 /// read is reported and left out; the worker that next meets it sets the
 /// bad state aside without losing the message.

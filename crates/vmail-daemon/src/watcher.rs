@@ -5,7 +5,8 @@
 //! writing or renamed in; a bare create in `in/` is ignored because the
 //! writer may still be writing. In `queue/` a create is complete: `vfx` and
 //! the shim write the message in `tmp/`, fsync it, and hard-link it in
-//! whole (a fresh job has no state file yet). Events lost to an inotify overflow, or to a full
+//! whole (a fresh job has no state file yet). `maildrop/`, beside `in/`,
+//! is watched like it: `vmail-postdrop` renames a complete file in. Events lost to an inotify overflow, or to a full
 //! channel, turn into one rescan: the directory is the truth.
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
@@ -17,7 +18,7 @@ use vmail_core::JobId;
 /// What the watcher tells the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
-    /// Something complete arrived in the drop folder.
+    /// Something complete arrived in the drop folder or in `maildrop/`.
     Drop,
     /// A queue entry appeared or its state changed (`vfx`, `vfxadmin queue`).
     QueueChanged(JobId),
@@ -38,10 +39,13 @@ impl SpoolWatcher {
     ) -> notify::Result<SpoolWatcher> {
         let drop_dir = drop_dir.to_path_buf();
         let queue_dir = queue_dir.to_path_buf();
+        let maildrop = drop_dir.with_file_name("maildrop");
         let (watch_drop, watch_queue) = (drop_dir.clone(), queue_dir.clone());
+        let watch_maildrop = maildrop.clone();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
             let hint = match event {
-                Ok(event) => classify(&event, &drop_dir, &queue_dir),
+                Ok(event) => classify(&event, &drop_dir, &queue_dir)
+                    .or_else(|| classify(&event, &maildrop, &queue_dir)),
                 Err(_) => Some(Hint::Rescan),
             };
             if let Some(hint) = hint {
@@ -50,6 +54,11 @@ impl SpoolWatcher {
         })?;
         watcher.watch(&watch_drop, RecursiveMode::NonRecursive)?;
         watcher.watch(&watch_queue, RecursiveMode::NonRecursive)?;
+        // An older spool (or a test's) may have no maildrop/: no hints
+        // from it then, and the slow rescan still reads it if it appears.
+        if watch_maildrop.is_dir() {
+            watcher.watch(&watch_maildrop, RecursiveMode::NonRecursive)?;
+        }
         Ok(SpoolWatcher { _watcher: watcher })
     }
 }
@@ -140,6 +149,28 @@ mod tests {
         let _watcher = SpoolWatcher::start(&drop_dir, &queue_dir, tx).unwrap();
         std::fs::write(root.path().join("x.tmp"), "x").unwrap();
         std::fs::rename(root.path().join("x.tmp"), drop_dir.join("x.eml")).unwrap();
+        let hint = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("no hint within 5 s");
+        assert_eq!(hint, Some(Hint::Drop));
+    }
+
+    #[tokio::test]
+    async fn a_file_renamed_into_maildrop_is_a_drop() {
+        let root = tempfile::tempdir().unwrap();
+        let (drop_dir, queue_dir) = (root.path().join("in"), root.path().join("queue"));
+        let maildrop = root.path().join("maildrop");
+        for dir in [&drop_dir, &queue_dir, &maildrop] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let (tx, mut rx) = mpsc::channel(16);
+        let _watcher = SpoolWatcher::start(&drop_dir, &queue_dir, tx).unwrap();
+        std::fs::write(maildrop.join(".20261201-000000-00000000ab"), "x").unwrap();
+        std::fs::rename(
+            maildrop.join(".20261201-000000-00000000ab"),
+            maildrop.join("20261201-000000-00000000ab"),
+        )
+        .unwrap();
         let hint = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
             .await
             .expect("no hint within 5 s");
