@@ -9,7 +9,8 @@
 # everything under DIR, and writes DIR/servers.env for the tests
 # (crates/vmail-testkit/src/servers.rs reads it). Stop them with stop.sh DIR.
 #
-# Installs Debian's postfix, dovecot-core, dovecot-pop3d and openssl when they
+# Installs Debian's postfix, dovecot-core, dovecot-pop3d, openssl and s-nail (for the
+# local-user test: a mail program through vmail-sendmail) when they
 # are missing, without starting the system services. Runs as root.
 set -euo pipefail
 
@@ -46,7 +47,7 @@ USER3=special@example.test PASS3='p@ss w0rd:#;"x"\$%&!'
 # ---------------------------------------------------------------- packages
 install_packages() {
   local missing=() p
-  for p in postfix dovecot-core dovecot-pop3d openssl; do
+  for p in postfix dovecot-core dovecot-pop3d openssl s-nail; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
