@@ -16,9 +16,10 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vmail_core::Envelope;
+use vmail_message::envelope::{rewrite_local, rewrites_note};
 use vmail_message::fields::{Sender, added_fields};
 use vmail_message::header::{self, Parts};
-use vmail_message::{Stamp, address};
+use vmail_message::{LocalNames, Rewrite, Stamp, address};
 
 pub const EX_USAGE: u8 = 64;
 pub const EX_DATAERR: u8 = 65;
@@ -205,7 +206,7 @@ pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
             InputError::Io(why) => fail(EX_SOFTWARE, format!("cannot read the message: {why}")),
         })?;
     let parts = header::split(&message);
-    let envelope = envelope(cli, route.default_from(), &parts)?;
+    let (envelope, rewrites) = envelope(cli, route.default_from(), &local_names(&route), &parts)?;
     let sender = Sender {
         address: &envelope.from,
         full_name: cli.full_name.as_deref(),
@@ -213,7 +214,21 @@ pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
     let mut queued = added_fields(&parts.header, sender, &Stamp::now(), parts.eol);
     queued.extend_from_slice(&parts.kept);
     queued.extend_from_slice(&parts.body);
-    submit(&route, &envelope, &queued)
+    submit(&route, &envelope, &rewrites, &queued)
+}
+
+/// `[VMAIL] admin-address` and `local-domain` of the configuration this
+/// user reads. Through the helper there are none yet: `vmail-postdrop
+/// --settings` reports `from` and `max-message-size` only, so local names
+/// are refused there as before.
+pub(crate) fn local_names(route: &Route) -> LocalNames {
+    match route {
+        Route::Direct(config) => LocalNames::new(
+            config.admin_address.as_deref(),
+            config.local_domain.as_deref(),
+        ),
+        Route::Postdrop(_) => LocalNames::default(),
+    }
 }
 
 /// Checks the `-o` options; returns whether dots are ignored (-i or -oi).
@@ -233,17 +248,19 @@ fn check_options(cli: &Cli) -> Result<bool, Exit> {
 }
 
 /// The envelope: `-f` or `[VMAIL] from`; the arguments, and with `-t`
-/// the header's To, Cc and Bcc, each checked, duplicates dropped.
-fn envelope(cli: &Cli, default_from: &str, parts: &Parts) -> Result<Envelope, Exit> {
-    let from = match cli
+/// the header's To, Cc and Bcc; names without a domain rewritten as
+/// `[VMAIL] admin-address` and `local-domain` say (the rewrites returned
+/// for the job's log); then each address checked, duplicates dropped.
+fn envelope(
+    cli: &Cli,
+    default_from: &str,
+    names: &LocalNames,
+    parts: &Parts,
+) -> Result<(Envelope, Vec<Rewrite>), Exit> {
+    let given_from = cli
         .from
         .as_deref()
-        .map(|f| f.trim().trim_start_matches('<').trim_end_matches('>'))
-    {
-        Some("") => String::new(),
-        Some(from) => checked(from, "-f")?,
-        None => default_from.to_string(),
-    };
+        .map(|f| f.trim().trim_start_matches('<').trim_end_matches('>'));
     let mut wanted: Vec<String> = cli
         .recipients
         .iter()
@@ -254,8 +271,15 @@ fn envelope(cli: &Cli, default_from: &str, parts: &Parts) -> Result<Envelope, Ex
     if cli.extract {
         wanted.extend(vmail_message::envelope::header_recipients(&parts.header));
     }
+    let mut raw = Envelope::new(given_from.unwrap_or(default_from), wanted);
+    let rewrites = rewrite_local(&mut raw, names);
+    let from = match given_from {
+        Some("") => String::new(),
+        Some(_) => checked(&raw.from, "-f")?,
+        None => raw.from,
+    };
     let mut recipients: Vec<String> = Vec::new();
-    for rcpt in &wanted {
+    for rcpt in &raw.recipients {
         let address = checked(rcpt, "recipient")?;
         if !recipients
             .iter()
@@ -275,7 +299,7 @@ fn envelope(cli: &Cli, default_from: &str, parts: &Parts) -> Result<Envelope, Ex
             format!("no recipients: {hint}; nothing was queued"),
         ));
     }
-    Ok(Envelope::new(from, recipients))
+    Ok((Envelope::new(from, recipients), rewrites))
 }
 
 /// A bare address (`Name <a@b>` gives `a@b`), or the error that says why
@@ -294,11 +318,17 @@ fn checked(text: &str, what: &str) -> Result<String, Exit> {
 /// Queues the job (directly or through `vmail-postdrop`, see
 /// [`local_submit`]); the log's first line travels in the queue entry
 /// (vmaild writes it at the first attempt): one file per submission.
-fn submit(route: &Route, envelope: &Envelope, message: &[u8]) -> Result<(), Exit> {
+fn submit(
+    route: &Route,
+    envelope: &Envelope,
+    rewrites: &[Rewrite],
+    message: &[u8],
+) -> Result<(), Exit> {
     let uid = setup::uid().map_or("?".to_string(), |u| u.to_string());
     let note = format!(
-        "submitted by vmail-sendmail (uid {uid}) to {}",
-        envelope.recipients.join(", ")
+        "submitted by vmail-sendmail (uid {uid}) to {}{}",
+        envelope.recipients.join(", "),
+        rewrites_note(rewrites)
     );
     route
         .submit(envelope, &note, message)

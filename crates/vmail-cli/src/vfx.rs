@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use vmail_core::Envelope;
 use vmail_message::address::{self, Mailbox};
+use vmail_message::envelope::{rewrite_local, rewrites_note};
 use vmail_message::{Draft, MimeError, Stamp, mime};
 
 #[derive(Debug, Parser)]
@@ -91,9 +92,13 @@ pub fn main() -> ExitCode {
 /// Checks everything, queues the job, returns its id.
 pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
     let route = local_submit::route(cli.config.as_deref())?;
-    let to = recipients(&cli.to)?;
+    // Names without a domain (`-n root`) placed as `[VMAIL] admin-address`
+    // and `local-domain` say, before they are parsed as mailboxes.
     let from_text = cli.from.as_deref().unwrap_or(route.default_from());
-    let from = address::mailbox(from_text).map_err(|e| anyhow!("{e} (the sender)"))?;
+    let mut named = Envelope::new(from_text, cli.to.clone());
+    let rewrites = rewrite_local(&mut named, &crate::sendmail::local_names(&route));
+    let to = recipients(&named.recipients)?;
+    let from = address::mailbox(&named.from).map_err(|e| anyhow!("{e} (the sender)"))?;
     let documents = compose::read_documents(&cli.files, route.max_message_size())?;
     let subject = cli
         .subject
@@ -120,7 +125,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
         draft.from.email.to_string(),
         draft.to.iter().map(|m| m.email.to_string()).collect(),
     );
-    let note = submission_note(&envelope, &documents, message.len());
+    let note = submission_note(&envelope, &documents, message.len()) + &rewrites_note(&rewrites);
     // The user's files were read above, as the user; only bytes go on.
     let id = route
         .submit(&envelope, &note, message.as_slice())

@@ -93,11 +93,19 @@ pub fn rewrites_note(rewrites: &[Rewrite]) -> String {
     rewrites.iter().map(|r| format!("; {r}")).collect()
 }
 
-/// The addresses of a field, groups flattened, display names dropped.
+/// The addresses of a field, groups flattened, display names dropped. A
+/// bare local name (`To: root`, as `mail root` writes it) is read by the
+/// parser as a display name without an address; it is kept as the name,
+/// for [`rewrite_local`] to place or the address check to refuse.
 fn addresses(field: &Address<'_>) -> Vec<String> {
     field
         .iter()
-        .filter_map(|addr| addr.address())
+        .filter_map(|addr| {
+            addr.address().or_else(|| {
+                addr.name()
+                    .filter(|name| !name.trim().contains(char::is_whitespace))
+            })
+        })
         .map(|addr| addr.trim().to_string())
         .filter(|addr| !addr.is_empty())
         .collect()
@@ -112,6 +120,7 @@ mod tests {
     fn recipients_come_from_to_cc_and_bcc_once_each() {
         let header = b"To: a@x\nCc: B <b@x>, a@X\nBcc: b@x,\n c@x\nSubject: s\n";
         assert_eq!(header_recipients(header), ["a@x", "b@x", "c@x"]);
+        assert_eq!(header_recipients(b"To: root, Ann <a@x>\n"), ["root", "a@x"]);
         let env = from_header(b"From: s@x\nBcc: s@x,\r\n t@x\r\nTo: b@x\r\n", "").unwrap();
         assert_eq!(env.from, "s@x");
         assert_eq!(env.recipients, vec!["b@x", "s@x", "t@x"]);
