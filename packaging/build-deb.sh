@@ -4,8 +4,8 @@
 #
 #   bash packaging/build-deb.sh [--no-build] [--out DIR]
 #
-# 1. `cargo build --release --locked` of vmaild, vfx, vfxadmin, vmail-sendmail
-#    and vmail-docgen (skipped with --no-build: target/release must hold them).
+# 1. `cargo build --release --locked` of vmaild, vfx, vfxadmin, vmail-sendmail,
+#    vmail-postdrop and vmail-docgen (skipped with --no-build: target/release must hold them).
 # 2. Lays out the tree: binaries (stripped), config/vsisrv.ini as the conffile
 #    /etc/vmail/vsisrv.ini, systemd/vmaild.service, README.md, man pages and
 #    bash/zsh/fish completions (from vmail-docgen: vfx, vfxadmin and
@@ -46,11 +46,11 @@ ARCH=$(dpkg --print-architecture)
 BIN=$ROOT/target/release
 
 if [ "$BUILD" = 1 ]; then
-    echo "build-deb: cargo build --release (vmaild, vfx, vfxadmin, vmail-sendmail, vmail-docgen)" >&2
+    echo "build-deb: cargo build --release (vmaild, vfx, vfxadmin, vmail-sendmail, vmail-postdrop, vmail-docgen)" >&2
     (cd "$ROOT" && "${CARGO:-cargo}" build --release --locked \
         -p vmail-daemon -p vmail-cli --bins)
 fi
-for bin in vmaild vfx vfxadmin vmail-sendmail; do
+for bin in vmaild vfx vfxadmin vmail-sendmail vmail-postdrop; do
     [ -x "$BIN/$bin" ] || die "$BIN/$bin is missing: build without --no-build"
 done
 
@@ -71,7 +71,9 @@ put() {
 }
 
 # The binaries, stripped (Debian policy; the symbols are not needed to run).
-for entry in sbin/vmaild bin/vfx bin/vfxadmin sbin/vmail-sendmail; do
+# vmail-postdrop is 0755 root:root here; the postinst makes it 2755
+# root:vmail (the group exists only on the installed system).
+for entry in sbin/vmaild bin/vfx bin/vfxadmin sbin/vmail-sendmail sbin/vmail-postdrop; do
     put 0755 "$BIN/${entry#*/}" "/usr/$entry"
     if command -v strip >/dev/null; then
         strip --strip-unneeded --remove-section=.comment "$TREE/usr/$entry"

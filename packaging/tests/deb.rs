@@ -109,9 +109,12 @@ fn the_package_holds_the_binaries_config_unit_docs_and_nothing_of_another_mta() 
     for bin in [
         "/usr/sbin/vmaild",
         "/usr/sbin/vmail-sendmail",
+        "/usr/sbin/vmail-postdrop",
         "/usr/bin/vfx",
         "/usr/bin/vfxadmin",
     ] {
+        // vmail-postdrop too: its group (vmail) and setgid bit come from
+        // the postinst, since the group does not exist at build time.
         assert_eq!(mode_of(bin), "-rwxr-xr-x", "{bin}");
     }
     assert_eq!(mode_of("/etc/vmail/"), "drwxr-x---");
@@ -519,6 +522,8 @@ fn check_installed() {
 
     let expect = [
         ("/var/spool/vmail", "vmail:vmail 750"),
+        ("/var/spool/vmail/maildrop", "vmail:vmail 1730"),
+        ("/usr/sbin/vmail-postdrop", "root:vmail 2755"),
         ("/etc/vmail", "root:vmail 750"),
         ("/etc/vmail/vsisrv.ini", "root:vmail 640"),
         ("/etc/vmail/vmail.key", "vmail:vmail 600"),
