@@ -181,10 +181,16 @@ impl LocalNames {
 }
 
 /// The name of an address without a domain (`root`, `Cron <root>`), or
-/// `None` when it has one (or is empty: the null sender stays null).
-fn local_name(text: &str) -> Option<&str> {
+/// `None` when it has one, is empty (the null sender stays null), or is
+/// not a plain user name (letters, digits, `.`, `_`, `-`, `+`): a stray
+/// piece of a display name is refused by the address check, not sent to
+/// the administrator.
+pub fn local_name(text: &str) -> Option<&str> {
     let name = bare(text).trim();
-    (!name.is_empty() && !name.contains('@')).then_some(name)
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c));
+    (!name.is_empty() && plain).then_some(name)
 }
 
 #[cfg(test)]
@@ -249,6 +255,7 @@ mod tests {
         );
         assert_eq!(both.recipient("ann@x.test"), None);
         assert_eq!(both.sender(""), None);
+        assert_eq!(both.recipient("\"Doe"), None);
         let domain = LocalNames::new(Some(""), Some("host.example.com"));
         assert_eq!(
             domain.recipient("root").unwrap().to_string(),

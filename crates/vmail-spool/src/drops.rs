@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use vmail_core::{Envelope, JobId};
 
-use vmail_message::Stamp;
+use vmail_message::envelope::rewrites_note;
+use vmail_message::{LocalNames, Rewrite, Stamp};
 
 use crate::error::{Corrupt, IngestError, OpenError, SpoolError};
 use crate::fsutil;
@@ -22,6 +23,9 @@ pub(crate) struct Prepared {
     /// Files the job consumed besides itself (attachments, body file),
     /// removed once the job is queued.
     pub consumed: Vec<PathBuf>,
+    /// Local names placed by `[VMAIL] admin-address`/`local-domain`, for
+    /// the job log's first line.
+    pub rewrites: Vec<Rewrite>,
 }
 
 impl Spool {
@@ -78,12 +82,25 @@ impl Spool {
         default_from: &str,
         limit: u64,
     ) -> Vec<Result<JobId, IngestError>> {
+        self.ingest_many_named(paths, default_from, &LocalNames::default(), limit)
+    }
+
+    /// [`Spool::ingest_many`] with names without a domain (`To: root`, a
+    /// `.job`'s `to = root`) placed as `names` (`[VMAIL] admin-address`,
+    /// `local-domain`) says; each job's log starts with what was rewritten.
+    pub fn ingest_many_named(
+        &self,
+        paths: &[PathBuf],
+        default_from: &str,
+        names: &LocalNames,
+        limit: u64,
+    ) -> Vec<Result<JobId, IngestError>> {
         let mut batch = self.batch();
         // `None`: in the batch, waiting for the commit.
         let mut results: Vec<Option<Result<JobId, IngestError>>> = Vec::new();
         let mut queued: Vec<(usize, Vec<PathBuf>)> = Vec::new();
         for (index, path) in paths.iter().enumerate() {
-            match self.add_drop(&mut batch, path, default_from, limit) {
+            match self.add_drop(&mut batch, path, default_from, names, limit) {
                 Ok(consumed) => {
                     queued.push((index, consumed));
                     results.push(None);
@@ -116,9 +133,10 @@ impl Spool {
         batch: &mut crate::Batch<'_>,
         path: &Path,
         default_from: &str,
+        names: &LocalNames,
         limit: u64,
     ) -> Result<Vec<PathBuf>, IngestError> {
-        let prepared = match prepare(path, default_from, limit) {
+        let prepared = match prepare(path, default_from, names, limit) {
             Ok(prepared) => prepared,
             Err(corrupt) => return Err(IngestError::Quarantined(self.quarantine(corrupt)?)),
         };
@@ -126,7 +144,7 @@ impl Spool {
             || path.display().to_string(),
             |name| name.to_string_lossy().into_owned(),
         );
-        let note = format!("queued from in/{name}");
+        let note = format!("queued from in/{name}{}", rewrites_note(&prepared.rewrites));
         match batch.add_noted(&prepared.envelope, Some(&note), prepared.message, limit) {
             Ok(()) => Ok(prepared.consumed),
             Err(SpoolError::TooLarge { size, limit }) => {
@@ -324,7 +342,12 @@ fn checked(file: &File) -> Result<Metadata, OpenError> {
     Ok(meta)
 }
 
-fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corrupt> {
+fn prepare(
+    path: &Path,
+    default_from: &str,
+    names: &LocalNames,
+    limit: u64,
+) -> Result<Prepared, Corrupt> {
     let (file, meta) = open_plain(path).map_err(|why| Corrupt::new(path, why.to_string()))?;
     if meta.len() == 0 {
         return Err(Corrupt::new(path, "is empty"));
@@ -336,9 +359,9 @@ fn prepare(path: &Path, default_from: &str, limit: u64) -> Result<Prepared, Corr
     let stamp = drop_stamp(path, &meta);
     let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("");
     match suffix {
-        "eml" => eml::prepare(file, default_from, &stamp)
+        "eml" => eml::prepare(file, default_from, names, &stamp)
             .map_err(|why| Corrupt::new(path, why.to_string())),
-        "job" => jobfile::prepare(file, path, default_from, limit, &stamp)
+        "job" => jobfile::prepare(file, path, default_from, names, limit, &stamp)
             .map_err(|why| Corrupt::new(path, why.to_string())),
         _ => Err(Corrupt::new(
             path,
@@ -378,7 +401,8 @@ mod tests {
     }
 
     fn packed(path: &Path) -> String {
-        let mut prepared = prepare(path, "fax@example.test", 1 << 20).unwrap();
+        let mut prepared =
+            prepare(path, "fax@example.test", &LocalNames::default(), 1 << 20).unwrap();
         let mut text = String::new();
         prepared.message.read_to_string(&mut text).unwrap();
         text.lines()

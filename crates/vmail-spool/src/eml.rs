@@ -10,7 +10,7 @@ use std::io::{BufReader, Cursor, Read};
 use vmail_core::Envelope;
 use vmail_message::fields::{Sender, added_fields};
 use vmail_message::header::{Header, eol_of, read_header};
-use vmail_message::{Stamp, envelope};
+use vmail_message::{LocalNames, Stamp, envelope};
 
 use crate::drops::Prepared;
 use crate::error::DropError;
@@ -21,15 +21,19 @@ use crate::error::DropError;
 pub(crate) fn prepare(
     file: File,
     default_from: &str,
+    names: &LocalNames,
     stamp: &Stamp,
 ) -> Result<Prepared, DropError> {
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let header = read_header(&mut reader)?;
-    let (envelope, fixed) = queued_header(&header, default_from, stamp)?;
+    let (mut envelope, fixed) = queued_header(&header, default_from, stamp)?;
+    // The envelope only: the header keeps `To: root` as written.
+    let rewrites = envelope::rewrite_local(&mut envelope, names);
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(fixed).chain(reader)),
         consumed: Vec::new(),
+        rewrites,
     })
 }
 

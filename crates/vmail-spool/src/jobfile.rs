@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use vmail_core::Envelope;
 use vmail_message::address::{self, Mailbox, Mailboxes};
-use vmail_message::{Attachment, Draft, MimeError, Stamp, mime};
+use vmail_message::{Attachment, Draft, LocalNames, MimeError, Rewrite, Stamp, mime};
 
 use crate::drops::{Prepared, open_beneath};
 use crate::error::{DropError, NamedFileError};
@@ -85,6 +85,7 @@ pub(crate) fn prepare(
     mut file: File,
     path: &Path,
     default_from: &str,
+    names: &LocalNames,
     limit: u64,
     stamp: &Stamp,
 ) -> Result<Prepared, DropError> {
@@ -92,12 +93,33 @@ pub(crate) fn prepare(
     file.read_to_end(&mut bytes)
         .map_err(DropError::Unreadable)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let (message, envelope, consumed) = pack_job(bytes, base, default_from, limit, stamp)?;
+    let origin = Origin {
+        default_from,
+        names,
+    };
+    let packed = pack_job(bytes, base, &origin, limit, stamp)?;
     Ok(Prepared {
-        envelope,
-        message: Box::new(Cursor::new(message)),
-        consumed,
+        envelope: packed.envelope,
+        message: Box::new(Cursor::new(packed.message)),
+        consumed: packed.consumed,
+        rewrites: packed.rewrites,
     })
+}
+
+/// Where a job's addresses come from besides the file: `[VMAIL] from`,
+/// and where names without a domain go.
+struct Origin<'a> {
+    default_from: &'a str,
+    names: &'a LocalNames,
+}
+
+/// A packed job: the message, its envelope, the files it consumed, and the
+/// local names that were rewritten.
+struct Packed {
+    message: Vec<u8>,
+    envelope: Envelope,
+    consumed: Vec<PathBuf>,
+    rewrites: Vec<Rewrite>,
 }
 
 /// [`pack_job`] for the fuzz targets (`vmail_spool::fuzz`): the reason in
@@ -110,7 +132,14 @@ pub(crate) fn pack(
     stamp: Option<&Stamp>,
 ) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
     let stamp = stamp.copied().unwrap_or_else(Stamp::now);
-    pack_job(bytes, base, default_from, limit, &stamp).map_err(|err| err.to_string())
+    let names = LocalNames::default();
+    let origin = Origin {
+        default_from,
+        names: &names,
+    };
+    pack_job(bytes, base, &origin, limit, &stamp)
+        .map(|p| (p.message, p.envelope, p.consumed))
+        .map_err(|err| err.to_string())
 }
 
 /// Parses the bytes of a job file and packs its message; the files it names
@@ -118,16 +147,16 @@ pub(crate) fn pack(
 fn pack_job(
     bytes: Vec<u8>,
     base: &Path,
-    default_from: &str,
+    origin: &Origin<'_>,
     limit: u64,
     stamp: &Stamp,
-) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), DropError> {
+) -> Result<Packed, DropError> {
     if bytes.contains(&0) {
         return Err(DropError::JobNotText);
     }
     let text = String::from_utf8(bytes).map_err(|_| DropError::JobNotUtf8)?;
     let job = JobFile::parse(&text)?;
-    build(&job, base, default_from, limit, stamp)
+    build(&job, base, origin, limit, stamp)
 }
 
 /// A job file's list key as mailboxes (`None` when the key is absent).
@@ -144,24 +173,63 @@ struct Addresses {
     to: Vec<Mailbox>,
     cc: Vec<Mailbox>,
     envelope: Envelope,
+    rewrites: Vec<Rewrite>,
 }
 
-fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, DropError> {
-    let header_from = job
+/// A list key's values with its names without a domain (`to = root,
+/// ann@x`) replaced as `names` says; the rewrites are added to `done`.
+fn placed(values: &[String], names: &LocalNames, done: &mut Vec<Rewrite>) -> Vec<String> {
+    values
+        .iter()
+        .map(|value| {
+            value
+                .split(',')
+                .map(|item| match names.recipient(item) {
+                    Some(rewrite) => {
+                        let address = rewrite.address.clone();
+                        done.push(rewrite);
+                        address
+                    }
+                    None => item.trim().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect()
+}
+
+fn addresses(job: &JobFile, origin: &Origin<'_>) -> Result<Addresses, DropError> {
+    let default_from = origin.default_from;
+    let mut rewrites = Vec::new();
+    let mut header_from = job
         .from
         .as_deref()
         .filter(|f| !f.is_empty())
-        .unwrap_or(default_from);
+        .unwrap_or(default_from)
+        .to_string();
     if header_from.is_empty() {
         return Err(DropError::NoSender);
     }
-    let from = address::mailbox(header_from).map_err(|_| DropError::BadFrom {
-        value: header_from.to_string(),
+    if let Some(rewrite) = origin.names.sender(&header_from) {
+        header_from = rewrite.address.clone();
+        rewrites.push(rewrite);
+    }
+    let from = address::mailbox(&header_from).map_err(|_| DropError::BadFrom {
+        value: header_from.clone(),
     })?;
     let list = |m: Option<Mailboxes>| m.map(|l| l.into_iter().collect()).unwrap_or_default();
-    let to: Vec<Mailbox> = list(mailboxes("to", &job.to)?);
-    let cc: Vec<Mailbox> = list(mailboxes("cc", &job.cc)?);
-    let bcc: Vec<Mailbox> = list(mailboxes("bcc", &job.bcc)?);
+    let to: Vec<Mailbox> = list(mailboxes(
+        "to",
+        &placed(&job.to, origin.names, &mut rewrites),
+    )?);
+    let cc: Vec<Mailbox> = list(mailboxes(
+        "cc",
+        &placed(&job.cc, origin.names, &mut rewrites),
+    )?);
+    let bcc: Vec<Mailbox> = list(mailboxes(
+        "bcc",
+        &placed(&job.bcc, origin.names, &mut rewrites),
+    )?);
     let recipients: Vec<String> = [&to, &cc, &bcc]
         .into_iter()
         .flatten()
@@ -174,11 +242,16 @@ fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, DropError> 
         "" => from.email.to_string(),
         configured => configured.to_string(),
     };
+    let mut unique = Vec::with_capacity(recipients.len());
+    for rcpt in recipients {
+        address::push_unique(&mut unique, rcpt);
+    }
     Ok(Addresses {
         from,
         to,
         cc,
-        envelope: Envelope::new(sender, recipients),
+        envelope: Envelope::new(sender, unique),
+        rewrites,
     })
 }
 
@@ -189,11 +262,11 @@ fn addresses(job: &JobFile, default_from: &str) -> Result<Addresses, DropError> 
 fn build(
     job: &JobFile,
     base: &Path,
-    default_from: &str,
+    origin: &Origin<'_>,
     limit: u64,
     stamp: &Stamp,
-) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), DropError> {
-    let addresses = addresses(job, default_from)?;
+) -> Result<Packed, DropError> {
+    let addresses = addresses(job, origin)?;
     let (text, mut consumed) = body_text(job, base, limit)?;
     let (attachments, files) = attachments(job, base, limit)?;
     consumed.extend(files);
@@ -210,7 +283,12 @@ fn build(
         MimeError::BadType { name, .. } => DropError::NoMimeType { name },
         other => DropError::Pack(other),
     })?;
-    Ok((message, addresses.envelope, consumed))
+    Ok(Packed {
+        message,
+        envelope: addresses.envelope,
+        consumed,
+        rewrites: addresses.rewrites,
+    })
 }
 
 fn body_text(job: &JobFile, base: &Path, limit: u64) -> Result<(String, Vec<PathBuf>), DropError> {
