@@ -35,14 +35,17 @@ pub enum QueueAction {
         #[arg(long)]
         json: bool,
     },
-    /// Make a job (or every job) due now, releasing it if held
+    /// Make a job due now, releasing it if held; or, with --all, every job
+    /// that is not held (as Postfix's flush)
     Retry {
-        /// The job id, as `vfxadmin queue list` shows it
-        #[arg(required_unless_present = "all")]
+        /// The job id, as `vfxadmin queue list` shows it (or --all)
         id: Option<String>,
-        /// Every queued job
+        /// Every queued job except held ones
         #[arg(long, conflicts_with = "id")]
         all: bool,
+        /// With --all: release held jobs too
+        #[arg(long, requires = "all")]
+        include_held: bool,
     },
     /// Hold a job: vmaild leaves it alone until it is released
     Hold {
@@ -54,7 +57,7 @@ pub enum QueueAction {
         /// The job id, as `vfxadmin queue list` shows it
         id: String,
     },
-    /// Delete a queued job (its log stays)
+    /// Delete a queued job (its log stays, and says who deleted it)
     Delete {
         /// The job id, as `vfxadmin queue list` shows it
         id: String,
@@ -67,15 +70,59 @@ pub fn run(config_path: Option<&Path>, args: &QueueArgs) -> anyhow::Result<ExitC
     match &args.action {
         QueueAction::List { json } => list(&spool, *json),
         QueueAction::Show { id, json } => show(&spool, &parse_id(id)?, *json),
-        QueueAction::Retry { id: Some(id), .. } => change(&spool, id, "due now", Spool::retry_now),
-        QueueAction::Retry { id: None, .. } => retry_all(&spool),
-        QueueAction::Hold { id } => change(&spool, id, "held", Spool::hold),
-        QueueAction::Release { id } => change(&spool, id, "released", Spool::release),
-        QueueAction::Delete { id } => {
-            let id = parse_id(id)?;
-            spool.delete(&id).map_err(|e| anyhow!("{e}"))?;
-            println!("{id}: deleted");
-            Ok(ExitCode::SUCCESS)
+        QueueAction::Retry { id: Some(id), .. } => change(&spool, id, Admin::Retry),
+        QueueAction::Retry {
+            id: None,
+            all: true,
+            include_held,
+        } => retry_all(&spool, *include_held),
+        QueueAction::Retry { id: None, .. } => Err(anyhow!(
+            "queue retry needs a job id (as `vfxadmin queue list` shows it), or --all for every \
+             job that is not held (--all --include-held releases held jobs too)"
+        )),
+        QueueAction::Hold { id } => change(&spool, id, Admin::Hold),
+        QueueAction::Release { id } => change(&spool, id, Admin::Release),
+        QueueAction::Delete { id } => change(&spool, id, Admin::Delete),
+    }
+}
+
+/// An administrator's change to one job, done by the spool under the
+/// job's lock and then written to the job's log with who did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admin {
+    Hold,
+    Release,
+    Retry,
+    Delete,
+}
+
+impl Admin {
+    fn apply(self, spool: &Spool, id: &JobId) -> Result<(), vmail_spool::SpoolError> {
+        match self {
+            Admin::Hold => spool.hold(id).map(drop),
+            Admin::Release => spool.release(id).map(drop),
+            Admin::Retry => spool.retry_now(id).map(drop),
+            Admin::Delete => spool.delete(id),
+        }
+    }
+
+    /// What `vfxadmin` prints after the id.
+    fn done(self) -> &'static str {
+        match self {
+            Admin::Hold => "held",
+            Admin::Release => "released",
+            Admin::Retry => "due now",
+            Admin::Delete => "deleted",
+        }
+    }
+
+    /// The subcommand, as the log names it.
+    fn command(self) -> &'static str {
+        match self {
+            Admin::Hold => "hold",
+            Admin::Release => "release",
+            Admin::Retry => "retry",
+            Admin::Delete => "delete",
         }
     }
 }
@@ -84,29 +131,93 @@ fn parse_id(id: &str) -> anyhow::Result<JobId> {
     JobId::parse(id).map_err(|e| anyhow!("{e}"))
 }
 
-fn change(
-    spool: &Spool,
-    id: &str,
-    done: &str,
-    action: fn(&Spool, &JobId) -> Result<JobState, vmail_spool::SpoolError>,
-) -> anyhow::Result<ExitCode> {
+fn change(spool: &Spool, id: &str, action: Admin) -> anyhow::Result<ExitCode> {
     let id = parse_id(id)?;
-    action(spool, &id).map_err(|e| anyhow!("{e}"))?;
-    println!("{id}: {done}");
+    // A job deleted before vmaild's first attempt has its submitter's line
+    // only in the queue entry: keep it for the log that outlives the job.
+    let note = match action {
+        Admin::Delete => spool.load(&id).ok().and_then(|job| job.note),
+        _ => None,
+    };
+    action.apply(spool, &id).map_err(|e| anyhow!("{e}"))?;
+    if let Some(note) = note
+        && spool.read_job_log(&id).is_ok_and(|log| log.is_empty())
+        && let Err(e) = spool
+            .job_log(&id)
+            .and_then(|mut log| log.append_stamped(&note))
+    {
+        eprintln!("vfxadmin: warning: {id}: its submission line is not in its log: {e}");
+    }
+    audit(spool, &id, action);
+    println!("{id}: {}", action.done());
     Ok(ExitCode::SUCCESS)
 }
 
-fn retry_all(spool: &Spool) -> anyhow::Result<ExitCode> {
-    let mut count = 0;
+/// Every job due now, except held ones unless `include_held`: a held job
+/// was held on purpose, and Postfix's flush never releases one either.
+fn retry_all(spool: &Spool, include_held: bool) -> anyhow::Result<ExitCode> {
+    let (mut count, mut held) = (0, 0);
     for id in spool.ids().map_err(|e| anyhow!("{e}"))? {
+        // Read outside the lock: a job held in the moment between this
+        // read and the retry is released, as `retry ID` would do.
+        match spool.state(&id) {
+            Ok(state) if state.held && !include_held => {
+                held += 1;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) if e.is_unknown_job() => continue, // delivered meanwhile
+            Err(e) => return Err(anyhow!("{e}")),
+        }
         match spool.retry_now(&id) {
-            Ok(_) => count += 1,
+            Ok(_) => {
+                count += 1;
+                audit(spool, &id, Admin::Retry);
+            }
             Err(e) if e.is_unknown_job() => {} // delivered meanwhile
             Err(e) => return Err(anyhow!("{e}")),
         }
     }
-    println!("{count} job(s) due now");
+    match held {
+        0 => println!("{count} job(s) due now"),
+        n => println!(
+            "{count} job(s) due now; {n} held job(s) left held (--include-held releases them too)"
+        ),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line an administrator's change leaves in the job's log:
+/// `held by uid 0 (root) with vfxadmin queue hold`.
+fn audit_line(action: Admin, uid: Option<u32>) -> String {
+    let who = match uid {
+        Some(uid) => match vmail_spool::user_name(uid) {
+            Some(name) => format!("uid {uid} ({name})"),
+            None => format!("uid {uid}"),
+        },
+        None => "an unknown uid".to_string(),
+    };
+    let what = action.done().replace("due now", "made due now");
+    let mut line = format!("{what} by {who} with vfxadmin queue {}", action.command());
+    if action == Admin::Delete {
+        line.push_str(DELETED_TAIL);
+    }
+    line
+}
+
+/// How a deleted job's log ends; `queue show` recognises it by this.
+const DELETED_TAIL: &str = ": the job is gone from the queue, this log stays";
+
+/// Writes the audit line; the change is made, so a log that cannot be
+/// written is a warning, not a failure.
+fn audit(spool: &Spool, id: &JobId, action: Admin) {
+    let line = audit_line(action, setup::uid());
+    if let Err(e) = spool.job_log(id).and_then(|mut log| log.append(&line)) {
+        eprintln!(
+            "vfxadmin: warning: {id}: {} (not written to its log: {e})",
+            action.done()
+        );
+    }
 }
 
 /// Loads every queued job; a corrupt entry is reported on stderr and skipped.
@@ -272,7 +383,10 @@ fn job_json(job: &QueuedJob, now: SystemTime) -> Value {
 }
 
 fn show(spool: &Spool, id: &JobId, as_json: bool) -> anyhow::Result<ExitCode> {
-    let found = finished::find(spool, id)?;
+    let found = match finished::find(spool, id) {
+        Ok(found) => found,
+        Err(not_found) => return show_deleted(spool, id, as_json, not_found),
+    };
     let mut log = spool.read_job_log(id).map_err(|e| anyhow!("{e}"))?;
     // Before vmaild's first attempt the submitter's line is only in the
     // queue entry: show it where it will be.
@@ -295,6 +409,37 @@ fn show(spool: &Spool, id: &JobId, as_json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", show_text(id, &found, &log, SystemTime::now()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A job that is nowhere in the spool: deleted with `queue delete` when its
+/// log says so (then the log is shown), else the error of `find`.
+fn show_deleted(
+    spool: &Spool,
+    id: &JobId,
+    as_json: bool,
+    not_found: anyhow::Error,
+) -> anyhow::Result<ExitCode> {
+    let log = spool.read_job_log(id).map_err(|e| anyhow!("{e}"))?;
+    let Some(by) = log.lines().rev().find(|line| line.ends_with(DELETED_TAIL)) else {
+        return Err(not_found);
+    };
+    // `2026-...Z deleted by uid 0 (root) with ...: the job is gone ...`
+    let by = by
+        .split_once(' ')
+        .map_or(by, |(_, rest)| rest)
+        .trim_end_matches(DELETED_TAIL);
+    if as_json {
+        let value = json!({
+            "id": id.as_str(),
+            "where": "deleted",
+            "deleted": by,
+            "log": log.lines().collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("Job:         {id}\nWhere:       deleted ({by})\n\nLog:\n{log}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -339,6 +484,22 @@ fn show_text(id: &JobId, found: &Found, log: &str, now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audit_line_names_the_uid_and_the_command() {
+        assert_eq!(
+            audit_line(Admin::Hold, Some(0)),
+            "held by uid 0 (root) with vfxadmin queue hold"
+        );
+        assert_eq!(
+            audit_line(Admin::Retry, Some(4_000_000_000)),
+            "made due now by uid 4000000000 with vfxadmin queue retry"
+        );
+        assert_eq!(
+            audit_line(Admin::Delete, None),
+            "deleted by an unknown uid with vfxadmin queue delete: the job is gone from the queue, this log stays"
+        );
+    }
 
     #[test]
     fn spans_are_short() {

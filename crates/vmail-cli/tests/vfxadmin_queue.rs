@@ -89,6 +89,11 @@ fn hold_release_retry_and_delete_change_the_state_record() {
     admin(&env, &["hold", &a]);
     assert_eq!(
         admin(&env, &["retry", "--all"]).stdout,
+        "1 job(s) due now; 1 held job(s) left held (--include-held releases them too)\n"
+    );
+    assert!(state(&env, &a).held);
+    assert_eq!(
+        admin(&env, &["retry", "--all", "--include-held"]).stdout,
         "2 job(s) due now\n"
     );
     assert!(!state(&env, &a).held);
