@@ -199,14 +199,10 @@ impl Spool {
     fn read_state(&self, id: &JobId, queued_at: SystemTime) -> Result<JobState, SpoolError> {
         let path = self.state_path(id);
         match fs::read(&path) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| "the state record is not UTF-8".to_string());
-                text.and_then(|text| JobState::parse(&text)).map_err(|why| {
-                    let reason = format!("bad state record ({why}); the message is kept");
-                    SpoolError::Corrupt(Corrupt::new(&path, reason).of_job(id))
-                })
-            }
+            Ok(bytes) => JobState::read_bytes(bytes).map_err(|why| {
+                let reason = format!("bad state record ({why}); the message is kept");
+                SpoolError::Corrupt(Corrupt::new(&path, reason).of_job(id))
+            }),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(JobState::fresh(queued_at)),
             Err(err) => Err(SpoolError::io("read", &path)(err)),
         }

@@ -224,17 +224,18 @@ impl JobState {
         fields.finish()
     }
 
-    /// [`JobState::read`] with the error as text, for `Queue::read_state`,
-    /// which joins it with its own text error for a record that is not
-    /// UTF-8 (its owner switches it to `read`).
-    pub fn parse(text: &str) -> Result<JobState, String> {
-        JobState::read(text).map_err(|e| e.to_string())
+    /// [`JobState::read`] on the bytes of a record file.
+    pub fn read_bytes(bytes: Vec<u8>) -> Result<JobState, StateError> {
+        let text = String::from_utf8(bytes).map_err(|_| StateError::NotUtf8)?;
+        JobState::read(&text)
     }
 }
 
 /// Why a state record does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
+    #[error("the state record is not UTF-8")]
+    NotUtf8,
     #[error("line {line} is not `key=value`")]
     NotKeyValue { line: usize },
     #[error("line {line} ({key}): {value}")]

@@ -33,7 +33,7 @@ fn a_state_rewrite_is_never_seen_half_written() {
             let mut reads = 0;
             while !stop.load(Ordering::Relaxed) {
                 let text = std::fs::read_to_string(&path).unwrap();
-                JobState::parse(&text).unwrap();
+                JobState::read(&text).unwrap();
                 reads += 1;
             }
             reads
