@@ -62,7 +62,7 @@ pub use facts::{
 pub use message::{Body, MessageReport, Outgoing, RecipientReport};
 pub use reply::Extensions;
 pub use session::{Session, SessionFailure};
-pub use tls::{PeerCertificate, TlsInfo};
+pub use tls::{CertificateProblem, PeerCertificate, TlsInfo};
 pub use transcript::{Direction, Transcript, TranscriptLine};
 pub use vmail_core::Outcome;
 

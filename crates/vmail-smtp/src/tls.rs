@@ -35,6 +35,80 @@ pub struct PeerCertificate {
     pub verification: Result<(), tokio_rustls::rustls::Error>,
     /// False with `tls-verify=no`: the verdict was not enforced.
     pub enforced: bool,
+    /// The names the certificate is valid for (its subjectAltName DNS
+    /// names and IP addresses), so that a wrong `mail-server` can be told
+    /// which name to use.
+    pub names: Vec<String>,
+    /// Issued by itself (issuer and subject are the same name): no CA
+    /// vouches for it, and only `ca-file` holding this very certificate
+    /// (pinning it) makes it verify.
+    pub self_signed: bool,
+}
+
+/// Why a certificate did not verify, in the terms an administrator fixes
+/// it by (rustls's error names the check that failed, e.g. `UnknownIssuer`
+/// or `BadSignature` for a self-signed certificate, not the fix).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CertificateProblem<'a> {
+    /// Self-signed: trust it by putting it in `ca-file`.
+    SelfSigned,
+    /// Valid, but for other names: `mail-server` should be one of them.
+    WrongName {
+        names: &'a [String],
+    },
+    Expired,
+    NotYetValid,
+    /// Issued by a CA that is neither in the system store nor in `ca-file`.
+    UnknownIssuer,
+    /// Anything else: rustls's own words.
+    Other(&'a Error),
+}
+
+impl PeerCertificate {
+    /// What is wrong with the certificate, `None` when it verified.
+    /// Self-signed comes first: whichever check webpki failed on it
+    /// (`UnknownIssuer`, `BadSignature`), the fix is the same.
+    pub fn problem(&self) -> Option<CertificateProblem<'_>> {
+        use tokio_rustls::rustls::CertificateError as E;
+        let Err(error) = &self.verification else {
+            return None;
+        };
+        if self.self_signed {
+            return Some(CertificateProblem::SelfSigned);
+        }
+        Some(match error {
+            Error::InvalidCertificate(E::NotValidForName | E::NotValidForNameContext { .. }) => {
+                CertificateProblem::WrongName { names: &self.names }
+            }
+            Error::InvalidCertificate(E::Expired | E::ExpiredContext { .. }) => {
+                CertificateProblem::Expired
+            }
+            Error::InvalidCertificate(E::NotValidYet | E::NotValidYetContext { .. }) => {
+                CertificateProblem::NotYetValid
+            }
+            Error::InvalidCertificate(E::UnknownIssuer) => CertificateProblem::UnknownIssuer,
+            other => CertificateProblem::Other(other),
+        })
+    }
+}
+
+/// Short words for a log line; `vfxadmin check` adds the fix.
+impl std::fmt::Display for CertificateProblem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertificateProblem::SelfSigned => write!(f, "self-signed"),
+            CertificateProblem::WrongName { names: [] } => {
+                write!(f, "issued for other names (it lists none)")
+            }
+            CertificateProblem::WrongName { names } => {
+                write!(f, "issued for other names: {}", names.join(", "))
+            }
+            CertificateProblem::Expired => write!(f, "expired"),
+            CertificateProblem::NotYetValid => write!(f, "not yet valid"),
+            CertificateProblem::UnknownIssuer => write!(f, "issued by an unknown CA"),
+            CertificateProblem::Other(error) => write!(f, "{error}"),
+        }
+    }
 }
 
 /// What a TLS connection ended up with.
@@ -179,18 +253,65 @@ fn note(transcript: &mut Transcript, info: &TlsInfo) {
     }
 }
 
+/// What the report shows of the end-entity certificate.
+struct Read {
+    subject: String,
+    issuer: String,
+    not_after: String,
+    names: Vec<String>,
+    self_signed: bool,
+}
+
 /// Parses the end-entity certificate for the report.
-fn read_certificate(der: &CertificateDer<'_>) -> (String, String, String) {
+fn read_certificate(der: &CertificateDer<'_>) -> Read {
     match x509_parser::parse_x509_certificate(der.as_ref()) {
-        Ok((_, cert)) => (
-            cert.subject().to_string(),
-            cert.issuer().to_string(),
-            cert.validity().not_after.to_string(),
-        ),
+        Ok((_, cert)) => Read {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            not_after: cert.validity().not_after.to_string(),
+            names: alt_names(&cert),
+            self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+        },
         Err(e) => {
             let unreadable = format!("(unreadable certificate: {e})");
-            (unreadable.clone(), unreadable, String::new())
+            Read {
+                subject: unreadable.clone(),
+                issuer: unreadable,
+                not_after: String::new(),
+                names: Vec::new(),
+                self_signed: false,
+            }
         }
+    }
+}
+
+/// The DNS names and IP addresses of the subjectAltName extension, the
+/// names webpki checks `mail-server` against.
+fn alt_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some((*dns).to_string()),
+            GeneralName::IPAddress(bytes) => ip_text(bytes),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ip_text(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes)
+            .ok()
+            .map(|octets| std::net::Ipv4Addr::from(octets).to_string()),
+        16 => <[u8; 16]>::try_from(bytes)
+            .ok()
+            .map(|octets| std::net::Ipv6Addr::from(octets).to_string()),
+        _ => None,
     }
 }
 
@@ -219,13 +340,15 @@ impl ServerCertVerifier for Recorder {
             ocsp_response,
             now,
         );
-        let (subject, issuer, not_after) = read_certificate(end_entity);
+        let read = read_certificate(end_entity);
         let peer = PeerCertificate {
-            subject,
-            issuer,
-            not_after,
+            subject: read.subject,
+            issuer: read.issuer,
+            not_after: read.not_after,
             verification: verdict.as_ref().map(|_| ()).map_err(Clone::clone),
             enforced: self.verify,
+            names: read.names,
+            self_signed: read.self_signed,
         };
         if let Ok(mut slot) = self.seen.lock() {
             *slot = Some(peer);
