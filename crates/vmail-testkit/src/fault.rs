@@ -236,6 +236,78 @@ pub struct FaultServer {
     port: u16,
     record: Arc<Mutex<Record>>,
     task: JoinHandle<()>,
+    /// [`FaultServer::start_implicit_tls`]: the TLS front's accept loop.
+    front: Option<JoinHandle<()>>,
+}
+
+/// A server certificate for [`FaultServer::start_implicit_tls`], made with
+/// rcgen for the names a test wants: self-signed, or issued by a
+/// throwaway CA whose PEM a client can trust through `ca-file`.
+pub struct TestCertificate {
+    chain: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    key_der: Vec<u8>,
+    /// The PEM a client trusts: the CA's, or the certificate itself when
+    /// self-signed (pinning it).
+    pub trust_pem: String,
+}
+
+impl TestCertificate {
+    /// A self-signed certificate for `names` (CN the first name).
+    pub fn self_signed(names: &[&str]) -> Result<TestCertificate, rcgen::Error> {
+        let key = rcgen::KeyPair::generate()?;
+        let params = leaf_params(names)?;
+        let cert = params.self_signed(&key)?;
+        Ok(TestCertificate {
+            chain: vec![cert.der().clone()],
+            key_der: key.serialize_der(),
+            trust_pem: cert.pem(),
+        })
+    }
+
+    /// A certificate for `names` issued by a fresh CA ("vmail fault test CA").
+    pub fn from_test_ca(names: &[&str]) -> Result<TestCertificate, rcgen::Error> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyUsagePurpose};
+        let ca_key = rcgen::KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "vmail fault test CA");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate()?;
+        let cert = leaf_params(names)?.signed_by(&key, &issuer)?;
+        Ok(TestCertificate {
+            chain: vec![cert.der().clone(), ca_cert.der().clone()],
+            key_der: key.serialize_der(),
+            trust_pem: ca_cert.pem(),
+        })
+    }
+
+    fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
+        use tokio_rustls::rustls::ServerConfig;
+        use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), key)
+            .map_err(io::Error::other)?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+fn leaf_params(names: &[&str]) -> Result<rcgen::CertificateParams, rcgen::Error> {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+    if let Some(first) = names.first() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, *first);
+    }
+    Ok(params)
 }
 
 impl FaultServer {
@@ -246,7 +318,29 @@ impl FaultServer {
         let port = listener.local_addr()?.port();
         let record = Arc::new(Mutex::new(Record::default()));
         let task = tokio::spawn(accept_loop(listener, Arc::new(script), record.clone()));
-        Ok(FaultServer { port, record, task })
+        Ok(FaultServer {
+            port,
+            record,
+            task,
+            front: None,
+        })
+    }
+
+    /// `script` behind TLS from the first byte (a port 465), with `cert`:
+    /// a TLS front on its own port that hands each connection, decrypted,
+    /// to the scripted server. [`FaultServer::port`] is the front's.
+    pub async fn start_implicit_tls(
+        script: Script,
+        cert: &TestCertificate,
+    ) -> io::Result<FaultServer> {
+        let mut inner = FaultServer::start(script).await?;
+        let acceptor = cert.acceptor()?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let backend = inner.port;
+        inner.front = Some(tokio::spawn(tls_front(listener, acceptor, backend)));
+        inner.port = port;
+        Ok(inner)
     }
 
     pub fn port(&self) -> u16 {
@@ -294,7 +388,33 @@ impl Drop for FaultServer {
         // Aborting the accept loop drops its JoinSet, which aborts every
         // connection task.
         self.task.abort();
+        if let Some(front) = &self.front {
+            front.abort();
+        }
     }
+}
+
+/// Accepts TLS and relays each connection to the plain server on
+/// `backend`; a failed handshake (a client that gave up) ends only that
+/// connection.
+async fn tls_front(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, backend: u16) {
+    let mut connections = tokio::task::JoinSet::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let acceptor = acceptor.clone();
+        connections.spawn(async move {
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            let Ok(mut plain) = TcpStream::connect(("127.0.0.1", backend)).await else {
+                return;
+            };
+            let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+        });
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 async fn accept_loop(listener: TcpListener, script: Arc<Script>, record: Arc<Mutex<Record>>) {
