@@ -14,6 +14,7 @@
 //! the server needs none) and the test message, when asked for, was
 //! accepted; 1 otherwise.
 
+mod access;
 mod diagnose;
 mod opened;
 mod probe;
@@ -27,8 +28,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use vmail_config::Config;
-use vmail_core::{SmtpSettings, TokenSource};
-use vmail_smtp::{PeerCertificate, Submitter, Transcript};
+use vmail_core::{SmtpSettings, TlsMode, TokenSource};
+use vmail_smtp::{CertificateProblem, PeerCertificate, Submitter, Transcript};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -166,6 +167,9 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
             report.verdicts.insert(0, verdict);
         }
+        // Root reads every file; the daemon's user may not.
+        let unreadable = access::verdicts(&config, settings);
+        report.verdicts.splice(0..0, unreadable);
         report
     });
     if args.json {
@@ -194,6 +198,9 @@ pub async fn check_with(
     tokens: Option<Arc<dyn TokenSource>>,
 ) -> Report {
     let mut report = Report::default();
+    if speaks_tls_first(settings, &mut report).await {
+        return report;
+    }
     let submitter = match tokens {
         Some(tokens) => Submitter::new(settings.clone()).with_tokens(tokens),
         None => Submitter::new(settings.clone()),
@@ -210,6 +217,34 @@ pub async fn check_with(
         }
     }
     report
+}
+
+/// `tls = starttls` (or `none`) on a port that speaks TLS first: the server
+/// waits for the client's TLS hello and the greeting never comes, which
+/// the session would wait the whole `timeout` for (60 s by default). When
+/// nothing comes within [`probe::FIRST_BYTE`] and a TLS probe is greeted,
+/// that is the verdict. A port that is merely slow goes on to the session.
+async fn speaks_tls_first(settings: &SmtpSettings, report: &mut Report) -> bool {
+    if settings.tls == TlsMode::Implicit
+        || settings.timeout <= probe::FIRST_BYTE
+        || !probe::silent_at_first(settings).await
+    {
+        return false;
+    }
+    let (seen, record) = probe::probe(settings, probe::ProbeKind::Implicit).await;
+    let Some(greeting) = seen.greeting else {
+        return false;
+    };
+    report.probes.extend(record);
+    report.certificate = seen.tls.and_then(|tls| tls.peer);
+    report.push(Verdict::fail(format!(
+        "no greeting in plain text from {}:{} within {} s: this port speaks TLS first: set \
+         tls = implicit (over TLS from the first byte it greeted \"{greeting}\")",
+        settings.host,
+        settings.port,
+        seconds(probe::FIRST_BYTE)
+    )));
+    true
 }
 
 /// Capture mode writes mail into a folder: there is no server to check, and
@@ -292,8 +327,23 @@ fn indented(out: &mut String, transcript: &Transcript) {
 pub fn verification(cert: &PeerCertificate) -> String {
     match (&cert.verification, cert.enforced) {
         (Ok(()), _) => "verified".to_string(),
-        (Err(why), true) => format!("NOT verified ({why})"),
-        (Err(why), false) => format!("NOT verified ({why}); accepted because tls-verify=no"),
+        (Err(_), true) => format!("NOT verified ({})", why_not_verified(cert)),
+        (Err(_), false) => format!(
+            "NOT verified ({}); accepted because tls-verify=no",
+            why_not_verified(cert)
+        ),
+    }
+}
+
+/// Why a certificate did not verify: "self-signed" or the names it is for
+/// (rustls calls a self-signed certificate `UnknownIssuer` or
+/// `BadSignature`, which names no fix), else rustls's reason.
+pub fn why_not_verified(cert: &PeerCertificate) -> String {
+    match (cert.problem(), &cert.verification) {
+        (Some(problem @ CertificateProblem::SelfSigned), _)
+        | (Some(problem @ CertificateProblem::WrongName { .. }), _) => problem.to_string(),
+        (_, Err(why)) => why.to_string(),
+        (_, Ok(())) => String::new(),
     }
 }
 

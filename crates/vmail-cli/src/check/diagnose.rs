@@ -9,8 +9,8 @@ use super::probe::{ProbeKind, Seen, probe};
 use super::{Report, Verdict, code, opened, pop_done, said, seconds};
 use vmail_core::{Reply, SmtpSettings, TlsMode, TokenError};
 use vmail_smtp::{
-    OAuthStatus, ProtocolError, Server, SessionFailure, SmtpError, Step, basic_auth_disabled,
-    oauth_not_permitted,
+    CertificateProblem, OAuthStatus, PeerCertificate, ProtocolError, Server, SessionFailure,
+    SmtpError, Step, basic_auth_disabled, oauth_not_permitted,
 };
 
 /// What is known about the failed attempt besides the error.
@@ -69,7 +69,7 @@ async fn resolve(diagnosis: Diagnosis, settings: &SmtpSettings, report: &mut Rep
     };
     for kind in kinds {
         let (seen, record) = probe(settings, kind).await;
-        report.probes.push(record);
+        report.probes.extend(record);
         if let Some(verdict) = interpret(kind, &seen, settings, report) {
             return verdict;
         }
@@ -112,21 +112,73 @@ fn interpret(
         }
         ProbeKind::Unverified => {
             let peer = seen.tls.as_ref()?.peer.as_ref()?;
-            let Err(why) = &peer.verification else {
-                return None;
-            };
-            let verdict = Verdict::fail(format!(
-                "the TLS certificate of {} is not verified ({why}): subject {}, issuer {}, valid \
-                 until {}; if the server uses a private CA, set [VMAIL] ca-file to that CA's PEM \
-                 file; if the name differs, set mail-server to a name the certificate carries; \
-                 tls-verify=no turns the check off (not recommended)",
-                settings.host, peer.subject, peer.issuer, peer.not_after
-            ));
+            let verdict = Verdict::fail(certificate_refused(settings, peer)?);
             report.certificate = Some(peer.clone());
             Some(verdict)
         }
+        ProbeKind::FirstLine => {
+            let line = seen.first_line.as_ref()?;
+            Some(Verdict::fail(format!(
+                "{}:{port} is not an SMTP server: it said \"{line}\" where a mail server \
+                 greets with 220; check [VMAIL] mail-server and mail-port",
+                settings.host
+            )))
+        }
         ProbeKind::StartTls => None,
     }
+}
+
+/// Why the certificate did not verify, with the fix for that reason:
+/// the names to use in `mail-server`, or pinning a self-signed certificate
+/// through `ca-file`. `None` when it verified.
+fn certificate_refused(settings: &SmtpSettings, peer: &PeerCertificate) -> Option<String> {
+    let host = &settings.host;
+    let port = settings.port;
+    let problem = peer.problem()?;
+    let off = "tls-verify=no turns the check off (not recommended)";
+    Some(match problem {
+        CertificateProblem::SelfSigned => format!(
+            "the TLS certificate of {host} is self-signed (subject {}, valid until {}): no CA \
+             vouches for it. If it is the server's own, pin it: save it as PEM (`openssl \
+             s_client -connect {host}:{port}{} -showcerts`) and set [VMAIL] ca-file to that \
+             file; better, give the server a certificate from a CA; {off}",
+            peer.subject,
+            peer.not_after,
+            if settings.tls == TlsMode::StartTls {
+                " -starttls smtp"
+            } else {
+                ""
+            },
+        ),
+        CertificateProblem::WrongName { names } if !names.is_empty() => format!(
+            "the TLS certificate of {host} is for {}, not for {host}: set [VMAIL] mail-server \
+             to {} (subject {}, issuer {})",
+            names.join(", "),
+            match names {
+                [one] => one.clone(),
+                many => format!("one of {}", many.join(", ")),
+            },
+            peer.subject,
+            peer.issuer
+        ),
+        CertificateProblem::WrongName { .. } => format!(
+            "the TLS certificate of {host} names no host (subject {}, issuer {}): ask the \
+             server's administrator for a certificate with {host} in its subjectAltName; {off}",
+            peer.subject, peer.issuer
+        ),
+        CertificateProblem::Expired
+        | CertificateProblem::NotYetValid
+        | CertificateProblem::UnknownIssuer
+        | CertificateProblem::Other(_) => format!(
+            "the TLS certificate of {host} is not verified ({}): subject {}, issuer {}, valid \
+             until {}; if the server uses a private CA, set [VMAIL] ca-file to that CA's PEM \
+             file; if the name differs, set mail-server to a name the certificate carries; {off}",
+            super::why_not_verified(peer),
+            peer.subject,
+            peer.issuer,
+            peer.not_after
+        ),
+    })
 }
 
 /// The verdict for one error: what the check saw (with the settings, the
@@ -235,17 +287,23 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
 
 /// Something answered that is not SMTP: at the greeting, perhaps a TLS
 /// port spoken to in clear, which a probe can tell.
+/// At the greeting, a second connection reads the first line the server
+/// sends, to show it: the parser's own error (`SyntaxError { syntax:
+/// "Invalid response code" }`) tells an administrator nothing.
 fn not_smtp(cx: &Cx<'_>, step: Step, detail: &ProtocolError, advice: &str) -> Diagnosis {
     let s = cx.settings;
-    let fallback = Verdict::fail(format!(
+    if step == Step::Greeting {
+        let fallback = Verdict::fail(format!(
+            "the greeting of {}:{} is not SMTP: is it a mail server? check [VMAIL] mail-server \
+             and mail-port",
+            s.host, s.port
+        ));
+        return probe_then(vec![ProbeKind::FirstLine], fallback);
+    }
+    Diagnosis::Verdict(Verdict::fail(format!(
         "the answer during {step} is not SMTP ({detail}): is {}:{} a mail server? {advice}",
         s.host, s.port
-    ));
-    if step == Step::Greeting && s.tls != TlsMode::Implicit {
-        probe_then(vec![ProbeKind::Implicit], fallback)
-    } else {
-        Diagnosis::Verdict(fallback)
-    }
+    )))
 }
 
 fn plaintext_auth_refused(settings: &SmtpSettings, advice: &str) -> String {

@@ -152,7 +152,7 @@ async fn plain_verdicts(
                 return None;
             }
             let (seen, record) = probe(settings, ProbeKind::StartTls).await;
-            report.probes.push(record);
+            report.probes.extend(record);
             seen.extensions.filter(Extensions::offers_auth)
         }
         TlsMode::None => {
