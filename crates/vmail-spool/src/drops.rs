@@ -144,7 +144,13 @@ impl Spool {
             || path.display().to_string(),
             |name| name.to_string_lossy().into_owned(),
         );
-        let note = format!("queued from in/{name}{}", rewrites_note(&prepared.rewrites));
+        let carried = crate::quarantine::take_carried_reason(path)
+            .map(|reason| format!("; {reason}"))
+            .unwrap_or_default();
+        let note = format!(
+            "queued from in/{name}{}{carried}",
+            rewrites_note(&prepared.rewrites)
+        );
         match batch.add_noted(&prepared.envelope, Some(&note), prepared.message, limit) {
             Ok(()) => Ok(prepared.consumed),
             Err(SpoolError::TooLarge { size, limit }) => {
@@ -166,6 +172,9 @@ impl Spool {
 
     fn remove_consumed(&self, drop: &Path, consumed: &[PathBuf]) {
         let _ = fs::remove_file(drop);
+        if let Some(carried) = crate::quarantine::carried_reason_path(drop) {
+            let _ = fs::remove_file(carried);
+        }
         for file in consumed {
             let _ = fs::remove_file(file);
             // An emptied attachment folder goes too (remove_dir fails if not empty).
@@ -194,8 +203,16 @@ impl Spool {
         fsutil::rename(&corrupt.path, &dest)?;
         let dest_name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
         let note = dir.join(format!("{}.reason", dest_name.unwrap_or(name)));
-        let text = format!("{corrupt}\n");
+        // A requeued file quarantined again keeps its earlier reason too.
+        let carried = crate::quarantine::carried_reason_path(&corrupt.path);
+        let text = match crate::quarantine::take_carried_reason(&corrupt.path) {
+            Some(earlier) => format!("{corrupt}\n(earlier: {earlier})\n"),
+            None => format!("{corrupt}\n"),
+        };
         fsutil::write_atomic(&self.temp_path("reason"), &note, text.as_bytes())?;
+        if let Some(carried) = carried {
+            let _ = fs::remove_file(carried);
+        }
         corrupt.quarantined = Some(dest);
         Ok(corrupt)
     }
@@ -348,7 +365,8 @@ fn prepare(
     names: &LocalNames,
     limit: u64,
 ) -> Result<Prepared, Corrupt> {
-    let (file, meta) = open_plain(path).map_err(|why| Corrupt::new(path, why.to_string()))?;
+    let (file, meta) =
+        open_plain(path).map_err(|why| Corrupt::new(path, open_reason(path, &why)))?;
     if meta.len() == 0 {
         return Err(Corrupt::new(path, "is empty"));
     }
@@ -367,6 +385,25 @@ fn prepare(
             path,
             "has an unknown suffix: drop a whole message as NAME.eml or a job file as NAME.job",
         )),
+    }
+}
+
+/// Why a drop cannot be opened; for a file vmaild may not read, with its
+/// owner and mode, so that the administrator sees at once whose file it is
+/// and what to change.
+fn open_reason(path: &Path, why: &OpenError) -> String {
+    let denied = match why {
+        OpenError::Unreadable(err) | OpenError::Unopenable(err) => {
+            err.kind() == io::ErrorKind::PermissionDenied
+        }
+        _ => false,
+    };
+    match fs::symlink_metadata(path) {
+        Ok(meta) if denied => format!(
+            "{why} ({}): let vmaild's user read it (for example `chmod g+r` with the spool's group), then `vfxadmin quarantine requeue`",
+            crate::quarantine::owner_and_mode(&meta)
+        ),
+        _ => why.to_string(),
     }
 }
 
@@ -437,6 +474,34 @@ mod tests {
         let other = dir.path().join("c.eml");
         fs::write(&other, "From: a@example.test\nTo: b@example.test\n\nhi\n").unwrap();
         assert_ne!(packed(&other), packed(&eml));
+    }
+
+    #[test]
+    fn an_unreadable_drop_names_its_owner_and_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.eml");
+        fs::write(&path, b"To: a@x\n\nhi\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let denied = OpenError::Unopenable(io::Error::from(io::ErrorKind::PermissionDenied));
+        let reason = open_reason(&path, &denied);
+        let uid = fs::metadata(&path).unwrap().uid();
+        assert!(
+            reason.starts_with("cannot be opened: permission denied (owner "),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(&format!(" (uid {uid}), group ")),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with(", mode 0600): let vmaild's user read it (for example `chmod g+r` with the spool's group), then `vfxadmin quarantine requeue`"),
+            "{reason}"
+        );
+        assert_eq!(
+            open_reason(&path, &OpenError::NotRegular),
+            "is not a regular file"
+        );
     }
 
     #[test]

@@ -138,6 +138,7 @@ mod fsutil;
 mod jobfile;
 mod joblog;
 mod maildrop;
+mod quarantine;
 mod queue;
 mod spool;
 mod state;
@@ -151,6 +152,7 @@ pub use maildrop::{
     Ids, MAILDROP_FILE_MODE, MAILDROP_MODE, MaildropError, Submitter, deposit, open_dir_no_follow,
     open_no_follow, user_name, write_submission,
 };
+pub use quarantine::{QuarantineError, Quarantined};
 pub use queue::{JobLock, MessageReader, QueuedJob};
 pub use spool::{Recovery, Spool, SpoolLock};
 pub use state::{AdminAction, BadValue, JobState, StateError, format_time};

@@ -7,6 +7,7 @@ mod drops_job;
 mod drops_local_names;
 mod lock_and_layout;
 mod quarantine;
+mod quarantine_requeue;
 mod queue_ops;
 mod submit;
 
