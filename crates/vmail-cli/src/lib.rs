@@ -4,7 +4,8 @@
 //! * `vfx` ([`vfx`]): queue a job, with [`compose`] (the MIME message) and
 //!   [`cover`] (cover page templates);
 //! * `vfxadmin` ([`vfxadmin`]): `config` ([`config_cmd`]), `queue`
-//!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`)
+//!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`),
+//!   `quarantine` ([`quarantine_cmd`]: the files pickup set aside),
 //!   `check` ([`check`]: the mail server, step by step) and `oauth`
 //!   ([`oauth_cmd`]: login, status and forget of the OAuth2 tokens);
 //! * `vmail-sendmail` ([`sendmail`]): the sendmail-compatible shim;
@@ -24,6 +25,7 @@ pub mod local_submit;
 pub mod oauth_cmd;
 pub mod postdrop;
 pub mod prompt;
+pub mod quarantine_cmd;
 pub mod queue_cmd;
 pub mod sendmail;
 pub mod sendmail_input;

@@ -6,6 +6,7 @@
 use crate::check::{self, CheckArgs};
 use crate::config_cmd::{self, ConfigArgs};
 use crate::oauth_cmd::{self, OAuthArgs};
+use crate::quarantine_cmd::{self, QuarantineArgs};
 use crate::queue_cmd::{self, QueueArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// List, show, retry, hold, release or delete queued jobs
     Queue(QueueArgs),
+    /// List, show, requeue or delete files pickup set aside in quarantine/
+    Quarantine(QuarantineArgs),
     /// Connect to the mail server, show the transcript and certificate, and
     /// say in plain words whether sending would work
     Check(CheckArgs),
@@ -47,6 +50,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Config(args) => config_cmd::run(&path, args),
         Command::Queue(args) => queue_cmd::run(Some(&path), args),
+        Command::Quarantine(args) => quarantine_cmd::run(&path, args),
         Command::Check(args) => check::run(&path, args),
         Command::OAuth(args) => oauth_cmd::run(&path, args),
     }

@@ -53,7 +53,7 @@ pub enum QuarantineError {
     #[error("no file {name} in {}", dir.display())]
     Missing { name: String, dir: PathBuf },
     #[error(
-        "{name} is not a drop (.eml or .job): it was set aside from the queue and cannot be picked up; read it, then delete it"
+        "{name} is not a .eml or .job file, so pickup would set it aside again: read it, then delete it (or give it one of those names and move it into in/ yourself)"
     )]
     NotADrop { name: String },
     #[error(transparent)]
