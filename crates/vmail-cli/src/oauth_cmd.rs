@@ -63,10 +63,9 @@ pub fn run(config_path: &Path, args: &OAuthArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `<spool>/oauth`: where vmaild keeps its tokens (vmail-daemon's
-/// `relay::oauth_cache_dir`; the CLI does not link the daemon).
+/// Where vmaild keeps its tokens ([`vmail_oauth::cache_dir`]).
 pub fn cache_dir(config: &Config) -> PathBuf {
-    config.spool.join("oauth")
+    vmail_oauth::cache_dir(&config.spool)
 }
 
 /// The configured OAuth settings, or what to set.

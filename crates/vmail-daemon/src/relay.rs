@@ -69,10 +69,10 @@ impl Deliver for Relay {
     }
 }
 
-/// The cache directory of the daemon's OAuth2 tokens: `<spool>/oauth/`.
-/// `vfxadmin oauth` finds it the same way.
+/// The cache directory of the daemon's OAuth2 tokens
+/// ([`vmail_oauth::cache_dir`], which `vfxadmin oauth` uses too).
 pub fn oauth_cache_dir(spool: &Path) -> PathBuf {
-    spool.join("oauth")
+    vmail_oauth::cache_dir(spool)
 }
 
 /// What an [`OAuthClient`] was built from: when a reload changes none of

@@ -33,6 +33,12 @@ mod jwt;
 mod status;
 
 pub use cache::CacheError;
+
+/// Where vmaild and `vfxadmin oauth` keep the sealed tokens of a spool:
+/// `<spool>/oauth/`. One definition, so the two always agree.
+pub fn cache_dir(spool: &std::path::Path) -> std::path::PathBuf {
+    spool.join("oauth")
+}
 pub use client::{
     Clock, OAuthClient, REFRESH_MARGIN, SetupError, SystemClock, store_refresh_token,
 };
