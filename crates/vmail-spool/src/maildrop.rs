@@ -173,9 +173,10 @@ pub fn deposit(
     let written = write_drop(&mut file, uid, &header, input, limit, &temp_path).and_then(|()| {
         rustix::fs::fchmod(&file, Mode::from_raw_mode(MAILDROP_FILE_MODE))
             .map_err(|e| MaildropError::io("set the mode of", &temp_path)(e.into()))?;
+        // The folder cannot be fsynced: the helper may not open it for
+        // reading. The file itself is on disk; the daemon fsyncs the queue.
         rustix::fs::renameat(dir, temp.as_str(), dir, id.as_str())
-            .map_err(|e| MaildropError::io("rename", &temp_path)(e.into()))?;
-        rustix::fs::fsync(dir).map_err(|e| MaildropError::io("fsync", dir_path)(e.into()))
+            .map_err(|e| MaildropError::io("rename", &temp_path)(e.into()))
     });
     if written.is_err() {
         let _ = rustix::fs::unlinkat(dir, temp.as_str(), rustix::fs::AtFlags::empty());
@@ -240,9 +241,11 @@ pub fn open_no_follow(path: &Path) -> io::Result<File> {
         .map_err(io::Error::from)
 }
 
-/// Opens a folder without following a link (for [`deposit`]'s `dir`).
+/// Opens a folder without following a link, as a handle for `openat` and
+/// `renameat` only (`O_PATH`): the helper's group may create in
+/// `maildrop/` (`-wx`) but not read it, which an ordinary open needs.
 pub fn open_dir_no_follow(path: &Path) -> io::Result<File> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::open(path, flags, Mode::empty())
         .map(File::from)
         .map_err(io::Error::from)
@@ -489,7 +492,7 @@ mod tests {
     }
 
     fn deposit_into(spool: &Spool, text: &[u8]) -> Result<JobId, MaildropError> {
-        let dir = File::open(spool.maildrop_dir()).unwrap();
+        let dir = open_dir_no_follow(&spool.maildrop_dir()).unwrap();
         deposit(
             &dir,
             &spool.maildrop_dir(),
