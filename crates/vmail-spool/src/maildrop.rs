@@ -524,7 +524,7 @@ mod tests {
         let path = spool.maildrop_dir().join(id.as_str());
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, MAILDROP_FILE_MODE);
-        assert_eq!(spool.maildrops().unwrap(), [path.clone()]);
+        assert_eq!(spool.maildrops().unwrap(), std::slice::from_ref(&path));
         let (queued, submitter) = spool.ingest_maildrop(&path, 1000).unwrap();
         assert_eq!(queued, id, "the helper's id is kept");
         assert_eq!(submitter.uid, Ids::current().unwrap().ruid);
