@@ -21,11 +21,7 @@ use vmail_message::{Draft, MimeError, Stamp, mime};
     name = "vfx",
     version,
     about = "Queue a job for vmail: files as attachments, with an optional cover page",
-    after_help = "\
-Examples:
-  vfx -n ann@example.com invoice.pdf scan.tiff
-  vfx -n ann@example.com,bob@example.com -s 'Invoice 42' -m 'Please sign.' -C classic invoice.pdf
-  vfx -n ann@example.com -O -C classic        (the cover page alone)"
+    after_help = after_help()
 )]
 pub struct Cli {
     /// A recipient; repeat -n or give a comma list
@@ -71,6 +67,23 @@ pub struct Cli {
     /// Files to attach (PDF, TIFF, PNG, JPEG, text, anything)
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// The examples, then the fields a cover page template may use (from
+/// [`cover::FIELDS`], so the list cannot drift from what is filled in).
+fn after_help() -> String {
+    format!(
+        "\
+Examples:
+  vfx -n ann@example.com invoice.pdf scan.tiff
+  vfx -n ann@example.com,bob@example.com -s 'Invoice 42' -m 'Please sign.' -C classic invoice.pdf
+  vfx -n ann@example.com -O -C classic        (the cover page alone)
+
+Cover page templates (-C classic, or -C ./my-cover.txt) are text with these fields:
+{}
+Any other {{name}} stays as written, and vfx warns about it.",
+        cover::fields_help()
+    )
 }
 
 /// Parses the process's arguments and runs them; errors print as
@@ -172,6 +185,16 @@ fn body_text(
         (None, false) => return Ok(note),
     };
     let template = cover::template(name)?;
+    for unknown in cover::unknown_fields(&template) {
+        let known: Vec<String> = cover::FIELDS
+            .iter()
+            .map(|(f, _)| format!("{{{f}}}"))
+            .collect();
+        eprintln!(
+            "vfx: warning: the cover page {name} uses {{{unknown}}}, which is not a field: it stays as written (fields: {})",
+            known.join(", ")
+        );
+    }
     let fields = CoverFields {
         date: chrono::Local::now()
             .format("%a %d %b %Y %H:%M %:z")
