@@ -20,7 +20,7 @@ impl CaptureDeliverer {
     }
 
     fn capture(&self, attempt: &Attempt) -> io::Result<PathBuf> {
-        fs::create_dir_all(&self.dir)?;
+        create_capture_dir(&self.dir)?;
         let dest = self.dir.join(format!("{}.eml", attempt.id));
         let temp = self.dir.join(format!(".{}.eml.tmp", attempt.id));
         let source = attempt.body()?;
@@ -91,5 +91,34 @@ impl CaptureDeliverer {
 
 /// True when `dir` can hold captures, for the start-up check.
 pub fn check_capture_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)
+    create_capture_dir(dir)
+}
+
+/// Creates the capture folder (and any missing parent) with the spool's
+/// folder mode, 0750: captured messages are mail, as private as `sent/`.
+/// A folder that exists already is left as it is.
+fn create_capture_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(vmail_spool::DIR_MODE)
+        .create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_capture_folder_is_created_0750_like_the_spool_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let capture = dir.path().join("spool/capture");
+        check_capture_dir(&capture).unwrap();
+        for made in [&capture, &dir.path().join("spool")] {
+            let mode = fs::metadata(made).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o750, "{} is {mode:o}", made.display());
+        }
+    }
 }
