@@ -105,6 +105,32 @@ fn starttls_on_the_smtps_port_expects_implicit() {
     assert_not_shown(&run, &servers.user.password);
 }
 
+/// The same with the default 60 s timeout: Postfix's implicit-TLS port says
+/// nothing in plain text, and within seconds (not a minute) the check says
+/// the port speaks TLS first, from a TLS probe's greeting.
+#[test]
+fn starttls_on_the_smtps_port_with_the_default_timeout_is_told_within_seconds() {
+    let servers = TestServers::from_env();
+    let extra = login(&servers, &servers.user.password);
+    let ini = vmail(&servers, servers.smtps_port, "starttls", &extra).replace("timeout = 5\n", "");
+    let started = std::time::Instant::now();
+    let run = CheckEnv::new(&ini).check(&[]);
+    let elapsed = started.elapsed();
+    assert_exit(&run, 1);
+    let verdict = verdict_starting(&run, "[FAIL] no greeting in plain text");
+    assert!(
+        verdict.starts_with(&format!(
+            "[FAIL] no greeting in plain text from {}:{} within 5 s: this port speaks TLS first: \
+             set tls = implicit (over TLS from the first byte it greeted \"220 ",
+            servers.host, servers.smtps_port
+        )),
+        "{verdict}"
+    );
+    assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+    assert!(!run.stdout.contains("C: AUTH"), "{}", run.stdout);
+    assert_not_shown(&run, &servers.user.password);
+}
+
 #[test]
 fn implicit_on_a_plain_port_is_told_it_greets_in_clear() {
     let servers = TestServers::from_env();
