@@ -30,6 +30,9 @@ pub struct Helper {
     pub program: PathBuf,
     pub from: String,
     pub max_message_size: u64,
+    /// `[VMAIL] admin-address` and `local-domain`, when set.
+    pub admin_address: Option<String>,
+    pub local_domain: Option<String>,
 }
 
 impl Route {
@@ -178,6 +181,8 @@ impl Helper {
             program,
             from,
             max_message_size,
+            admin_address: value("admin-address"),
+            local_domain: value("local-domain"),
         })
     }
 

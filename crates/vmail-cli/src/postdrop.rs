@@ -3,11 +3,12 @@
 //! runs with the caller's uid and group `vmail`, and only:
 //!
 //! 1. checks that it runs as installed (below) and moves to `/`;
-//! 2. reads three settings from [`SYSTEM_CONFIG`] (never another file):
-//!    `[VFXSCHED] spool`, `[VMAIL] max-message-size` and `[VMAIL] from`;
-//!    sealed secrets are not opened (the key file is never read);
-//! 3. with `--settings`, prints `from` and `max-message-size` for the front
-//!    end; otherwise copies a submission (the queue entry's envelope and the
+//! 2. reads the settings a submission needs from [`SYSTEM_CONFIG`] (never
+//!    another file): `[VFXSCHED] spool`, `[VMAIL] max-message-size`, `from`,
+//!    `admin-address` and `local-domain`; sealed secrets are not opened (the
+//!    key file is never read);
+//! 3. with `--settings`, prints `from`, `max-message-size`, `admin-address`
+//!    and `local-domain` (none of them secret) for the front end; otherwise copies a submission (the queue entry's envelope and the
 //!    message, at most `max-message-size` bytes) from standard input into
 //!    `maildrop/`, with a first line naming the real uid, and prints its job id.
 //!
@@ -56,6 +57,10 @@ pub struct Settings {
     pub spool: PathBuf,
     pub max_message_size: u64,
     pub from: String,
+    /// `[VMAIL] admin-address`, `local-domain`: for the front end's
+    /// rewriting of names without a domain (issue 17 §2).
+    pub admin_address: Option<String>,
+    pub local_domain: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -88,10 +93,18 @@ fn run(args: Vec<std::ffi::OsString>) -> Result<(), Refusal> {
     let (config, group) = open_config(&ids)?;
     let settings = read_settings(config)?;
     if settings_only {
-        let text = format!(
+        let mut text = format!(
             "from={}\nmax-message-size={}\n",
             settings.from, settings.max_message_size
         );
+        for (key, value) in [
+            ("admin-address", &settings.admin_address),
+            ("local-domain", &settings.local_domain),
+        ] {
+            if let Some(value) = value {
+                text.push_str(&format!("{key}={value}\n"));
+            }
+        }
         return io::stdout()
             .write_all(text.as_bytes())
             .map_err(|e| refuse(EX_SOFTWARE, e.to_string()));
@@ -205,10 +218,17 @@ pub fn read_settings(mut config: File) -> Result<Settings, Refusal> {
         Some(from) if !from.is_empty() => from.to_string(),
         _ => format!("vmail@{}", host_name()),
     };
+    let optional = |key: &str| {
+        doc.get("VMAIL", key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     Ok(Settings {
         spool,
         max_message_size,
         from,
+        admin_address: optional("admin-address"),
+        local_domain: optional("local-domain"),
     })
 }
 
@@ -285,6 +305,30 @@ mod tests {
         assert_eq!(parse_size("10T"), None);
         assert_eq!(parse_size("0"), None);
         assert_eq!(parse_size(""), None);
+    }
+
+    #[test]
+    fn settings_are_read_without_opening_the_sealed_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let ini = dir.path().join("vsisrv.ini");
+        std::fs::write(
+            &ini,
+            "[VMAIL]\nauth-rsp = enc:not-even-valid\nkey-file = /nonexistent/vmail.key\n\
+             from = fax@x.test\nmax-message-size = 2M\nadmin-address = ops@x.test\n\
+             [VFXSCHED]\nspool = spool\n",
+        )
+        .unwrap();
+        let settings = read_settings(File::open(&ini).unwrap()).unwrap();
+        assert_eq!(
+            settings,
+            Settings {
+                spool: PathBuf::from("/etc/vmail/spool"),
+                max_message_size: 2 << 20,
+                from: "fax@x.test".to_string(),
+                admin_address: Some("ops@x.test".to_string()),
+                local_domain: None,
+            }
+        );
     }
 
     #[test]
