@@ -431,3 +431,22 @@ fn print_a_partly_refused_notice() {
     let bytes = build(&report(&job, &origin, &recipients, KeptIn::Sent)).unwrap();
     println!("{}", String::from_utf8_lossy(&bytes));
 }
+
+#[test]
+fn mailer_daemon_and_the_message_id_share_the_from_domain_or_the_helo_name() {
+    let job = job();
+    let recipients = [("a@example.test".to_string(), refused("no"))];
+    for (from, helo, domain) in [
+        ("Fax <fax@corp.test>", "relay", "corp.test"),
+        ("", "relay.corp.test", "relay.corp.test"),
+    ] {
+        let origin = NoticeOrigin::new(from, helo);
+        let bytes = build(&report(&job, &origin, &recipients, KeptIn::Failed)).unwrap();
+        let message = MessageParser::new().parse(&bytes).unwrap();
+        let sender = message.from().unwrap().first().unwrap().address().unwrap();
+        assert_eq!(sender, format!("MAILER-DAEMON@{domain}"));
+        let id = message.message_id().unwrap();
+        assert!(id.ends_with(&format!("@{domain}")), "{id}");
+        assert!(!id.ends_with("@localhost"), "{id}");
+    }
+}
