@@ -96,7 +96,7 @@ fn the_cover_page_alone() {
     assert_eq!(parsed.attachments().count(), 0);
     let text = parsed.body_text(0).unwrap();
     assert!(
-        text.contains("COVER PAGE") && text.contains("0 file(s)"),
+        text.contains("COVER PAGE") && text.contains("Attachments: none"),
         "{text}"
     );
     // -O alone means the classic page too.
