@@ -127,3 +127,48 @@ fn vfx_sends_to_root_at_the_admin_address() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(env.queued().is_empty());
 }
+
+/// What cron and `mail root` do: bsd-mailx runs `sendmail -i -t` with
+/// `To: root` in the header (mailx_through_the_shim.rs installs it).
+#[test]
+fn mail_root_through_bsd_mailx_reaches_the_admin_address() {
+    const MAILX: &str = "/usr/bin/bsd-mailx";
+    if !std::path::Path::new(MAILX).exists() {
+        eprintln!("{MAILX} is missing: run mailx_through_the_shim first, which installs it");
+        return;
+    }
+    let env = Env::with_vmail(ADMIN);
+    std::fs::create_dir(env.path().join("lib")).unwrap();
+    std::fs::write(
+        env.path().join("lib/vsisrv.ini"),
+        std::fs::read_to_string(env.ini())
+            .unwrap()
+            .replace("spool = spool", "spool = ../spool"),
+    )
+    .unwrap();
+    let mailrc = env.file(
+        "mailrc",
+        format!("set sendmail={}\n", bin_path("vmail-sendmail").display()).as_bytes(),
+    );
+    let home = env.path().to_str().unwrap();
+    let run = run_in(
+        env.path(),
+        MAILX,
+        &["-s", "cron: backup", "root"],
+        b"done\n",
+        &[
+            ("MAILRC", mailrc.to_str().unwrap()),
+            ("VSIFAX", home),
+            ("HOME", home),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let (envelope, _) = env.only_job();
+    assert_eq!(envelope, "Ffax@example.test\nTadmin@example.com\n");
+    assert!(
+        note(&env)
+            .ends_with("; recipient root rewritten to admin@example.com ([VMAIL] admin-address)"),
+        "{}",
+        note(&env)
+    );
+}
