@@ -189,13 +189,16 @@ fn retry_all(spool: &Spool, include_held: bool) -> anyhow::Result<ExitCode> {
 
 /// The line an administrator's change leaves in the job's log:
 /// `held by uid 0 (root) with vfxadmin queue hold`.
-fn audit_line(action: Admin, uid: Option<u32>) -> String {
-    let who = match uid {
-        Some(uid) => match vmail_spool::user_name(uid) {
+/// Under sudo, root's line also names who ran sudo (`SUDO_USER`, which
+/// only root's own environment could fake).
+fn audit_line(action: Admin, uid: Option<u32>, sudo_user: Option<&str>) -> String {
+    let who = match (uid, sudo_user) {
+        (Some(0), Some(by)) if !by.is_empty() => format!("uid 0 (root, through sudo by {by})"),
+        (Some(uid), _) => match vmail_spool::user_name(uid) {
             Some(name) => format!("uid {uid} ({name})"),
             None => format!("uid {uid}"),
         },
-        None => "an unknown uid".to_string(),
+        (None, _) => "an unknown uid".to_string(),
     };
     let what = action.done().replace("due now", "made due now");
     let mut line = format!("{what} by {who} with vfxadmin queue {}", action.command());
@@ -211,7 +214,8 @@ const DELETED_TAIL: &str = ": the job is gone from the queue, this log stays";
 /// Writes the audit line; the change is made, so a log that cannot be
 /// written is a warning, not a failure.
 fn audit(spool: &Spool, id: &JobId, action: Admin) {
-    let line = audit_line(action, setup::uid());
+    let sudo_user = std::env::var("SUDO_USER").ok();
+    let line = audit_line(action, setup::uid(), sudo_user.as_deref());
     if let Err(e) = spool.job_log(id).and_then(|mut log| log.append(&line)) {
         eprintln!(
             "vfxadmin: warning: {id}: {} (not written to its log: {e})",
@@ -488,15 +492,19 @@ mod tests {
     #[test]
     fn the_audit_line_names_the_uid_and_the_command() {
         assert_eq!(
-            audit_line(Admin::Hold, Some(0)),
+            audit_line(Admin::Hold, Some(0), None),
             "held by uid 0 (root) with vfxadmin queue hold"
         );
         assert_eq!(
-            audit_line(Admin::Retry, Some(4_000_000_000)),
+            audit_line(Admin::Release, Some(0), Some("ann")),
+            "released by uid 0 (root, through sudo by ann) with vfxadmin queue release"
+        );
+        assert_eq!(
+            audit_line(Admin::Retry, Some(4_000_000_000), Some("ann")),
             "made due now by uid 4000000000 with vfxadmin queue retry"
         );
         assert_eq!(
-            audit_line(Admin::Delete, None),
+            audit_line(Admin::Delete, None, None),
             "deleted by an unknown uid with vfxadmin queue delete: the job is gone from the queue, this log stays"
         );
     }

@@ -13,10 +13,22 @@ fn submit(env: &Env, to: &str) -> String {
     run.stdout.trim().to_string()
 }
 
+/// `vfxadmin queue ARGS`, not under sudo (whatever ran the tests).
 fn admin(env: &Env, args: &[&str]) -> Run {
-    let mut all = vec!["queue"];
+    admin_as(env, args, "")
+}
+
+fn admin_as(env: &Env, args: &[&str], sudo_user: &str) -> Run {
+    let ini = env.ini();
+    let mut all = vec!["-c", ini.to_str().unwrap(), "queue"];
     all.extend_from_slice(args);
-    env.run("vfxadmin", &all, b"")
+    run_in(
+        env.path(),
+        "vfxadmin",
+        &all,
+        b"",
+        &[("SUDO_USER", sudo_user)],
+    )
 }
 
 /// The log's lines without their time stamps.
@@ -58,6 +70,19 @@ fn every_change_is_in_the_log_with_the_uid() {
             format!("made due now by {who} with vfxadmin queue retry"),
         ]
     );
+}
+
+#[test]
+fn root_through_sudo_is_named_with_who_ran_sudo() {
+    let env = Env::new();
+    let a = submit(&env, "ann@example.test");
+    assert_eq!(admin_as(&env, &["hold", &a], "ann").code, 0);
+    let expected = if me().starts_with("uid 0 ") {
+        "held by uid 0 (root, through sudo by ann) with vfxadmin queue hold".to_string()
+    } else {
+        format!("held by {} with vfxadmin queue hold", me())
+    };
+    assert_eq!(log_of(&env, &a), [expected]);
 }
 
 #[test]
