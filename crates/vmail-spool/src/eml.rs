@@ -10,7 +10,7 @@ use std::io::{BufReader, Cursor, Read};
 use vmail_core::Envelope;
 use vmail_message::fields::{Sender, added_fields};
 use vmail_message::header::{Header, eol_of, read_header};
-use vmail_message::{LocalNames, Stamp, envelope};
+use vmail_message::{EnvelopeError, LocalNames, Stamp, envelope};
 
 use crate::drops::Prepared;
 use crate::error::DropError;
@@ -29,6 +29,13 @@ pub(crate) fn prepare(
     let (mut envelope, fixed) = queued_header(&header, default_from, stamp)?;
     // The envelope only: the header keeps `To: root` as written.
     let rewrites = envelope::rewrite_local(&mut envelope, names);
+    // A name nothing placed (`To: Fax`, or `root` without the keys) is
+    // left out, as before local names were read: the other recipients
+    // still get the message.
+    envelope.recipients.retain(|rcpt| rcpt.contains('@'));
+    if envelope.recipients.is_empty() {
+        return Err(EnvelopeError::NoRecipients.into());
+    }
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(fixed).chain(reader)),

@@ -75,3 +75,29 @@ fn without_the_keys_a_job_file_to_root_is_quarantined() {
     assert!(err.to_string().contains("cron.job"), "{err}");
     assert!(spool.quarantine_dir().join("cron.job").exists());
 }
+
+#[test]
+fn an_eml_name_nothing_places_is_left_out_as_before() {
+    let (_dir, spool) = spool();
+    let path = drop_file(
+        &spool,
+        "fax.eml",
+        b"From: fax@example.com\nTo: Fax, ann@example.org\nSubject: s\n\nhi\n",
+    );
+    let id = spool.ingest(&path, "", 1 << 20).unwrap();
+    assert_eq!(
+        spool.load(&id).unwrap().envelope.recipients,
+        ["ann@example.org"]
+    );
+    let path = drop_file(
+        &spool,
+        "root.eml",
+        b"From: fax@example.com\nTo: root\n\nhi\n",
+    );
+    let err = spool.ingest(&path, "", 1 << 20).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("root.eml: has no recipients: no address in its To, Cc or Bcc fields"),
+        "{err}"
+    );
+}
