@@ -36,6 +36,9 @@ pub(crate) fn prepare(
     if envelope.recipients.is_empty() {
         return Err(EnvelopeError::NoRecipients.into());
     }
+    if !envelope.from.contains('@') {
+        return Err(EnvelopeError::NoSender.into());
+    }
     Ok(Prepared {
         envelope,
         message: Box::new(Cursor::new(fixed).chain(reader)),

@@ -100,4 +100,27 @@ fn an_eml_name_nothing_places_is_left_out_as_before() {
             .ends_with("root.eml: has no recipients: no address in its To, Cc or Bcc fields"),
         "{err}"
     );
+    let path = drop_file(&spool, "cron.eml", b"From: cron\nTo: a@example.org\n\nhi\n");
+    let err = spool.ingest(&path, "", 1 << 20).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "cron.eml: has no sender: no address in its From field, and [VMAIL] from is not set"
+        ),
+        "{err}"
+    );
+    let names = LocalNames::new(None, Some("host.example.com"));
+    let path = drop_file(
+        &spool,
+        "cron2.eml",
+        b"From: cron\nTo: a@example.org\n\nhi\n",
+    );
+    let id = spool
+        .ingest_many_named(&[path], "", &names, 1 << 20)
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        spool.load(&id).unwrap().envelope.from,
+        "cron@host.example.com"
+    );
 }
