@@ -217,17 +217,20 @@ pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
     submit(&route, &envelope, &rewrites, &queued)
 }
 
-/// `[VMAIL] admin-address` and `local-domain` of the configuration this
-/// user reads. Through the helper there are none yet: `vmail-postdrop
-/// --settings` reports `from` and `max-message-size` only, so local names
-/// are refused there as before.
+/// `[VMAIL] admin-address` and `local-domain`: of the configuration this
+/// user reads, or as `vmail-postdrop --settings` reports them to a user
+/// who cannot read it (they are not secret), so that a user's cron mail
+/// to `root` is placed the same way as root's.
 pub(crate) fn local_names(route: &Route) -> LocalNames {
     match route {
         Route::Direct(config) => LocalNames::new(
             config.admin_address.as_deref(),
             config.local_domain.as_deref(),
         ),
-        Route::Postdrop(_) => LocalNames::default(),
+        Route::Postdrop(helper) => LocalNames::new(
+            helper.admin_address.as_deref(),
+            helper.local_domain.as_deref(),
+        ),
     }
 }
 
@@ -407,6 +410,23 @@ mod tests {
         let cli = Cli::try_parse_from(["sendmail", "-oQ/tmp", "a@x"]).unwrap();
         assert_eq!(check_options(&cli).unwrap_err().code, EX_USAGE);
         assert!(Cli::try_parse_from(["sendmail", "-X", "/tmp/log", "a@x"]).is_err());
+    }
+
+    #[test]
+    fn local_names_come_from_the_helper_for_a_user_who_cannot_read_the_ini() {
+        let helper = crate::local_submit::Helper {
+            program: PathBuf::from("/usr/sbin/vmail-postdrop"),
+            from: "vmail@example.com".into(),
+            max_message_size: 1 << 20,
+            admin_address: Some("admin@example.com".into()),
+            local_domain: None,
+        };
+        let names = local_names(&Route::Postdrop(helper));
+        assert_eq!(
+            names.recipient("root").unwrap().to_string(),
+            "recipient root rewritten to admin@example.com ([VMAIL] admin-address)"
+        );
+        assert_eq!(names.sender("cron"), None);
     }
 
     #[test]
