@@ -421,9 +421,157 @@ fn a_job_submitted_by_root_with_vfx_is_delivered_by_the_daemon() {
     });
 }
 
+/// `vfxadmin check` runs as root, who reads every file; vmaild runs as the
+/// unit's `User=vmail`. A ca-file only root can read is a `[FAIL]` naming
+/// the file, its owner and mode and the fix, before a SIGHUP finds out.
+#[test]
+fn check_as_root_fails_a_ca_file_the_daemon_cannot_read() {
+    use std::os::unix::fs::PermissionsExt;
+    with_package_installed(|| {
+        let ca = Path::new("/etc/vmail/private-ca.pem");
+        fs::write(
+            ca,
+            "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        fs::set_permissions(ca, fs::Permissions::from_mode(0o600)).unwrap();
+        let ini = Path::new("/etc/vmail/check-test.ini");
+        fs::write(
+            ini,
+            "[VMAIL]\nmail-server = 127.0.0.1\nmail-port = 1\ntls = implicit\n\
+             ca-file = /etc/vmail/private-ca.pem\nfrom = fax@example.test\ntimeout = 2\n",
+        )
+        .unwrap();
+        let ran = run_bounded(
+            Command::new("/usr/bin/vfxadmin")
+                .args(["-c", "/etc/vmail/check-test.ini", "check"])
+                .env_remove("VSIFAX"),
+            "vfxadmin check as root",
+            SHORT,
+        )
+        .unwrap();
+        // Not the package's: the purge would leave /etc/vmail behind.
+        fs::remove_file(ca).unwrap();
+        fs::remove_file(ini).unwrap();
+        assert!(!ran.ok(), "{}{}", ran.stdout, ran.stderr);
+        assert!(
+            ran.stdout.lines().any(|line| line
+                == "[FAIL] vmaild runs as vmail (User= of vmaild.service) and cannot read \
+                    [VMAIL] ca-file /etc/vmail/private-ca.pem: /etc/vmail/private-ca.pem is \
+                    root:root mode 0600; fix it with `chgrp vmail /etc/vmail/private-ca.pem && \
+                    chmod g+r /etc/vmail/private-ca.pem`; a SIGHUP would otherwise fail later"),
+            "{}{}",
+            ran.stdout,
+            ran.stderr
+        );
+        // The configuration and the key file, as the package sets them, are fine.
+        assert!(
+            !ran.stdout.contains("cannot read the configuration"),
+            "{}",
+            ran.stdout
+        );
+        assert!(
+            !ran.stdout.contains("cannot read [VMAIL] key-file"),
+            "{}",
+            ran.stdout
+        );
+    });
+}
+
+/// What a first run as root (`bash scripts/run-default.sh`) leaves before
+/// the package: the spool's folders and files root's, 0750/0640. The
+/// postinst gives them to vmail and says so, vmaild as vmail then runs on
+/// it; `dpkg -r` with a job queued says how many and where they stay.
+#[test]
+fn a_root_owned_spool_is_given_to_vmail_and_removal_names_the_queued_jobs() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let spool = Path::new("/var/spool/vmail");
+    with_package_installed_over(
+        || {
+            for dir in [
+                "",
+                "in",
+                "queue",
+                "tmp",
+                "logs",
+                "sent",
+                "failed",
+                "quarantine",
+            ] {
+                fs::DirBuilder::new()
+                    .mode(0o750)
+                    .recursive(true)
+                    .create(spool.join(dir))
+                    .unwrap();
+            }
+            fs::write(spool.join("logs/vmail"), "left by a run as root\n").unwrap();
+            fs::write(spool.join("vmaild.pid"), "1\n").unwrap();
+        },
+        |installed| {
+            let said = format!("{}{}", installed.stdout, installed.stderr);
+            assert!(
+                said.contains(
+                    "vmail: 10 file(s) and folder(s) under /var/spool/vmail belonged to root"
+                ),
+                "dpkg -i said:\n{said}"
+            );
+            let vmail_uid: u32 = getent("passwd", "vmail")
+                .and_then(|line| line.split(':').nth(2).and_then(|uid| uid.parse().ok()))
+                .unwrap();
+            for path in ["", "in", "queue", "logs", "logs/vmail", "vmaild.pid"] {
+                let meta = fs::symlink_metadata(spool.join(path)).unwrap();
+                assert_eq!(
+                    meta.uid(),
+                    vmail_uid,
+                    "/var/spool/vmail/{path} is not vmail's"
+                );
+            }
+            let ran = as_vmail(&["/usr/sbin/vmaild", "--once"]);
+            assert!(
+                ran.ok(),
+                "vmaild --once as vmail: {}{}",
+                ran.stdout,
+                ran.stderr
+            );
+
+            // A job queued (no daemon runs here: systemd is not PID 1), then removal.
+            let ran = run_bounded(
+                Command::new("/usr/bin/vfx")
+                    .args(["-n", "someone@example.com", "-s", "left queued"])
+                    .arg("/usr/share/doc/vmail/copyright")
+                    .env_remove("VSIFAX"),
+                "vfx as root",
+                SHORT,
+            )
+            .unwrap();
+            assert!(ran.ok(), "vfx as root: {}{}", ran.stdout, ran.stderr);
+            let ran = dpkg(&["--remove", "vmail"]);
+            assert!(ran.ok(), "dpkg --remove: {}{}", ran.stdout, ran.stderr);
+            let said = format!("{}{}", ran.stdout, ran.stderr);
+            assert!(
+                said.contains(
+                    "vmail: 1 job(s) still queued in /var/spool/vmail/queue and 0 file(s) \
+                     not yet picked up in /var/spool/vmail/in and /var/spool/vmail/maildrop"
+                ) && said.contains("reinstall vmail to send them"),
+                "dpkg --remove said:\n{said}"
+            );
+        },
+    );
+}
+
 /// Installs the package into this machine, runs `check`, purges the package
 /// (whether `check` passed or not) and checks that nothing is left.
 fn with_package_installed(check: impl FnOnce() + std::panic::UnwindSafe) {
+    with_package_installed_over(|| {}, |_| check());
+}
+
+/// As [`with_package_installed`], with `prepare` run as root before
+/// `dpkg -i` (on a machine where /etc/vmail and /var/spool/vmail were moved
+/// aside), and `check` given what `dpkg -i` printed.
+fn with_package_installed_over(
+    prepare: impl FnOnce(),
+    check: impl FnOnce(&vmail_packaging_tests::Ran),
+) {
     if !debian_tools() {
         return;
     }
@@ -454,11 +602,12 @@ fn with_package_installed(check: impl FnOnce() + std::panic::UnwindSafe) {
     // moved aside and put back at the end, whatever happens.
     let _aside = ["/etc/vmail", "/var/spool/vmail"].map(MovedAside::new);
 
-    let ran = dpkg(&["-i", deb.to_str().unwrap()]);
-    let installed = std::panic::catch_unwind(|| {
+    let installed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare();
+        let ran = dpkg(&["-i", deb.to_str().unwrap()]);
         assert!(ran.ok(), "dpkg -i failed:\n{}\n{}", ran.stdout, ran.stderr);
-        check();
-    });
+        check(&ran);
+    }));
     let ran = dpkg(&["--purge", "vmail"]);
     if let Err(panic) = installed {
         std::panic::resume_unwind(panic);
