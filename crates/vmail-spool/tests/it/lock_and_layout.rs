@@ -9,14 +9,25 @@ fn open_creates_the_layout_with_private_modes() {
     let (_dir, spool) = spool();
     assert_eq!(
         names(spool.root()),
-        vec!["failed", "in", "logs", "quarantine", "queue", "sent", "tmp"]
+        vec![
+            "failed",
+            "in",
+            "logs",
+            "maildrop",
+            "quarantine",
+            "queue",
+            "sent",
+            "tmp"
+        ]
     );
     for name in names(spool.root()) {
         let mode = std::fs::metadata(spool.root().join(&name))
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o750, "{name}");
+        // maildrop/: vmail-postdrop's group may create, nobody may list.
+        let want = if name == "maildrop" { 0o1730 } else { 0o750 };
+        assert_eq!(mode & 0o7777, want, "{name}");
     }
     let id = spool
         .submit(&envelope("a@x", &["b@y"]), &b"m"[..], 10)
