@@ -166,7 +166,7 @@ fn reloader(
 /// Runs the daemon on a loaded configuration until SIGTERM (or, with
 /// `Mode::Once`, until nothing is due).
 pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
-    let spool = Spool::open(&config.spool)?;
+    let spool = Spool::open_for_daemon(&config.spool)?;
     let _lock = spool.lock()?;
     spool.check_writable()?;
     let (log, filter) = init_logging(&config, &spool)?;

@@ -91,13 +91,12 @@ impl Spool {
     /// needed. A folder that others may write to is refused, with the fix.
     /// `root` itself may be a symbolic link (an administrator's choice);
     /// the folders inside may not.
+    ///
+    /// A `Permission denied` stays a plain [`SpoolError::Io`] here: `vfx`
+    /// and the shim open the spool too, and the `chown` advice of
+    /// [`Spool::open_for_daemon`] would be wrong for them.
     pub fn open(root: impl AsRef<Path>) -> Result<Spool, SpoolError> {
         let root = root.as_ref().to_path_buf();
-        Spool::open_dirs(&root).map_err(|err| explain_denied(&root, err))
-    }
-
-    fn open_dirs(root: &Path) -> Result<Spool, SpoolError> {
-        let root = root.to_path_buf();
         match fs::metadata(&root) {
             Ok(meta) => fsutil::check_dir(&root, &meta)?,
             Err(err) if err.kind() == io::ErrorKind::NotFound => fsutil::ensure_dir(&root)?,
@@ -108,6 +107,15 @@ impl Spool {
         }
         crate::maildrop::ensure_dir(&root.join("maildrop"))?;
         Ok(Spool { root })
+    }
+
+    /// [`Spool::open`] for the daemon, which must own the spool: a
+    /// `Permission denied` becomes [`SpoolError::NotPermitted`], naming the
+    /// path, its owner and the `chown -R` that gives the tree to the user
+    /// the daemon runs as.
+    pub fn open_for_daemon(root: impl AsRef<Path>) -> Result<Spool, SpoolError> {
+        let root = root.as_ref();
+        Spool::open(root).map_err(|err| explain_denied(root, err))
     }
 
     pub fn root(&self) -> &Path {
