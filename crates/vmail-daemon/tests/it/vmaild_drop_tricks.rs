@@ -213,7 +213,10 @@ fn the_spool_is_private_0750_and_0640() {
         let meta = std::fs::symlink_metadata(&path).unwrap();
         let mode = meta.mode() & 0o7777;
         if meta.is_dir() {
-            if path != spool {
+            // maildrop/: vmail-postdrop's group may create, nobody may list.
+            if path == spool.join("maildrop") {
+                assert_eq!(mode, 0o1730, "{path:?}");
+            } else if path != spool {
                 assert_eq!(mode, 0o750, "{path:?}");
             }
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
