@@ -469,10 +469,44 @@ fn a_local_user_submits_through_the_helper_and_reads_nothing_of_vmails() {
     let ran = l.as_user(&user, &[&helper], forged.as_bytes());
     assert_eq!(ran.code, Some(65), "{ran:?}");
     assert!(ran.stderr.contains("unexpected envelope line"), "{ran:?}");
+    // Over [VMAIL] max-message-size (5M here): the helper stops reading.
+    let mut big = format!("Ffax@example.test\nT{to}\n\nSubject: big\n\n").into_bytes();
+    big.resize(6 << 20, b'x');
+    let ran = l.as_user(&user, &[&helper], &big);
+    assert_eq!(ran.code, Some(65), "{ran:?}");
+    assert!(ran.stderr.contains("max-message-size"), "{ran:?}");
     assert_eq!(
         l.jobs_in("sent").len() + l.jobs_in("queue").len(),
         queued_before,
         "nothing was queued by the refused attempts"
+    );
+    // vmaild believes the file's owner, not its words: a maildrop file of
+    // the user that claims root (made here by root, as no user can) is
+    // quarantined with the reason.
+    // Written as a dot-file (never picked up), given to the user, then
+    // renamed in: what vmaild sees is complete and the user's.
+    let maildrop = l.spool.join("maildrop");
+    let forged_temp = maildrop.join(".20261202-000000-00000000f0");
+    std::fs::write(
+        &forged_temp,
+        format!("U0 root\nFfax@example.test\nT{to}\n\nSubject: forged\n\nx\n"),
+    )
+    .unwrap();
+    own(&format!("{user}:{group}"), &forged_temp);
+    mode(&forged_temp, 0o440);
+    std::fs::rename(&forged_temp, maildrop.join("20261202-000000-00000000f0")).unwrap();
+    let reason = l.spool.join("quarantine/20261202-000000-00000000f0.reason");
+    wait_for(
+        "the forged maildrop file in quarantine/",
+        || reason.exists(),
+        || daemon.log(),
+    );
+    let reason = std::fs::read_to_string(&reason).unwrap();
+    assert!(
+        reason.contains(&format!(
+            "says it comes from uid 0 but belongs to uid {uid}"
+        )),
+        "{reason}"
     );
     for entry in walk(&l.spool) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
