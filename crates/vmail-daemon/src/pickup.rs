@@ -4,6 +4,7 @@
 use crate::scheduler::LoadedJob;
 use tracing::{info, warn};
 use vmail_core::JobId;
+use vmail_message::LocalNames;
 use vmail_spool::{IngestError, Spool, SpoolError};
 
 /// Queues every drop in `in/` in group commits, the first of `first_chunk`
@@ -17,6 +18,7 @@ use vmail_spool::{IngestError, Spool, SpoolError};
 pub fn ingest_drops(
     spool: &Spool,
     default_from: &str,
+    names: &LocalNames,
     limit: u64,
     (first_chunk, chunk): (usize, usize),
     mut committed: impl FnMut(Vec<JobId>),
@@ -36,7 +38,7 @@ pub fn ingest_drops(
         let (paths, later) = rest.split_at(size.min(rest.len()));
         rest = later;
         size = chunk.max(1);
-        let results = spool.ingest_many(paths, default_from, limit);
+        let results = spool.ingest_many_named(paths, default_from, names, limit);
         let mut ids = Vec::with_capacity(paths.len());
         for (path, result) in paths.iter().zip(results) {
             match result {

@@ -545,13 +545,20 @@ impl<D: Deliver> Scheduler<D> {
         self.pickup = Pass::Running;
         let spool = Arc::clone(&self.ctx.spool);
         let from = self.ctx.config.from.clone();
+        // Bare names in drops (cron's `root`): [VMAIL] admin-address and
+        // local-domain, as for the shim and vfx.
+        let names = vmail_message::LocalNames::new(
+            self.ctx.config.admin_address.as_deref(),
+            self.ctx.config.local_domain.as_deref(),
+        );
         let limit = self.ctx.config.max_message_size;
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
             let chunks = (FIRST_INGEST_CHUNK, INGEST_CHUNK);
-            let mut left = crate::pickup::ingest_drops(&spool, &from, limit, chunks, |ids| {
-                let _ = events.blocking_send(SchedulerEvent::Picked(ids));
-            });
+            let mut left =
+                crate::pickup::ingest_drops(&spool, &from, &names, limit, chunks, |ids| {
+                    let _ = events.blocking_send(SchedulerEvent::Picked(ids));
+                });
             // Local users' submissions (vmail-postdrop): untrusted, checked one by one.
             left += crate::pickup::ingest_maildrop(&spool, limit, |ids| {
                 let _ = events.blocking_send(SchedulerEvent::Picked(ids));

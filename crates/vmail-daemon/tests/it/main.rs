@@ -36,6 +36,7 @@ mod vmaild_picks_up_a_dropped_job;
 mod vmaild_pop_before_smtp_secrets;
 mod vmaild_refuses_a_second_instance;
 mod vmaild_reload_keeps_running_config_on_errors;
+mod vmaild_rewrites_local_names;
 mod vmaild_speaks_systemd_notify;
 mod vmaild_start_spares_submits_in_progress;
 mod vmaild_ten_thousand_drop;
