@@ -51,7 +51,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Relay(String),
+    Relay(#[from] relay::TokenSetupError),
     #[error("cannot watch the spool {path}: {source}")]
     Watch {
         path: PathBuf,

@@ -24,20 +24,16 @@ impl Relay {
     /// sessions share the one token source `tokens` keeps: many sessions
     /// cause one token request, and a reload that leaves the OAuth settings
     /// alone keeps the token in memory.
-    ///
-    /// The error is text for `StartError::Relay(String)` in lib.rs, which
-    /// prints it; [`TokenSetupError`] is the typed cause.
-    pub fn for_config(config: &Config, tokens: &mut TokenSources) -> Result<Relay, String> {
+    pub fn for_config(
+        config: &Config,
+        tokens: &mut TokenSources,
+    ) -> Result<Relay, TokenSetupError> {
         match &config.delivery {
             Delivery::Capture { dir } => Ok(Relay::Capture(CaptureDeliverer::new(dir.clone()))),
             Delivery::Smtp(settings) => {
                 let transcripts = config.debug >= vmail_core::DebugLevel::Transcript;
                 let source = match &settings.oauth {
-                    Some(oauth) => Some(
-                        tokens
-                            .for_settings(oauth, config)
-                            .map_err(|e| e.to_string())?,
-                    ),
+                    Some(oauth) => Some(tokens.for_settings(oauth, config)?),
                     None => {
                         tokens.current = None;
                         None
