@@ -78,7 +78,7 @@ pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
         status.success(),
         "`cargo build -p {package} --bin {bin}` failed"
     );
-    let path = target_dir().join("debug").join(bin);
+    let path = profile_dir().join(bin);
     assert!(
         path.is_file(),
         "{} is missing after the build",
@@ -96,17 +96,13 @@ fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace_root().join(dir)
-            }
-        })
-        .unwrap_or_else(|| workspace_root().join("target"))
+/// Where cargo put the running test binary's profile (`target/debug`),
+/// whatever the target folder is: the test runs from `<profile>/deps/`.
+fn profile_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| workspace_root().join("target").join("debug"))
 }
 
 /// A `vmaild` the test started; stopped by its PID when dropped.

@@ -2,9 +2,8 @@
 //! tests/run.sh` starts (`VMAIL_TEST_SERVERS`): a good login over STARTTLS,
 //! a wrong password, the TLS mode that does not fit the port, a certificate
 //! that does not verify, POP-before-SMTP, and a real test message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
+use crate::common;
 
 use check_support::*;
 use std::time::Duration;

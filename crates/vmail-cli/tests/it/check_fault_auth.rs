@@ -1,9 +1,7 @@
 //! `vfxadmin check` and AUTH, against the fault server: the mechanism the
 //! configuration names is not offered, no AUTH at all, a 535, AUTH offered
 //! only in clear. The password never shows, in any form.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
 
 use check_support::*;
 use vmail_testkit::fault::{FaultServer, Script};

@@ -11,9 +11,7 @@
 //!
 //! The TLS ports are the fault server behind its TLS front, with
 //! certificates made by rcgen in the test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
 
 use check_support::*;
 use std::time::{Duration, Instant};

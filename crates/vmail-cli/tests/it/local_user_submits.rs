@@ -20,7 +20,6 @@
 //!
 //! The real vmaild (root, `--config` the temp ini) delivers to the private
 //! Postfix of `tests/run.sh` over STARTTLS and AUTH.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

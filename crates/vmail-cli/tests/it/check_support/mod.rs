@@ -1,7 +1,7 @@
 //! Shared by the `check_*` scenarios: a vsisrv.ini pointing at a server,
 //! `vfxadmin check` run on it (bounded, see `common::run_in`), and readers
 //! of the verdict lines an administrator sees.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
 use super::common::{Run, run_in};
 use std::path::PathBuf;

@@ -1,8 +1,7 @@
 //! `vfxadmin check` where no SMTP conversation happens: capture mode, a bad
 //! configuration, nothing listening; and its man page.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
+use crate::common;
 
 use check_support::*;
 

@@ -1,6 +1,5 @@
 //! `vfxadmin config`, run as the real binary with standard input piped (not
 //! a terminal), so `-p` reads the value and its confirmation as two lines.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::io::Write;

@@ -1,7 +1,6 @@
 //! `vfxadmin quarantine list | show | requeue | delete` run as the real
 //! binary on files pickup set aside.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 use vmail_spool::Spool;

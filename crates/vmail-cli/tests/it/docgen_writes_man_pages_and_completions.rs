@@ -1,6 +1,5 @@
 //! `vmail-docgen OUT_DIR`, as packaging calls it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,8 +1,7 @@
 //! What a first user of `vfx` meets: the cover page counts attachments in
 //! words (not "Pages"), `{to}` is filled, an unknown `{field}` is warned
 //! about, and a text file without a known suffix is attached as text.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 

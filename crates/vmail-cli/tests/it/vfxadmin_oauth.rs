@@ -10,8 +10,7 @@
 //!
 //! Every command's output is kept in the case's folder, and every file of
 //! it is searched for tokens, the client secret and their base64.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -490,33 +489,7 @@ impl Drop for Daemon {
     }
 }
 
+/// vmaild, built for this package's tests (another package's binary).
 fn vmaild() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_vfxadmin")).parent().unwrap();
-    let mut child = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "vmail-daemon", "--bin", "vmaild"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert_eq!(
-        wait_exit_long(&mut child),
-        0,
-        "`cargo build -p vmail-daemon --bin vmaild` failed"
-    );
-    dir.join("vmaild")
-}
-
-fn wait_exit_long(child: &mut Child) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the build did not finish within 10 min");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    vmail_testkit::process::workspace_binary("vmail-daemon", "vmaild")
 }

@@ -1,8 +1,6 @@
 //! `vfxadmin check --send-test`: the reply to MAIL, RCPT and DATA, each on
 //! its own line, against the fault server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
 
 use check_support::*;
 use vmail_testkit::fault::{FaultServer, Script};

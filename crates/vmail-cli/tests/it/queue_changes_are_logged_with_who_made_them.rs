@@ -2,8 +2,7 @@
 //! job's log naming the uid (and user) that did it; `retry --all` leaves
 //! held jobs held; `queue show` of a deleted job shows its log and says it
 //! was deleted; `queue retry` without an id names `--all`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 

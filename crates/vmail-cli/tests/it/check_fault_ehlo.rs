@@ -1,8 +1,6 @@
 //! `vfxadmin check` against a server older than ESMTP: EHLO gets 502, HELO
 //! is accepted; a warning, not a failure.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
 
 use check_support::*;
 use vmail_testkit::fault::{FaultServer, Script};

@@ -7,8 +7,7 @@
 //! a private start-up file (`MAILRC`), and, since the variable holds a path
 //! and no arguments, points the shim at its configuration with `VSIFAX`
 //! (`$VSIFAX/lib/vsisrv.ini`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

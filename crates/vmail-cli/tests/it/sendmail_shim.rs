@@ -1,8 +1,7 @@
 //! `vmail-sendmail` run as the real binary: recipients as arguments, `-t`
 //! with Bcc stripped, `-i` and the lone dot, the fields it adds, `-bp`,
 //! options it ignores or refuses, and sysexits codes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 

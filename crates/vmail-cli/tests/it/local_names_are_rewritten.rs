@@ -2,8 +2,7 @@
 //! (`-f cron`): `[VMAIL] admin-address` and `local-domain` say where they
 //! go, the job's log says what was rewritten, and without them the names
 //! are refused as before (sysexits 67).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,6 @@
 //! `vfx` run as the real binary on a capture-mode spool: what it queues,
 //! parsed back, and every refusal with its exact text and nothing queued.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 use mail_parser::{MessageParser, MimeHeaders};

@@ -6,47 +6,17 @@
 //! one's tests: the test builds it first (`cargo build -p vmail-daemon
 //! --bin vmaild`, bounded), into the target folder of the binaries under
 //! test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 use mail_parser::{MessageParser, MimeHeaders};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Builds vmaild (a no-op when it is fresh) and returns its path, beside
-/// this package's binaries.
+/// vmaild, built for this package's tests (another package's binary).
 fn vmaild() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_vfx")).parent().unwrap();
-    let mut child = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "vmail-daemon", "--bin", "vmaild"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`cargo build -p vmail-daemon --bin vmaild` did not finish within 10 min");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        status.success(),
-        "`cargo build -p vmail-daemon --bin vmaild` failed"
-    );
-    let path = dir.join("vmaild");
-    assert!(
-        path.exists(),
-        "no vmaild at {} after the build",
-        path.display()
-    );
-    path
+    vmail_testkit::process::workspace_binary("vmail-daemon", "vmaild")
 }
 
 /// The daemon, killed by its pid when the test ends, however it ends.

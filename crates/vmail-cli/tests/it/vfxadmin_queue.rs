@@ -1,7 +1,6 @@
 //! `vfxadmin queue` run as the real binary: list, show (queued and
 //! finished), retry, hold, release, delete, `--json`, and unknown ids.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

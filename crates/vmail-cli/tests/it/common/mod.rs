@@ -1,6 +1,6 @@
 //! A capture-mode configuration in a temp folder, the real binaries run
 //! on it, and readers of the spool they write.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

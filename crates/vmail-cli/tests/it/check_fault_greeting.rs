@@ -1,8 +1,6 @@
 //! `vfxadmin check` against a server that refuses in its greeting (421,
 //! 554) or never says hello at all.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod check_support;
-mod common;
+use crate::check_support;
 
 use check_support::*;
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! The man pages `vmail-docgen` writes refer only to pages it writes too
 //! (no `vfxadmin-help(1)`, every `vfxadmin-queue-list(1)` there), and a
 //! list argument reads as a list in the synopsis (`[FILE]...`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::*;
 
