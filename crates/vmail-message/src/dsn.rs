@@ -197,22 +197,33 @@ pub fn build(report: &FailureReport<'_>) -> Result<Vec<u8>, DsnError> {
     Ok(message.formatted())
 }
 
-/// The same job and recipients give the same Message-ID, so a notice
-/// queued twice across a crash is recognisably the same notice.
+/// The same message and recipients give the same Message-ID, so a notice
+/// queued twice across a crash, or for a drop that a crash queued twice
+/// (two jobs, one message), is recognisably the same notice. The original
+/// Message-ID names the message; the job id stands in when it has none.
 fn notice_id(report: &FailureReport<'_>) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
-    report.job.as_str().hash(&mut hasher);
+    let original = report
+        .original_headers
+        .and_then(|headers| crate::header::field(headers, "message-id"));
+    match &original {
+        Some(id) => id.hash(&mut hasher),
+        None => report.job.as_str().hash(&mut hasher),
+    }
     for (address, fate) in report.recipients {
         if !matches!(fate, RecipientFate::Delivered { .. }) {
             address.hash(&mut hasher);
         }
     }
-    format!(
-        "<notice.{}.{:016x}@{}>",
-        report.job,
-        hasher.finish(),
-        report.origin.domain
-    )
+    match original {
+        Some(_) => format!("<notice.{:016x}@{}>", hasher.finish(), report.origin.domain),
+        None => format!(
+            "<notice.{}.{:016x}@{}>",
+            report.job,
+            hasher.finish(),
+            report.origin.domain
+        ),
+    }
 }
 
 fn report_parts(report: &FailureReport<'_>) -> Result<MultiPart, DsnError> {

@@ -235,14 +235,20 @@ pub fn read_header_block(reader: impl BufRead) -> io::Result<Vec<u8>> {
 /// The Subject of a header, unfolded and trimmed, as written (encoded
 /// words stay encoded: the notice puts it back into a header).
 pub fn subject(header: &[u8]) -> Option<String> {
-    let mut subject: Option<String> = None;
+    field(header, "subject")
+}
+
+/// The first field `name` of a header (case-insensitive), unfolded and
+/// trimmed, as written.
+pub fn field(header: &[u8], name: &str) -> Option<String> {
+    let mut value: Option<String> = None;
     for line in header.split(|&b| b == b'\n') {
         let line = String::from_utf8_lossy(line);
         let line = line.trim_end_matches('\r');
         if line.is_empty() {
             break;
         }
-        match subject.as_mut() {
+        match value.as_mut() {
             Some(text) if is_continuation(line.as_bytes()) => {
                 text.push(' ');
                 text.push_str(line.trim());
@@ -251,11 +257,11 @@ pub fn subject(header: &[u8]) -> Option<String> {
             Some(_) => break,
             None => {}
         }
-        if field_name(line.as_bytes()).is_some_and(|n| n.eq_ignore_ascii_case(b"subject")) {
-            subject = Some(line["subject:".len()..].trim().to_string());
+        if field_name(line.as_bytes()).is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes())) {
+            value = Some(line[name.len() + 1..].trim().to_string());
         }
     }
-    subject
+    value
 }
 
 /// The Subject of a queued message (the reader starts at its first header

@@ -637,21 +637,25 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
         .collect();
     let noticed: BTreeSet<&String> = dropper.bounces.iter().chain(&dropper.mixed).collect();
     let deadline = Instant::now() + ARRIVE_WAIT;
-    let (arrived, notices) = loop {
+    let (arrived, notices, notice_ids) = loop {
         let arrived = delivered(&maildir, prefix);
-        let notices: BTreeMap<String, usize> = delivered(&sender_maildir, &notice_prefix)
-            .into_iter()
-            .map(|(subject, ids)| {
-                (
-                    subject[notice_prefix.len() - prefix.len()..].to_string(),
-                    ids.len(),
-                )
-            })
+        let found = delivered(&sender_maildir, &notice_prefix);
+        let token = |subject: &String| subject[notice_prefix.len() - prefix.len()..].to_string();
+        let notices: BTreeMap<String, usize> = found
+            .iter()
+            .map(|(subject, ids)| (token(subject), ids.len()))
+            .collect();
+        // The notice messages each job got, by Message-ID: copies of one
+        // notice are a delivery resent after a kill (counted with the
+        // duplicates); two Message-IDs would be two notices queued.
+        let notice_ids: BTreeMap<String, BTreeSet<Option<String>>> = found
+            .iter()
+            .map(|(subject, ids)| (token(subject), ids.iter().cloned().collect()))
             .collect();
         let complete = wanted.iter().all(|token| arrived.contains_key(*token))
             && noticed.iter().all(|token| notices.contains_key(*token));
         if complete || Instant::now() >= deadline {
-            break (arrived, notices);
+            break (arrived, notices, notice_ids);
         }
         sleep(Duration::from_millis(100));
     };
@@ -794,6 +798,21 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     assert!(
         extra_copies as u64 <= kills,
         "{extra_copies} extra copies (jobs and notices) for {kills} kills: more than one per kill (seed {seed}); duplicates {duplicates:?}, notices {notices:?}"
+    );
+    let twice_noticed: Vec<(&String, usize)> = notice_ids
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(token, ids)| (token, ids.len()))
+        .collect();
+    eprintln!(
+        "crash test: {} distinct failure notices for {} jobs that needed one ({} copies)",
+        notice_ids.values().map(BTreeSet::len).sum::<usize>(),
+        noticed.len(),
+        notice_copies
+    );
+    assert!(
+        twice_noticed.is_empty(),
+        "jobs that were sent more than one failure notice (distinct Message-IDs, seed {seed}): {twice_noticed:?}"
     );
     assert!(
         unexpected_notices.is_empty(),
