@@ -145,16 +145,5 @@ pub fn run_in(dir: &Path, bin: &str, args: &[&str], stdin: &[u8], env: &[(&str, 
     }
 }
 
-/// Polls `done` every 20 ms for at most 20 s; on timeout panics with
-/// `what` and what `show` returns.
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool, show: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after 20 s waiting for {what}\n{}",
-            show()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+/// The bounded wait every crate's tests share.
+pub use vmail_testkit::process::wait_for;
