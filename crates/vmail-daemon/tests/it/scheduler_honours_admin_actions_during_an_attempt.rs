@@ -36,6 +36,30 @@ async fn one_job_in_an_attempt(
     (dir, fake, run, id)
 }
 
+/// An administrator's action while the attempt waits at the gate, the
+/// hint the watcher sends when `vfxadmin` rewrites the state, then the
+/// attempt's end; waits until the job's log shows `settled`.
+async fn act_during_the_attempt(
+    fake: &Fake,
+    run: &Running,
+    id: &JobId,
+    action: impl FnOnce(),
+    settled: &str,
+) {
+    action();
+    run.hints
+        .send(Hint::QueueChanged(id.clone()))
+        .await
+        .unwrap();
+    fake.gate.notify_waiters();
+    wait_until("the attempt settled", || {
+        run.spool
+            .read_job_log(id)
+            .is_ok_and(|log| log.contains(settled))
+    })
+    .await;
+}
+
 async fn stop(run: Running) -> usize {
     run.control.send(Control::Shutdown).await.unwrap();
     run.task.await.unwrap().remaining
@@ -44,19 +68,8 @@ async fn stop(run: Running) -> usize {
 #[tokio::test(start_paused = true)]
 async fn a_hold_during_the_attempt_keeps_the_job_held() {
     let (_dir, fake, run, id) = one_job_in_an_attempt(Answer::Defer(451)).await;
-    run.spool.hold(&id).unwrap();
-    // What the watcher reports when vfxadmin rewrites the state.
-    run.hints
-        .send(Hint::QueueChanged(id.clone()))
-        .await
-        .unwrap();
-    fake.gate.notify_waiters();
-    wait_until("the attempt settled", || {
-        run.spool
-            .read_job_log(&id)
-            .is_ok_and(|log| log.contains("held by an administrator"))
-    })
-    .await;
+    let hold = || drop(run.spool.hold(&id).unwrap());
+    act_during_the_attempt(&fake, &run, &id, hold, "held by an administrator").await;
     tokio::time::sleep(HOUR * 3).await;
     assert_eq!(fake.attempts().len(), 1, "a held job was tried again");
     let state = run.spool.state(&id).unwrap();
@@ -80,18 +93,9 @@ async fn a_hold_during_the_attempt_keeps_the_job_held() {
 #[tokio::test(start_paused = true)]
 async fn a_delete_during_the_attempt_is_final() {
     let (_dir, fake, run, id) = one_job_in_an_attempt(Answer::Defer(451)).await;
-    run.spool.delete(&id).unwrap();
-    run.hints
-        .send(Hint::QueueChanged(id.clone()))
-        .await
-        .unwrap();
-    fake.gate.notify_waiters();
-    wait_until("the attempt settled", || {
-        run.spool
-            .read_job_log(&id)
-            .is_ok_and(|log| log.contains("deleted from the queue during the attempt"))
-    })
-    .await;
+    let delete = || run.spool.delete(&id).unwrap();
+    let settled = "deleted from the queue during the attempt";
+    act_during_the_attempt(&fake, &run, &id, delete, settled).await;
     tokio::time::sleep(HOUR * 3).await;
     assert_eq!(fake.attempts().len(), 1, "a deleted job came back");
     assert!(
@@ -105,12 +109,8 @@ async fn a_delete_during_the_attempt_is_final() {
 #[tokio::test(start_paused = true)]
 async fn a_retry_during_the_attempt_tries_again_at_once() {
     let (_dir, fake, run, id) = one_job_in_an_attempt(Answer::Defer(451)).await;
-    run.spool.retry_now(&id).unwrap();
-    run.hints
-        .send(Hint::QueueChanged(id.clone()))
-        .await
-        .unwrap();
-    fake.gate.notify_waiters();
+    let retry = || drop(run.spool.retry_now(&id).unwrap());
+    act_during_the_attempt(&fake, &run, &id, retry, "attempt 1 via").await;
     wait_until("the second attempt", || fake.attempts().len() == 2).await;
     let times: Vec<_> = fake.attempts().iter().map(|(at, _)| *at).collect();
     assert!(
