@@ -84,10 +84,11 @@ impl Report {
 pub type Settling = (usize, Report, oneshot::Sender<()>);
 
 /// Where a deliverer hands each job's report the moment the server has
-/// answered for it. [`ReportSink::settle`] returns once the worker has
-/// recorded the job (its log, its state, `sent/` or `failed/`), so a crash
-/// can resend at most the one message whose reply was in flight, never the
-/// ones the server had accepted before it.
+/// answered for it. The job is recorded (its log, its state, `sent/` or
+/// `failed/`) by the worker; a deliverer must see that record finished
+/// before it lets the server take another message (for SMTP: before the
+/// next final dot), so a crash can resend at most the one message whose
+/// reply was in flight, never the ones the server had accepted before it.
 #[derive(Debug)]
 pub struct ReportSink {
     tx: mpsc::Sender<Settling>,
@@ -101,13 +102,47 @@ impl ReportSink {
     }
 
     /// Hands over the report of the batch's `index`th attempt and waits
-    /// until it is recorded. A worker that is gone (it panicked) is not
-    /// waited for: its jobs are the scheduler's again.
+    /// until it is recorded.
     pub async fn settle(&self, index: usize, report: Report) {
+        self.hand_over(index, report).await.await;
+    }
+
+    /// Hands over the report of the batch's `index`th attempt; the returned
+    /// future finishes when the worker has recorded it. Meanwhile the
+    /// deliverer may prepare the next message, but not let the server take
+    /// it. A worker that is gone (it panicked) is not waited for: its jobs
+    /// are the scheduler's again.
+    pub async fn hand_over(&self, index: usize, report: Report) -> Recorded {
         let (done, recorded) = oneshot::channel();
-        if self.tx.send((index, report, done)).await.is_ok() {
+        let handed = self.tx.send((index, report, done)).await.is_ok();
+        Recorded {
+            recorded: handed.then_some(recorded),
+        }
+    }
+}
+
+/// The worker's word that a handed-over report is on disk.
+#[derive(Debug)]
+pub struct Recorded {
+    recorded: Option<oneshot::Receiver<()>>,
+}
+
+impl Recorded {
+    /// Finishes when the record is written, or at once when the worker is
+    /// gone.
+    pub async fn wait(self) {
+        if let Some(recorded) = self.recorded {
             let _ = recorded.await;
         }
+    }
+}
+
+impl std::future::IntoFuture for Recorded {
+    type Output = ();
+    type IntoFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
     }
 }
 

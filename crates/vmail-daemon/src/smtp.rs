@@ -1,16 +1,19 @@
 //! Delivery through a real mail server: a batch of attempts is one SMTP
 //! session of the submitter (one login, `RSET` between messages), and each
 //! job's report goes to the worker the moment the server has answered its
-//! data, before the next message: the job is recorded at its own 250.
+//! data: the job is recorded at its own 250. The record is written while
+//! the next message's envelope and data go out; only that message's final
+//! dot waits for it.
 
 use crate::deliver::{Attempt, Deliver, Report, ReportSink};
+use std::future::IntoFuture;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tracing::debug;
 use vmail_core::{Outcome, SmtpSettings, TokenSource};
 use vmail_smtp::{
-    Body, Direction, MessageReport, Session, SessionFailure, Submitter, Transcript, TranscriptLine,
-    classify,
+    BeforeEnd, Body, Direction, MessageReport, Session, SessionFailure, Submitter, Transcript,
+    TranscriptLine, classify,
 };
 
 pub struct SmtpDeliverer {
@@ -66,8 +69,15 @@ impl SmtpDeliverer {
         }
     }
 
-    /// One message over the open session, reported before the next.
-    async fn send_one(&self, session: &mut Session, attempt: &Attempt, opening: usize) -> Report {
+    /// One message over the open session; its final dot waits for
+    /// `previous`, the record of the message before it.
+    async fn send_one(
+        &self,
+        session: &mut Session,
+        attempt: &Attempt,
+        opening: usize,
+        previous: &mut Option<BeforeEnd>,
+    ) -> Report {
         let body = match open_body(attempt).await {
             Ok(body) => body,
             // Deleted or unreadable since the worker loaded it: this job
@@ -82,7 +92,7 @@ impl SmtpDeliverer {
                 });
             }
         };
-        let message = session.send(&attempt.envelope, body).await;
+        let message = session.send_gated(&attempt.envelope, body, previous).await;
         self.report(session.transcript(), &message, opening)
     }
 
@@ -145,9 +155,20 @@ impl Deliver for SmtpDeliverer {
             Err(failure) => return self.not_opened(&batch, failure, &sink).await,
         };
         let opening = session.transcript().lines().len();
+        let mut previous: Option<BeforeEnd> = None;
         for (index, attempt) in batch.iter().enumerate() {
-            let report = self.send_one(&mut session, attempt, opening).await;
-            sink.settle(index, report).await;
+            let report = self
+                .send_one(&mut session, attempt, opening, &mut previous)
+                .await;
+            // A message that stopped short of its dot left the gate open:
+            // the record before it is still awaited before the next one.
+            if let Some(unfinished) = previous.take() {
+                unfinished.await;
+            }
+            previous = Some(sink.hand_over(index, report).await.into_future());
+        }
+        if let Some(last) = previous {
+            last.await;
         }
         let transcript = session.quit().await;
         debug!(

@@ -59,7 +59,7 @@ pub use facts::{
     Advice, Class, ErrorFacts, Server, SessionEffect, basic_auth_disabled, has_enhanced,
     oauth_not_permitted, relay_denied,
 };
-pub use message::{Body, MessageReport, Outgoing, RecipientReport};
+pub use message::{BeforeEnd, Body, MessageReport, Outgoing, RecipientReport};
 pub use reply::Extensions;
 pub use session::{Session, SessionFailure};
 pub use tls::{CertificateProblem, PeerCertificate, TlsInfo};

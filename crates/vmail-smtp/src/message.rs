@@ -6,8 +6,10 @@ use crate::conn::{Stream, WRITE_CHUNK};
 use crate::data::DotStuffer;
 use crate::error::{RefusedRecipient, SmtpError, Step};
 use crate::session::Session;
+use std::future::Future;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use vmail_core::{Envelope, Outcome, Reply};
@@ -104,10 +106,29 @@ struct Accepted {
     refused: Vec<RefusedRecipient>,
 }
 
+/// Something the caller must see finished before a message's final dot:
+/// the point after which the server may take the message for good.
+pub type BeforeEnd = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 impl Session {
     /// Sends one message. Before every message after the first, `RSET`.
     /// A refused recipient fails alone; with none accepted there is no DATA.
     pub async fn send(&mut self, envelope: &Envelope, body: Body) -> MessageReport {
+        self.send_gated(envelope, body, &mut None).await
+    }
+
+    /// [`Session::send`], but the final dot waits for `before_end` (taken
+    /// out of the option when awaited). A daemon records the previous
+    /// message's fate there: the record overlaps this message's envelope
+    /// and data, and still no two messages the server accepted are ever
+    /// unrecorded at once. When the message stops short of its dot, the
+    /// gate is left in the option for the caller to await.
+    pub async fn send_gated(
+        &mut self,
+        envelope: &Envelope,
+        body: Body,
+        before_end: &mut Option<BeforeEnd>,
+    ) -> MessageReport {
         if let Some(reason) = &self.broken {
             let reason = format!("not tried: an earlier error ended the connection ({reason})");
             let outcome = Outcome::Deferred {
@@ -126,7 +147,7 @@ impl Session {
         let mut accepted = None;
         let mut bytes = 0;
         let result = self
-            .transaction(envelope, body, &mut accepted, &mut bytes)
+            .transaction(envelope, body, &mut accepted, &mut bytes, before_end)
             .await;
         self.transactions += 1;
         let mut report = match result {
@@ -173,6 +194,7 @@ impl Session {
         body: Body,
         accepted: &mut Option<Accepted>,
         bytes: &mut u64,
+        before_end: &mut Option<BeforeEnd>,
     ) -> Result<Reply, SmtpError> {
         let (mut reader, size) = open_body(body).await?;
         if let (Some(limit), Some(size)) = (self.ext.size_limit(), size)
@@ -198,7 +220,7 @@ impl Session {
         if !self.ext.pipelining {
             self.data_command().await?;
         }
-        self.data(&mut reader, bytes).await
+        self.data(&mut reader, bytes, before_end).await
     }
 
     async fn rset(&mut self) -> Result<(), SmtpError> {
@@ -297,6 +319,7 @@ impl Session {
         &mut self,
         reader: &mut (dyn AsyncRead + Send + Unpin),
         bytes: &mut u64,
+        before_end: &mut Option<BeforeEnd>,
     ) -> Result<Reply, SmtpError> {
         let mut stuffer = DotStuffer::default();
         let mut chunk = vec![0u8; WRITE_CHUNK];
@@ -321,6 +344,9 @@ impl Session {
         self.conn.transcript.client(format!(
             "<message: {bytes} bytes, {wire} bytes on the wire after CRLF and dot-stuffing>"
         ));
+        if let Some(gate) = before_end.take() {
+            gate.await;
+        }
         self.conn.transcript.client(".");
         self.conn.flush(Step::DataEnd).await?;
         let reply = self.conn.read_reply(Step::DataEnd).await?.reply;
