@@ -109,6 +109,27 @@ pub struct Config {
     pub sent_retention: Duration,
     /// `[VMAIL] key-file`: the key that seals secrets (`vmail.key` beside the ini).
     pub key_file: PathBuf,
+    /// `[VMAIL] metrics-listen`: where vmaild serves its Prometheus metrics
+    /// (off when `None`).
+    pub metrics_listen: Option<MetricsListen>,
+}
+
+/// Where the metrics endpoint listens: a TCP address (loopback unless
+/// `metrics-allow-remote = yes`) or a Unix socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsListen {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
+}
+
+/// As the ini writes it: `127.0.0.1:9325`, `[::1]:9325` or the socket's path.
+impl std::fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricsListen::Tcp(addr) => write!(f, "{addr}"),
+            MetricsListen::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 impl Config {

@@ -42,6 +42,8 @@ pub(crate) const VMAIL_KEYS: &[&str] = &[
     "oauth-scope",
     "oauth-token-url",
     "oauth-device-url",
+    "metrics-listen",
+    "metrics-allow-remote",
 ];
 
 pub(crate) const VFXSCHED_KEYS: &[&str] = &["spool", "debug", "keep-sent"];

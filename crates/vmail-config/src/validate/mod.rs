@@ -1,6 +1,7 @@
 //! The validated layer: `[VMAIL]` and `[VFXSCHED]` entries -> [`Config`],
 //! every problem collected with its line.
 
+mod metrics;
 mod oauth;
 mod smtp;
 
@@ -167,6 +168,7 @@ pub(crate) fn validate(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> 
             values::duration,
         ),
         key_file,
+        metrics_listen: metrics::listen(&mut cx, &vmail),
     };
     // In file order; problems without a line (a missing section) first.
     cx.errors.sort_by_key(|d| d.line);
