@@ -4,8 +4,7 @@
 use crate::scheduler::LoadedJob;
 use tracing::{info, warn};
 use vmail_core::JobId;
-use vmail_message::LocalNames;
-use vmail_spool::{IngestError, Spool, SpoolError};
+use vmail_spool::{DropRules, IngestError, Spool, SpoolError};
 
 /// Queues every drop in `in/` in group commits, the first of `first_chunk`
 /// drops and the others of `chunk`, and hands each commit's jobs to
@@ -17,9 +16,7 @@ use vmail_spool::{IngestError, Spool, SpoolError};
 /// tried again.
 pub fn ingest_drops(
     spool: &Spool,
-    default_from: &str,
-    names: &LocalNames,
-    limit: u64,
+    rules: &DropRules<'_>,
     (first_chunk, chunk): (usize, usize),
     mut committed: impl FnMut(Vec<JobId>),
 ) -> usize {
@@ -38,7 +35,7 @@ pub fn ingest_drops(
         let (paths, later) = rest.split_at(size.min(rest.len()));
         rest = later;
         size = chunk.max(1);
-        let results = spool.ingest_many_named(paths, default_from, names, limit);
+        let results = spool.ingest_many_with(paths, rules);
         let mut ids = Vec::with_capacity(paths.len());
         for (path, result) in paths.iter().zip(results) {
             match result {

@@ -552,13 +552,20 @@ impl<D: Deliver> Scheduler<D> {
             self.ctx.config.local_domain.as_deref(),
         );
         let limit = self.ctx.config.max_message_size;
+        // `.job` drops naming a template: templates/ beside the ini.
+        let templates = vmail_message::Templates::beside(&self.ctx.config.path);
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
             let chunks = (FIRST_INGEST_CHUNK, INGEST_CHUNK);
-            let mut left =
-                crate::pickup::ingest_drops(&spool, &from, &names, limit, chunks, |ids| {
-                    let _ = events.blocking_send(SchedulerEvent::Picked(ids));
-                });
+            let rules = vmail_spool::DropRules {
+                default_from: &from,
+                names: &names,
+                templates: Some(&templates),
+                limit,
+            };
+            let mut left = crate::pickup::ingest_drops(&spool, &rules, chunks, |ids| {
+                let _ = events.blocking_send(SchedulerEvent::Picked(ids));
+            });
             // Local users' submissions (vmail-postdrop): untrusted, checked one by one.
             left += crate::pickup::ingest_maildrop(&spool, limit, |ids| {
                 let _ = events.blocking_send(SchedulerEvent::Picked(ids));

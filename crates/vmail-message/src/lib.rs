@@ -11,7 +11,9 @@
 //!   message twice);
 //! - [`fields`]: the From, Date and Message-ID added when a message lacks them;
 //! - [`mime`]: the MIME message of `vfx` and of `.job` drops;
-//! - [`dsn`]: the failure notice, an RFC 3464 delivery status notification.
+//! - [`dsn`]: the failure notice, an RFC 3464 delivery status notification;
+//! - [`template`]: the notification templates of `.job` drops (minijinja),
+//!   read from the templates folder beside the ini.
 //!
 //! It depends on `vmail-core` only (and lettre, mail-parser, mime_guess):
 //! the spool, the CLI and the daemon depend on it, never the other way.
@@ -25,6 +27,7 @@ pub mod fields;
 pub mod header;
 pub mod mime;
 pub mod stamp;
+pub mod template;
 
 pub use address::{AddressError, LocalNames, Rewrite};
 pub use dsn::{DsnError, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
@@ -32,3 +35,4 @@ pub use envelope::EnvelopeError;
 pub use header::{Header, HeaderError, Parts};
 pub use mime::{Attachment, Draft, MimeError};
 pub use stamp::Stamp;
+pub use template::{Rendered, TemplateError, Templates};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use vmail_core::{Envelope, JobId};
 
 use vmail_message::envelope::rewrites_note;
-use vmail_message::{LocalNames, Rewrite, Stamp};
+use vmail_message::{LocalNames, Rewrite, Stamp, Templates};
 
 use crate::error::{Corrupt, IngestError, OpenError, SpoolError};
 use crate::fsutil;
@@ -26,6 +26,23 @@ pub(crate) struct Prepared {
     /// Local names placed by `[VMAIL] admin-address`/`local-domain`, for
     /// the job log's first line.
     pub rewrites: Vec<Rewrite>,
+}
+
+/// What pickup applies to every drop besides the file itself.
+#[derive(Debug, Clone, Copy)]
+pub struct DropRules<'a> {
+    /// `[VMAIL] from`: the envelope sender when not empty, else the
+    /// message's own sender.
+    pub default_from: &'a str,
+    /// Where names without a domain go (`[VMAIL] admin-address`,
+    /// `local-domain`).
+    pub names: &'a LocalNames,
+    /// The templates folder for `.job` drops that name a `template`
+    /// (vmaild: `templates/` beside the ini); without it such a drop is
+    /// quarantined.
+    pub templates: Option<&'a Templates>,
+    /// The largest message, in bytes.
+    pub limit: u64,
 }
 
 impl Spool {
@@ -95,12 +112,28 @@ impl Spool {
         names: &LocalNames,
         limit: u64,
     ) -> Vec<Result<JobId, IngestError>> {
+        let rules = DropRules {
+            default_from,
+            names,
+            templates: None,
+            limit,
+        };
+        self.ingest_many_with(paths, &rules)
+    }
+
+    /// [`Spool::ingest_many`] under all of pickup's [`DropRules`]: what
+    /// vmaild uses.
+    pub fn ingest_many_with(
+        &self,
+        paths: &[PathBuf],
+        rules: &DropRules<'_>,
+    ) -> Vec<Result<JobId, IngestError>> {
         let mut batch = self.batch();
         // `None`: in the batch, waiting for the commit.
         let mut results: Vec<Option<Result<JobId, IngestError>>> = Vec::new();
         let mut queued: Vec<(usize, Vec<PathBuf>)> = Vec::new();
         for (index, path) in paths.iter().enumerate() {
-            match self.add_drop(&mut batch, path, default_from, names, limit) {
+            match self.add_drop(&mut batch, path, rules) {
                 Ok(consumed) => {
                     queued.push((index, consumed));
                     results.push(None);
@@ -132,11 +165,10 @@ impl Spool {
         &self,
         batch: &mut crate::Batch<'_>,
         path: &Path,
-        default_from: &str,
-        names: &LocalNames,
-        limit: u64,
+        rules: &DropRules<'_>,
     ) -> Result<Vec<PathBuf>, IngestError> {
-        let prepared = match prepare(path, default_from, names, limit) {
+        let limit = rules.limit;
+        let prepared = match prepare(path, rules) {
             Ok(prepared) => prepared,
             Err(corrupt) => return Err(IngestError::Quarantined(self.quarantine(corrupt)?)),
         };
@@ -359,12 +391,13 @@ fn checked(file: &File) -> Result<Metadata, OpenError> {
     Ok(meta)
 }
 
-fn prepare(
-    path: &Path,
-    default_from: &str,
-    names: &LocalNames,
-    limit: u64,
-) -> Result<Prepared, Corrupt> {
+fn prepare(path: &Path, rules: &DropRules<'_>) -> Result<Prepared, Corrupt> {
+    let DropRules {
+        default_from,
+        names,
+        templates,
+        limit,
+    } = *rules;
     let (file, meta) =
         open_plain(path).map_err(|why| Corrupt::new(path, open_reason(path, &why)))?;
     if meta.len() == 0 {
@@ -379,7 +412,7 @@ fn prepare(
     match suffix {
         "eml" => eml::prepare(file, default_from, names, &stamp)
             .map_err(|why| Corrupt::new(path, why.to_string())),
-        "job" => jobfile::prepare(file, path, default_from, names, limit, &stamp)
+        "job" => jobfile::prepare(file, path, default_from, names, templates, limit, &stamp)
             .map_err(|why| Corrupt::new(path, why.to_string())),
         _ => Err(Corrupt::new(
             path,
@@ -438,8 +471,13 @@ mod tests {
     }
 
     fn packed(path: &Path) -> String {
-        let mut prepared =
-            prepare(path, "fax@example.test", &LocalNames::default(), 1 << 20).unwrap();
+        let rules = DropRules {
+            default_from: "fax@example.test",
+            names: &LocalNames::default(),
+            templates: None,
+            limit: 1 << 20,
+        };
+        let mut prepared = prepare(path, &rules).unwrap();
         let mut text = String::new();
         prepared.message.read_to_string(&mut text).unwrap();
         text.lines()

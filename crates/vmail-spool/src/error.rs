@@ -186,6 +186,24 @@ pub(crate) enum DropError {
         key: String,
         known: &'static str,
     },
+    #[error("line {line}: unknown section `[{name}]` (known: [job], [fields])")]
+    UnknownSection { line: usize, name: String },
+    #[error(
+        "line {line}: field `{key}` is not a name (letters, digits, `-` and `_`, starting with a letter)"
+    )]
+    BadFieldName { line: usize, key: String },
+    #[error("line {line}: field `{key}` is given twice")]
+    FieldTwice { line: usize, key: String },
+    #[error("has a [fields] section but no `template` to fill in")]
+    FieldsWithoutTemplate,
+    #[error(
+        "names template `{name}` and sets `{key}` too: the template gives the subject and the body"
+    )]
+    TemplateAndText { name: String, key: &'static str },
+    #[error("names template `{name}`, but this pickup has no templates folder")]
+    NoTemplates { name: String },
+    #[error(transparent)]
+    Template(#[from] vmail_message::TemplateError),
     #[error("has no sender: no `from` key, and [VMAIL] from is not set")]
     NoSender,
     #[error("`from = {value}` is not an address")]

@@ -9,13 +9,14 @@ use std::path::{Component, Path, PathBuf};
 
 use vmail_core::Envelope;
 use vmail_message::address::{self, Mailbox, Mailboxes};
+use vmail_message::template::{self, Fields, Templates};
 use vmail_message::{Attachment, Draft, LocalNames, MimeError, Rewrite, Stamp, mime};
 
 use crate::drops::{Prepared, open_beneath};
 use crate::error::{DropError, NamedFileError};
 
 /// The keys a job file may use.
-const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach";
+const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach, template";
 
 /// A job file, parsed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -28,24 +29,51 @@ pub(crate) struct JobFile {
     pub body: Vec<String>,
     pub body_file: Option<String>,
     pub attach: Vec<String>,
+    /// `template = NAME`: the subject and body come from
+    /// `templates/NAME.j2`, filled in with `fields`.
+    pub template: Option<String>,
+    /// The `[fields]` section, keys in lower case.
+    pub fields: Fields,
+}
+
+/// The section a line of a job file is in.
+#[derive(Clone, Copy)]
+enum Section {
+    Job,
+    Fields,
 }
 
 impl JobFile {
     /// Parses the ini text; errors name the line.
     pub fn parse(text: &str) -> Result<JobFile, DropError> {
         let mut job = JobFile::default();
+        let mut section = Section::Job;
         for (number, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
-            if line.eq_ignore_ascii_case("[job]") {
+            let n = number + 1;
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = match name.trim().to_ascii_lowercase().as_str() {
+                    "job" => Section::Job,
+                    "fields" => Section::Fields,
+                    _ => {
+                        return Err(DropError::UnknownSection {
+                            line: n,
+                            name: name.trim().to_string(),
+                        });
+                    }
+                };
                 continue;
             }
-            let n = number + 1;
             let (key, value) = line
                 .split_once('=')
                 .ok_or(DropError::NotKeyValue { line: n })?;
+            if let Section::Fields = section {
+                job.add_field(n, key.trim(), value.trim())?;
+                continue;
+            }
             if !job.set(key.trim(), value.trim()) {
                 return Err(DropError::UnknownKey {
                     line: n,
@@ -67,6 +95,7 @@ impl JobFile {
             "subject" => self.subject = Some(value.to_string()),
             "body" => self.body.push(value.to_string()),
             "body-file" => self.body_file = Some(value.to_string()),
+            "template" => self.template = Some(value.to_string()),
             "attach" => self.attach.extend(
                 value
                     .split(',')
@@ -80,12 +109,73 @@ impl JobFile {
     }
 }
 
+impl JobFile {
+    /// Adds a `[fields]` line. A field's name becomes a template variable
+    /// (`-` as `_`), so it must make one; a field given twice is a
+    /// mistake, not an override.
+    fn add_field(&mut self, line: usize, key: &str, value: &str) -> Result<(), DropError> {
+        let key = key.to_ascii_lowercase();
+        let named = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !named {
+            return Err(DropError::BadFieldName { line, key });
+        }
+        if self
+            .fields
+            .keys()
+            .any(|k| template::variable(k) == template::variable(&key))
+        {
+            return Err(DropError::FieldTwice { line, key });
+        }
+        self.fields.insert(key, value.to_string());
+        Ok(())
+    }
+
+    /// The subject and body: the job's own, or its template's rendered
+    /// with its fields. Rendering happens here, at pickup, once: what is
+    /// queued is the finished message.
+    fn subject_and_text(
+        &self,
+        base: &Path,
+        templates: Option<&Templates>,
+        limit: u64,
+    ) -> Result<(Option<String>, String, Vec<PathBuf>), DropError> {
+        let Some(name) = &self.template else {
+            if !self.fields.is_empty() {
+                return Err(DropError::FieldsWithoutTemplate);
+            }
+            let (text, consumed) = body_text(self, base, limit)?;
+            return Ok((self.subject.clone(), text, consumed));
+        };
+        let own = [
+            ("subject", self.subject.is_some()),
+            ("body", !self.body.is_empty()),
+            ("body-file", self.body_file.is_some()),
+        ];
+        if let Some((key, _)) = own.iter().find(|(_, set)| *set) {
+            return Err(DropError::TemplateAndText {
+                name: name.clone(),
+                key,
+            });
+        }
+        let templates = templates.ok_or_else(|| DropError::NoTemplates { name: name.clone() })?;
+        let mut rendered = templates.render(name, &self.fields)?;
+        if !rendered.body.ends_with('\n') {
+            rendered.body.push('\n');
+        }
+        Ok((Some(rendered.subject), rendered.body, Vec::new()))
+    }
+}
+
 /// Reads the job file at `path`, packs the message, returns it to queue.
 pub(crate) fn prepare(
     mut file: File,
     path: &Path,
     default_from: &str,
     names: &LocalNames,
+    templates: Option<&Templates>,
     limit: u64,
     stamp: &Stamp,
 ) -> Result<Prepared, DropError> {
@@ -96,6 +186,7 @@ pub(crate) fn prepare(
     let origin = Origin {
         default_from,
         names,
+        templates,
     };
     let packed = pack_job(bytes, base, &origin, limit, stamp)?;
     Ok(Prepared {
@@ -106,11 +197,12 @@ pub(crate) fn prepare(
     })
 }
 
-/// Where a job's addresses come from besides the file: `[VMAIL] from`,
-/// and where names without a domain go.
+/// What a job takes from outside the file: `[VMAIL] from`, where names
+/// without a domain go, and the templates folder.
 struct Origin<'a> {
     default_from: &'a str,
     names: &'a LocalNames,
+    templates: Option<&'a Templates>,
 }
 
 /// A packed job: the message, its envelope, the files it consumed, and the
@@ -136,6 +228,7 @@ pub(crate) fn pack(
     let origin = Origin {
         default_from,
         names: &names,
+        templates: None,
     };
     pack_job(bytes, base, &origin, limit, &stamp)
         .map(|p| (p.message, p.envelope, p.consumed))
@@ -267,14 +360,14 @@ fn build(
     stamp: &Stamp,
 ) -> Result<Packed, DropError> {
     let addresses = addresses(job, origin)?;
-    let (text, mut consumed) = body_text(job, base, limit)?;
+    let (subject, text, mut consumed) = job.subject_and_text(base, origin.templates, limit)?;
     let (attachments, files) = attachments(job, base, limit)?;
     consumed.extend(files);
     let draft = Draft {
         from: addresses.from,
         to: addresses.to,
         cc: addresses.cc,
-        subject: job.subject.clone(),
+        subject,
         text,
         attachments,
         stamp: *stamp,
@@ -401,7 +494,7 @@ mod tests {
         assert_eq!(err("[job]\nto a@x\n"), "line 2 is not `key = value`");
         assert_eq!(
             err("Colour = red\n"),
-            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach)"
+            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach, template)"
         );
         assert_eq!(
             err("subject = s\n"),

@@ -144,6 +144,7 @@ mod spool;
 mod state;
 mod submit;
 
+pub use drops::DropRules;
 pub use entry::{EnvelopeError, Header, HeaderError, read_header};
 pub use error::{Corrupt, IngestError, NotPermitted, SpoolError};
 pub use fsutil::{DIR_MODE, FILE_MODE};
