@@ -396,10 +396,19 @@ fn writer_pid(name: &str) -> Option<u32> {
     parts.next()?.parse().ok()
 }
 
-/// Whether process `pid` exists (Linux: `/proc/<pid>`; elsewhere every
-/// writer counts as gone, and its files are removed as before).
+/// Whether process `pid` exists: `kill(pid, 0)`, which answers `EPERM` for
+/// another user's live process. Not `/proc/<pid>`: vmaild.service's
+/// `ProtectProc=invisible` hides the processes of other users (root's vfx)
+/// from vmaild, whose files would then be taken away while being written.
 fn is_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+    use rustix::process::{Pid, test_kill_process};
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return false;
+    };
+    match test_kill_process(pid) {
+        Ok(()) => true,
+        Err(err) => err == rustix::io::Errno::PERM,
+    }
 }
 
 /// The names in a directory (not following links), unsorted.
@@ -412,4 +421,20 @@ pub(crate) fn list_names(dir: &Path) -> Result<Vec<String>, SpoolError> {
         }
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod liveness_tests {
+    use super::is_alive;
+
+    #[test]
+    fn a_writer_is_alive_while_its_process_is() {
+        assert!(is_alive(std::process::id()));
+        // init: root's process, which kill(pid, 0) by anyone else answers EPERM.
+        assert!(is_alive(1));
+        // Above the largest pid_max Linux allows (2^22): never a process.
+        assert!(!is_alive(4_194_305));
+        assert!(!is_alive(u32::MAX));
+        assert!(!is_alive(0));
+    }
 }

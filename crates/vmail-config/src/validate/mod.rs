@@ -341,11 +341,17 @@ fn debug_level(value: &str) -> Result<DebugLevel, Invalid> {
     }
 }
 
-/// This machine's name, from the kernel, else `localhost`.
+/// This machine's name, from the kernel (uname(2): vmaild.service's
+/// `ProcSubset=pid` hides /proc/sys), else `localhost`.
 pub(super) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    if name.is_empty() || name == "(none)" {
+        "localhost".to_string()
+    } else {
+        name
+    }
 }
