@@ -6,8 +6,10 @@
 //! * `vfxadmin` ([`vfxadmin`]): `config` ([`config_cmd`]), `queue`
 //!   ([`queue_cmd`], with [`finished`] for jobs in `sent/` and `failed/`),
 //!   `quarantine` ([`quarantine_cmd`]: the files pickup set aside),
-//!   `check` ([`check`]: the mail server, step by step) and `oauth`
-//!   ([`oauth_cmd`]: login, status and forget of the OAuth2 tokens);
+//!   `check` ([`check`]: the mail server, step by step), `oauth`
+//!   ([`oauth_cmd`]: login, status and forget of the OAuth2 tokens) and
+//!   `template` ([`template_cmd`]: render or list the notification
+//!   templates of `.job` drops);
 //! * `vmail-sendmail` ([`sendmail`]): the sendmail-compatible shim;
 //! * `vmail-postdrop` ([`postdrop`]): the setgid helper through which users
 //!   who cannot write the spool submit ([`local_submit`] picks the way);
@@ -30,5 +32,6 @@ pub mod queue_cmd;
 pub mod sendmail;
 pub mod sendmail_input;
 pub mod setup;
+pub mod template_cmd;
 pub mod vfx;
 pub mod vfxadmin;

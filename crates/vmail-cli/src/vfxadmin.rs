@@ -8,6 +8,7 @@ use crate::config_cmd::{self, ConfigArgs};
 use crate::oauth_cmd::{self, OAuthArgs};
 use crate::quarantine_cmd::{self, QuarantineArgs};
 use crate::queue_cmd::{self, QueueArgs};
+use crate::template_cmd::{self, TemplateArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ pub enum Command {
     /// token's state, forget the tokens
     #[command(name = "oauth")]
     OAuth(OAuthArgs),
+    /// Render a notification template of .job drops with sample fields,
+    /// or list the templates
+    Template(TemplateArgs),
 }
 
 /// Runs a parsed command line.
@@ -53,6 +57,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Quarantine(args) => quarantine_cmd::run(&path, args),
         Command::Check(args) => check::run(&path, args),
         Command::OAuth(args) => oauth_cmd::run(&path, args),
+        Command::Template(args) => template_cmd::run(&path, args),
     }
 }
 

@@ -27,4 +27,5 @@ mod vfx_submits;
 mod vfx_to_vmaild;
 mod vfxadmin_oauth;
 mod vfxadmin_quarantine;
+mod vfxadmin_template;
 mod vfxadmin_queue;
