@@ -89,8 +89,12 @@ fn contents() -> Vec<Entry> {
 }
 
 /// The man pages and completions come from vmail-docgen when it exists.
+/// build-deb.sh takes them from cargo's target folder (`CARGO_TARGET_DIR`
+/// when set), the parent of this test's temp folder.
 fn docgen_built() -> bool {
-    repo_root().join("target/release/vmail-docgen").is_file()
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("../release/vmail-docgen")
+        .is_file()
 }
 
 #[test]
@@ -126,6 +130,10 @@ fn the_package_holds_the_binaries_config_unit_docs_and_nothing_of_another_mta() 
             "-rw-r--r--"
         );
     }
+    assert_eq!(
+        mode_of("/usr/share/doc/vmail/examples/ip-allow-list.conf"),
+        "-rw-r--r--"
+    );
     assert_eq!(mode_of("/usr/share/man/man8/vmaild.8.gz"), "-rw-r--r--");
     if docgen_built() {
         for page in ["vfx.1.gz", "vfxadmin.1.gz", "vmail-sendmail.1.gz"] {
