@@ -43,6 +43,11 @@ pub(crate) enum Invalid {
         "\"{value}\" is not a debug level (0 quiet, 1 attempts and replies, 2 full transcript)"
     )]
     DebugLevel { value: String },
+    #[error(
+        "\"{value}\" is not a way to attach a fax ({})",
+        vmail_core::AttachAs::ALLOWED
+    )]
+    AttachAs { value: String },
     #[error("\"{value}\" is not a TLS mode ({})", TlsMode::ALLOWED)]
     TlsMode { value: String },
     #[error("\"{value}\" is not an auth type ({})", AuthType::ALLOWED)]

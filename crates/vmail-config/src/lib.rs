@@ -100,6 +100,9 @@ pub struct Config {
     pub max_debug_log: u64,
     /// `[VMAIL] max-message-size`: the largest job accepted at submission (25M).
     pub max_message_size: u64,
+    /// `[VMAIL] fax-attach-as`: how `.job` drops attach fax TIFFs unless
+    /// the job says (`attach-as`): as TIFF (the default) or as PDF.
+    pub fax_attach_as: vmail_core::AttachAs,
     /// `[VFXSCHED] spool`: the spool directory (`/var/spool/vmail`).
     pub spool: PathBuf,
     /// `[VFXSCHED] debug`: log the scheduler's decisions (Off).

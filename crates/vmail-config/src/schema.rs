@@ -31,6 +31,7 @@ pub(crate) const VMAIL_KEYS: &[&str] = &[
     "debug",
     "max-debug-log",
     "max-message-size",
+    "fax-attach-as",
     "key-file",
     "oauth-provider",
     "oauth-grant",

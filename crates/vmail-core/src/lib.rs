@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backoff;
+pub mod fax;
 pub mod job;
 pub mod oauth;
 pub mod outcome;
@@ -15,6 +16,7 @@ pub mod settings;
 pub mod unique;
 
 pub use backoff::RetryPolicy;
+pub use fax::AttachAs;
 pub use job::{Envelope, InvalidJobId, JobId};
 pub use oauth::{
     AccessToken, OAuthGrant, OAuthProvider, OAuthSettings, TokenError, TokenErrorKind, TokenFuture,

@@ -552,6 +552,7 @@ impl<D: Deliver> Scheduler<D> {
             self.ctx.config.local_domain.as_deref(),
         );
         let limit = self.ctx.config.max_message_size;
+        let fax_attach_as = self.ctx.config.fax_attach_as;
         // `.job` drops naming a template: templates/ beside the ini.
         let templates = vmail_message::Templates::beside(&self.ctx.config.path);
         let events = self.events_tx.clone();
@@ -561,6 +562,7 @@ impl<D: Deliver> Scheduler<D> {
                 default_from: &from,
                 names: &names,
                 templates: Some(&templates),
+                fax_attach_as,
                 limit,
             };
             let mut left = crate::pickup::ingest_drops(&spool, &rules, chunks, |ids| {

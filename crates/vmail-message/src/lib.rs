@@ -13,9 +13,10 @@
 //! - [`mime`]: the MIME message of `vfx` and of `.job` drops;
 //! - [`dsn`]: the failure notice, an RFC 3464 delivery status notification;
 //! - [`template`]: the notification templates of `.job` drops (minijinja),
-//!   read from the templates folder beside the ini.
+//!   read from the templates folder beside the ini;
+//! - [`fax`]: fax TIFF attachments sent as PDF (through `vmail-fax`).
 //!
-//! It depends on `vmail-core` only (and lettre, mail-parser, mime_guess):
+//! It depends on `vmail-core` and `vmail-fax` only (and lettre, mail-parser, mime_guess):
 //! the spool, the CLI and the daemon depend on it, never the other way.
 
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@
 pub mod address;
 pub mod dsn;
 pub mod envelope;
+pub mod fax;
 pub mod fields;
 pub mod header;
 pub mod mime;

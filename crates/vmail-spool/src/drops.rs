@@ -26,6 +26,9 @@ pub(crate) struct Prepared {
     /// Local names placed by `[VMAIL] admin-address`/`local-domain`, for
     /// the job log's first line.
     pub rewrites: Vec<Rewrite>,
+    /// What became of each fax TIFF sent as PDF, for the job log's first
+    /// line (a `.job`'s `attach-as = pdf`).
+    pub faxes: Vec<String>,
 }
 
 /// What pickup applies to every drop besides the file itself.
@@ -41,6 +44,9 @@ pub struct DropRules<'a> {
     /// (vmaild: `templates/` beside the ini); without it such a drop is
     /// quarantined.
     pub templates: Option<&'a Templates>,
+    /// `[VMAIL] fax-attach-as`: how `.job` drops that do not say
+    /// (`attach-as`) attach fax TIFFs.
+    pub fax_attach_as: vmail_core::AttachAs,
     /// The largest message, in bytes.
     pub limit: u64,
 }
@@ -116,6 +122,7 @@ impl Spool {
             default_from,
             names,
             templates: None,
+            fax_attach_as: vmail_core::AttachAs::Tiff,
             limit,
         };
         self.ingest_many_with(paths, &rules)
@@ -179,8 +186,9 @@ impl Spool {
         let carried = crate::quarantine::take_carried_reason(path)
             .map(|reason| format!("; {reason}"))
             .unwrap_or_default();
+        let faxes: String = prepared.faxes.iter().map(|f| format!("; {f}")).collect();
         let note = format!(
-            "queued from in/{name}{}{carried}",
+            "queued from in/{name}{}{carried}{faxes}",
             rewrites_note(&prepared.rewrites)
         );
         match batch.add_noted(&prepared.envelope, Some(&note), prepared.message, limit) {
@@ -395,8 +403,8 @@ fn prepare(path: &Path, rules: &DropRules<'_>) -> Result<Prepared, Corrupt> {
     let DropRules {
         default_from,
         names,
-        templates,
         limit,
+        ..
     } = *rules;
     let (file, meta) =
         open_plain(path).map_err(|why| Corrupt::new(path, open_reason(path, &why)))?;
@@ -412,7 +420,7 @@ fn prepare(path: &Path, rules: &DropRules<'_>) -> Result<Prepared, Corrupt> {
     match suffix {
         "eml" => eml::prepare(file, default_from, names, &stamp)
             .map_err(|why| Corrupt::new(path, why.to_string())),
-        "job" => jobfile::prepare(file, path, default_from, names, templates, limit, &stamp)
+        "job" => jobfile::prepare(file, path, rules, &stamp)
             .map_err(|why| Corrupt::new(path, why.to_string())),
         _ => Err(Corrupt::new(
             path,
@@ -475,6 +483,7 @@ mod tests {
             default_from: "fax@example.test",
             names: &LocalNames::default(),
             templates: None,
+            fax_attach_as: vmail_core::AttachAs::Tiff,
             limit: 1 << 20,
         };
         let mut prepared = prepare(path, &rules).unwrap();

@@ -44,6 +44,7 @@ pub(crate) fn prepare(
         message: Box::new(Cursor::new(fixed).chain(reader)),
         consumed: Vec::new(),
         rewrites,
+        faxes: Vec::new(),
     })
 }
 

@@ -186,6 +186,8 @@ pub(crate) enum DropError {
         key: String,
         known: &'static str,
     },
+    #[error("line {line}: `attach-as`: \"{value}\" is not a way to attach a fax (pdf, tiff)")]
+    BadAttachAs { line: usize, value: String },
     #[error("line {line}: unknown section `[{name}]` (known: [job], [fields])")]
     UnknownSection { line: usize, name: String },
     #[error(

@@ -12,11 +12,11 @@ use vmail_message::address::{self, Mailbox, Mailboxes};
 use vmail_message::template::{self, Fields, Templates};
 use vmail_message::{Attachment, Draft, LocalNames, MimeError, Rewrite, Stamp, mime};
 
-use crate::drops::{Prepared, open_beneath};
+use crate::drops::{DropRules, Prepared, open_beneath};
 use crate::error::{DropError, NamedFileError};
 
 /// The keys a job file may use.
-const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach, template";
+const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach, attach-as, template";
 
 /// A job file, parsed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub(crate) struct JobFile {
     pub template: Option<String>,
     /// The `[fields]` section, keys in lower case.
     pub fields: Fields,
+    /// `attach-as = pdf | tiff`: how its fax TIFFs are attached, over
+    /// `[VMAIL] fax-attach-as`.
+    pub attach_as: Option<vmail_core::AttachAs>,
 }
 
 /// The section a line of a job file is in.
@@ -72,6 +75,15 @@ impl JobFile {
                 .ok_or(DropError::NotKeyValue { line: n })?;
             if let Section::Fields = section {
                 job.add_field(n, key.trim(), value.trim())?;
+                continue;
+            }
+            if key.trim().eq_ignore_ascii_case("attach-as") {
+                let value = value.trim();
+                let parsed = vmail_core::AttachAs::parse(value).ok_or(DropError::BadAttachAs {
+                    line: n,
+                    value: value.to_string(),
+                })?;
+                job.attach_as = Some(parsed);
                 continue;
             }
             if !job.set(key.trim(), value.trim()) {
@@ -173,10 +185,7 @@ impl JobFile {
 pub(crate) fn prepare(
     mut file: File,
     path: &Path,
-    default_from: &str,
-    names: &LocalNames,
-    templates: Option<&Templates>,
-    limit: u64,
+    rules: &DropRules<'_>,
     stamp: &Stamp,
 ) -> Result<Prepared, DropError> {
     let mut bytes = Vec::new();
@@ -184,16 +193,18 @@ pub(crate) fn prepare(
         .map_err(DropError::Unreadable)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let origin = Origin {
-        default_from,
-        names,
-        templates,
+        default_from: rules.default_from,
+        names: rules.names,
+        templates: rules.templates,
+        fax_attach_as: rules.fax_attach_as,
     };
-    let packed = pack_job(bytes, base, &origin, limit, stamp)?;
+    let packed = pack_job(bytes, base, &origin, rules.limit, stamp)?;
     Ok(Prepared {
         envelope: packed.envelope,
         message: Box::new(Cursor::new(packed.message)),
         consumed: packed.consumed,
         rewrites: packed.rewrites,
+        faxes: packed.faxes,
     })
 }
 
@@ -203,6 +214,8 @@ struct Origin<'a> {
     default_from: &'a str,
     names: &'a LocalNames,
     templates: Option<&'a Templates>,
+    /// `[VMAIL] fax-attach-as`, for jobs that do not say.
+    fax_attach_as: vmail_core::AttachAs,
 }
 
 /// A packed job: the message, its envelope, the files it consumed, and the
@@ -212,6 +225,8 @@ struct Packed {
     envelope: Envelope,
     consumed: Vec<PathBuf>,
     rewrites: Vec<Rewrite>,
+    /// What became of each fax TIFF sent as PDF, for the job log.
+    faxes: Vec<String>,
 }
 
 /// [`pack_job`] for the fuzz targets (`vmail_spool::fuzz`): the reason in
@@ -229,6 +244,7 @@ pub(crate) fn pack(
         default_from,
         names: &names,
         templates: None,
+        fax_attach_as: vmail_core::AttachAs::Tiff,
     };
     pack_job(bytes, base, &origin, limit, &stamp)
         .map(|p| (p.message, p.envelope, p.consumed))
@@ -361,8 +377,13 @@ fn build(
 ) -> Result<Packed, DropError> {
     let addresses = addresses(job, origin)?;
     let (subject, text, mut consumed) = job.subject_and_text(base, origin.templates, limit)?;
-    let (attachments, files) = attachments(job, base, limit)?;
+    let (mut attachments, files) = attachments(job, base, limit)?;
     consumed.extend(files);
+    let faxes = match job.attach_as.unwrap_or(origin.fax_attach_as) {
+        vmail_core::AttachAs::Pdf => vmail_message::fax::attach_faxes_as_pdf(&mut attachments),
+        vmail_core::AttachAs::Tiff => Vec::new(),
+    };
+    let text = vmail_message::fax::with_body_lines(text, &faxes);
     let draft = Draft {
         from: addresses.from,
         to: addresses.to,
@@ -381,6 +402,7 @@ fn build(
         envelope: addresses.envelope,
         consumed,
         rewrites: addresses.rewrites,
+        faxes: faxes.iter().map(|f| f.log_line()).collect(),
     })
 }
 
@@ -494,7 +516,11 @@ mod tests {
         assert_eq!(err("[job]\nto a@x\n"), "line 2 is not `key = value`");
         assert_eq!(
             err("Colour = red\n"),
-            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach, template)"
+            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach, attach-as, template)"
+        );
+        assert_eq!(
+            err("to = a@x.org\nattach-as = png\n"),
+            "line 2: `attach-as`: \"png\" is not a way to attach a fax (pdf, tiff)"
         );
         assert_eq!(
             err("subject = s\n"),

@@ -156,6 +156,7 @@ pub(crate) fn validate(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> 
         debug: cx.get_or(&vmail, "debug", DebugLevel::Replies, debug_level),
         max_debug_log: cx.get_or(&vmail, "max-debug-log", 10 << 20, positive_size),
         max_message_size: cx.get_or(&vmail, "max-message-size", 25 << 20, positive_size),
+        fax_attach_as: cx.get_or(&vmail, "fax-attach-as", Default::default(), attach_as),
         spool: cx.get(&sched, "spool", |v| Ok(v.to_string())).map_or_else(
             || PathBuf::from("/var/spool/vmail"),
             |s| cx.path_value(&s.value),
@@ -328,6 +329,12 @@ fn positive_size(value: &str) -> Result<u64, Invalid> {
         }),
         n => Ok(n),
     }
+}
+
+fn attach_as(value: &str) -> Result<vmail_core::AttachAs, Invalid> {
+    vmail_core::AttachAs::parse(value).ok_or_else(|| Invalid::AttachAs {
+        value: value.to_string(),
+    })
 }
 
 fn debug_level(value: &str) -> Result<DebugLevel, Invalid> {

@@ -24,6 +24,7 @@ fn ingest(spool: &Spool, path: &Path, templates: &Templates) -> Result<JobId, In
         default_from: "fax@example.com",
         names: &names,
         templates: Some(templates),
+        fax_attach_as: vmail_core::AttachAs::Tiff,
         limit: 1 << 20,
     };
     spool

@@ -4,6 +4,7 @@
 mod crash;
 mod drops_eml;
 mod drops_job;
+mod drops_job_fax_pdf;
 mod drops_job_template;
 mod drops_local_names;
 mod lock_and_layout;
