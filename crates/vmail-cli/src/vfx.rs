@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use vmail_core::Envelope;
 use vmail_message::address::{self, Mailbox};
 use vmail_message::envelope::{rewrite_local, rewrites_note};
-use vmail_message::{Draft, MimeError, Stamp, mime};
+use vmail_message::{Draft, MimeError, Stamp, fax, mime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,6 +64,12 @@ pub struct Cli {
     #[arg(short = 'c', long = "config", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Send each TIFF file as one PDF (name.tif as name.pdf), losslessly;
+    /// a TIFF that cannot be converted is sent as it is, with the reason
+    /// in the text
+    #[arg(long = "pdf")]
+    pub pdf: bool,
+
     /// Files to attach (PDF, TIFF, PNG, JPEG, text, anything)
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -76,6 +82,7 @@ fn after_help() -> String {
         "\
 Examples:
   vfx -n ann@example.com invoice.pdf scan.tiff
+  vfx -n ann@example.com --pdf fax000042.tif   (the fax as fax000042.pdf)
   vfx -n ann@example.com,bob@example.com -s 'Invoice 42' -m 'Please sign.' -C classic invoice.pdf
   vfx -n ann@example.com -O -C classic        (the cover page alone)
 
@@ -121,13 +128,22 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
     if documents.is_empty() && text.trim().is_empty() {
         bail!("nothing to send: name files, or give a note (-m) or a cover page (-C, -O)");
     }
+    let mut attachments: Vec<_> = documents.iter().map(|d| d.attachment.clone()).collect();
+    let faxes = match cli.pdf {
+        true => fax::attach_faxes_as_pdf(&mut attachments),
+        false => Vec::new(),
+    };
+    for kept in faxes.iter().filter(|f| f.body_line().is_some()) {
+        eprintln!("vfx: warning: {}", kept.log_line());
+    }
+    let text = fax::with_body_lines(text, &faxes);
     let draft = Draft {
         from,
         to,
         cc: Vec::new(),
         subject: Some(subject),
         text,
-        attachments: documents.iter().map(|d| d.attachment.clone()).collect(),
+        attachments,
         stamp: Stamp::now(),
     };
     let message = mime::build(&draft).map_err(|e| match e {
@@ -138,7 +154,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
         draft.from.email.to_string(),
         draft.to.iter().map(|m| m.email.to_string()).collect(),
     );
-    let note = submission_note(&envelope, &documents, message.len()) + &rewrites_note(&rewrites);
+    let faxes: String = faxes
+        .iter()
+        .map(|f| format!("; {}", f.log_line()))
+        .collect();
+    let note =
+        submission_note(&envelope, &documents, message.len()) + &rewrites_note(&rewrites) + &faxes;
     // The user's files were read above, as the user; only bytes go on.
     let id = route
         .submit(&envelope, &note, message.as_slice())

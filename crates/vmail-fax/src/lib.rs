@@ -44,9 +44,9 @@ pub struct Converted {
 /// the fax does.
 #[derive(Debug, thiserror::Error)]
 pub enum FaxError {
-    /// Not a TIFF at all, or its directories cannot be read.
-    #[error("not a readable TIFF file: {0}")]
-    NotTiff(#[source] tiff::TiffError),
+    /// Not a TIFF at all, or its first directory cannot be read.
+    #[error("not a readable TIFF file: {why}")]
+    NotTiff { why: String },
     /// A page's directory is damaged (a tag of the wrong type, strips
     /// outside the file).
     #[error("page {page}: damaged TIFF directory: {why}")]

@@ -74,7 +74,7 @@ pub(crate) struct Page {
 /// Reads every page's tags, in the order of the file's directories.
 pub(crate) fn read_pages(tiff: &[u8]) -> Result<Vec<Page>, FaxError> {
     let mut decoder = Decoder::new(Cursor::new(tiff))
-        .map_err(FaxError::NotTiff)?
+        .map_err(|err| FaxError::NotTiff { why: reason(err) })?
         .with_limits(Limits::default());
     let mut pages = Vec::new();
     loop {
@@ -88,15 +88,21 @@ pub(crate) fn read_pages(tiff: &[u8]) -> Result<Vec<Page>, FaxError> {
         }
         decoder.next_image().map_err(|err| FaxError::Damaged {
             page: number + 1,
-            why: match err {
-                tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    "the file ends inside it".into()
-                }
-                other => other.to_string(),
-            },
+            why: reason(err),
         })?;
     }
     Ok(pages)
+}
+
+/// The `tiff` crate's error in a reader's words ("failed to fill whole
+/// buffer" is a directory cut short by the end of the file).
+fn reason(err: tiff::TiffError) -> String {
+    match err {
+        tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends inside a directory".into()
+        }
+        other => other.to_string(),
+    }
 }
 
 type Tiff<'a> = Decoder<Cursor<&'a [u8]>>;

@@ -23,6 +23,7 @@ mod man_pages_name_only_pages_that_exist;
 mod queue_changes_are_logged_with_who_made_them;
 mod sendmail_shim;
 mod vfx_cover_pages_and_attachments_read_right;
+mod vfx_pdf_sends_faxes_as_pdf;
 mod vfx_submits;
 mod vfx_to_vmaild;
 mod vfxadmin_oauth;

@@ -49,7 +49,7 @@ fn a_truncated_file_is_refused() {
     // has five whole pages and the start of the sixth's directory.
     assert_eq!(
         reason(&tiff[..tiff.len() / 2]),
-        "page 6: damaged TIFF directory: the file ends inside it"
+        "page 6: damaged TIFF directory: the file ends inside a directory"
     );
 }
 
