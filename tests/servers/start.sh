@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/servers/start.sh DIR
 #
-# Starts a private Postfix (smtpd on five loopback ports, Dovecot SASL, Maildir
+# Starts a private Postfix (smtpd on several loopback ports, Dovecot SASL, Maildir
 # delivery), a private Dovecot (SASL socket, POP3 and POP3S), and for the
 # OAuth listener a second Dovecot (SASL only: LOGIN refused, XOAUTH2 and
 # OAUTHBEARER checked by its oauth2 passdb) and the OAuth2 token service of
@@ -47,7 +47,8 @@ USER3=special@example.test PASS3='p@ss w0rd:#;"x"\$%&!'
 # ---------------------------------------------------------------- packages
 install_packages() {
   local missing=() p
-  for p in postfix dovecot-core dovecot-pop3d openssl s-nail; do
+  # prometheus: its promtool checks vmaild's metrics endpoint.
+  for p in postfix dovecot-core dovecot-pop3d openssl s-nail prometheus curl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -97,7 +98,8 @@ render() {
   local text key
   text=$(<"$TEMPLATES/$1")
   for key in PF DV DVO TLS MAIL SASL_SOCKET OAUTH_SASL_SOCKET MAIL_UID MAIL_GID PORT_PLAIN \
-             PORT_SUBMISSION PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S PORT_OAUTH PORT_TOKEN; do
+             PORT_SUBMISSION PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S PORT_OAUTH PORT_TOKEN \
+             PORT_CLIENTCERT PORT_SELFSIGNED PORT_UTF8 PORT_NO8BITMIME; do
     text=${text//@$key@/${!key}}
   done
   if [[ $text =~ @[A-Z_]+@ ]]; then die "unknown placeholder ${BASH_REMATCH[0]} in $1"; fi
@@ -119,6 +121,23 @@ make_certificates() {
     -CAcreateserial -days 30 -extfile "$TLS/server.ext" -out "$TLS/server.pem" 2>/dev/null
   chmod 644 "$TLS/ca.pem" "$TLS/server.pem"
   chmod 600 "$TLS/ca.key" "$TLS/server.key"
+  # vmail's client certificate (tls-cert-file/tls-key-file) for the
+  # clientcert listener, from the same CA.
+  openssl req -new "${ec[@]}" -keyout "$TLS/client.key" -out "$TLS/client.csr" \
+    -subj "/CN=vmail test client" 2>/dev/null
+  printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature \
+    extendedKeyUsage=clientAuth > "$TLS/client.ext"
+  openssl x509 -req -in "$TLS/client.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
+    -CAcreateserial -days 30 -extfile "$TLS/client.ext" -out "$TLS/client.pem" 2>/dev/null
+  # The selfsigned listener's certificate: issued by itself, not the CA
+  # (what tls-fingerprint pins).
+  openssl req -x509 "${ec[@]}" -keyout "$TLS/selfsigned.key" -out "$TLS/selfsigned.pem" \
+    -days 30 -subj "/CN=localhost" -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+  chmod 644 "$TLS/client.pem" "$TLS/selfsigned.pem"
+  chmod 600 "$TLS/client.key" "$TLS/selfsigned.key"
+  # sha256:<hex> of its DER, as tls-fingerprint takes it.
+  SELFSIGNED_FINGERPRINT=sha256:$(openssl x509 -in "$TLS/selfsigned.pem" -outform DER |
+    sha256sum | cut -d' ' -f1)
 }
 
 write_postfix_config() {
@@ -229,7 +248,9 @@ wait_until_up() {
   local deadline=$((SECONDS + START_TIMEOUT)) down service
   local -A greeted=()
   local services=("plain $PORT_PLAIN" "submission $PORT_SUBMISSION" "smtps $PORT_SMTPS tls"
-    "plainauth $PORT_PLAINAUTH" "pop3 $PORT_POP3" "pop3s $PORT_POP3S tls" "oauth $PORT_OAUTH")
+    "plainauth $PORT_PLAINAUTH" "pop3 $PORT_POP3" "pop3s $PORT_POP3S tls" "oauth $PORT_OAUTH"
+    "clientcert $PORT_CLIENTCERT" "selfsigned $PORT_SELFSIGNED" "utf8 $PORT_UTF8"
+    "no8bitmime $PORT_NO8BITMIME")
   while :; do
     PF_PID=$(tr -d ' \n' 2>/dev/null < "$PF/spool/pid/master.pid" || true)
     DV_PID=$(tr -d ' \n' 2>/dev/null < "$DV/run/master.pid" || true)
@@ -290,6 +311,13 @@ VMAIL_TEST_TOKEN_SERVICE_PID=$TS_PID
 VMAIL_TEST_TOKEN_SERVICE_LOG=$(q "$TS/token-service.log")
 VMAIL_TEST_DOVECOT_OAUTH_PID=$DVO_PID
 VMAIL_TEST_DOVECOT_OAUTH_LOG=$(q "$DVO/log/dovecot.log")
+VMAIL_TEST_SMTP_CLIENTCERT_PORT=$PORT_CLIENTCERT
+VMAIL_TEST_CLIENT_CERT=$(q "$TLS/client.pem")
+VMAIL_TEST_CLIENT_KEY=$(q "$TLS/client.key")
+VMAIL_TEST_SMTP_SELFSIGNED_PORT=$PORT_SELFSIGNED
+VMAIL_TEST_SELFSIGNED_FINGERPRINT=$SELFSIGNED_FINGERPRINT
+VMAIL_TEST_SMTP_UTF8_PORT=$PORT_UTF8
+VMAIL_TEST_SMTP_NO8BITMIME_PORT=$PORT_NO8BITMIME
 EOF
   mv "$tmp" "$DIR/servers.env"
 }
@@ -303,7 +331,7 @@ rm -rf "${DIR:?}/postfix" "${DIR:?}/dovecot" "${DIR:?}/tls" "${DIR:?}/mail" \
   "${DIR:?}/dovecot-oauth" "${DIR:?}/token-service"
 
 read -r PORT_PLAIN PORT_SUBMISSION PORT_SMTPS PORT_PLAINAUTH PORT_POP3 PORT_POP3S PORT_OAUTH \
-  PORT_TOKEN <<<"$(pick_ports 8)"
+  PORT_TOKEN PORT_CLIENTCERT PORT_SELFSIGNED PORT_UTF8 PORT_NO8BITMIME <<<"$(pick_ports 12)"
 # Before anything is started: a failed build leaves nothing to stop.
 build_token_service
 
@@ -325,4 +353,4 @@ postfix -c "$PF/etc" start </dev/null >"$PF/log/start.out" 2>&1 ||
   fail "postfix did not start: $(cat "$PF/log/start.out")"
 wait_until_up
 write_env
-echo "start.sh: Postfix (pid $PF_PID) smtp plain=$PORT_PLAIN submission=$PORT_SUBMISSION smtps=$PORT_SMTPS plainauth=$PORT_PLAINAUTH oauth=$PORT_OAUTH; Dovecot (pid $DV_PID) pop3=$PORT_POP3 pop3s=$PORT_POP3S; OAuth Dovecot (pid $DVO_PID); token service (pid $TS_PID) https://127.0.0.1:$PORT_TOKEN; $DIR/servers.env" >&2
+echo "start.sh: Postfix (pid $PF_PID) smtp plain=$PORT_PLAIN submission=$PORT_SUBMISSION smtps=$PORT_SMTPS plainauth=$PORT_PLAINAUTH oauth=$PORT_OAUTH clientcert=$PORT_CLIENTCERT selfsigned=$PORT_SELFSIGNED utf8=$PORT_UTF8 no8bitmime=$PORT_NO8BITMIME; Dovecot (pid $DV_PID) pop3=$PORT_POP3 pop3s=$PORT_POP3S; OAuth Dovecot (pid $DVO_PID); token service (pid $TS_PID) https://127.0.0.1:$PORT_TOKEN; $DIR/servers.env" >&2

@@ -29,7 +29,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use vmail_config::Config;
 use vmail_core::{SmtpSettings, TlsMode, TokenSource};
-use vmail_smtp::{CertificateProblem, PeerCertificate, Submitter, Transcript};
+use vmail_smtp::{CertificateCheck, CertificateProblem, PeerCertificate, Submitter, Transcript};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -289,7 +289,7 @@ pub fn text(config: &Config, settings: &SmtpSettings, report: &Report) -> String
     for probe in &report.probes {
         let _ = writeln!(
             out,
-            "\nProbe with {} (no login; certificate recorded, not enforced):",
+            "\nProbe with {} (no login; a certificate is fetched without verifying it, to show it):",
             probe.label
         );
         indented(&mut out, &probe.transcript);
@@ -299,6 +299,7 @@ pub fn text(config: &Config, settings: &SmtpSettings, report: &Report) -> String
         let _ = writeln!(out, "  subject:      {}", cert.subject);
         let _ = writeln!(out, "  issuer:       {}", cert.issuer);
         let _ = writeln!(out, "  valid until:  {}", cert.not_after);
+        let _ = writeln!(out, "  fingerprint:  {}", cert.fingerprint);
         let _ = writeln!(out, "  verification: {}", verification(cert));
     }
     let _ = writeln!(out, "\nVerdict:");
@@ -323,15 +324,25 @@ fn indented(out: &mut String, transcript: &Transcript) {
     }
 }
 
-/// `verified`, or why not and whether it was enforced.
+/// `verified`, or why not, and what decided: the CA check, a pin,
+/// `tls-verify=no`, or nothing (a look-only connection fetched it).
 pub fn verification(cert: &PeerCertificate) -> String {
-    match (&cert.verification, cert.enforced) {
-        (Ok(()), _) => "verified".to_string(),
-        (Err(_), true) => format!("NOT verified ({})", why_not_verified(cert)),
-        (Err(_), false) => format!(
-            "NOT verified ({}); accepted because tls-verify=no",
-            why_not_verified(cert)
-        ),
+    let chain = match &cert.verification {
+        Ok(()) => "verified".to_string(),
+        Err(_) => format!("NOT verified ({})", why_not_verified(cert)),
+    };
+    match cert.check {
+        CertificateCheck::Chain => chain,
+        CertificateCheck::Pin { matched: true } => {
+            format!("pinned by tls-fingerprint (CA check: {chain})")
+        }
+        CertificateCheck::Pin { matched: false } => {
+            format!("NOT pinned: not in tls-fingerprint (CA check: {chain})")
+        }
+        CertificateCheck::Off => format!("{chain}; accepted because tls-verify=no"),
+        CertificateCheck::LookOnly => {
+            format!("{chain}; fetched without verifying it, to show it")
+        }
     }
 }
 
@@ -355,6 +366,7 @@ fn json(config: &Config, settings: &SmtpSettings, report: &Report) -> serde_json
             "subject": cert.subject,
             "issuer": cert.issuer,
             "not_after": cert.not_after,
+            "fingerprint": cert.fingerprint.to_string(),
             "verified": cert.verification.is_ok(),
             "verification": verification(cert),
         })

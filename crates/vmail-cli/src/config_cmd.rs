@@ -7,6 +7,11 @@
 //! vfxadmin config -a -p [-e] SECTION KEY      prompt twice without echo [and seal]
 //! vfxadmin config -a -e SECTION KEY VALUE     seal VALUE
 //! ```
+//!
+//! A change is validated before it is written: when the file as it would
+//! be has an error it did not have before, nothing is written and the exit
+//! status is 1 (`--force` writes anyway). Errors already in the file are
+//! shown and do not block a change.
 
 use crate::prompt;
 use anyhow::{Context, bail};
@@ -25,7 +30,11 @@ Examples:
   vfxadmin config -a -p -e VMAIL auth-rsp      (asks for user:password twice)
 
 With -p and standard input not a terminal, the value and its confirmation
-are read as two lines from standard input.")]
+are read as two lines from standard input.
+
+The file is checked as it would be after the change: a value that would
+make it fail to load (mail-port banana) is refused and nothing is written;
+--force writes it anyway.")]
 pub struct ConfigArgs {
     /// Add the key, or replace its value
     #[arg(short = 'a', long = "add")]
@@ -38,6 +47,10 @@ pub struct ConfigArgs {
     /// Encrypt the value with the key file, creating it if needed (with -a)
     #[arg(short = 'e', long = "encrypt", requires = "add")]
     pub encrypt: bool,
+
+    /// Write the value even when the file would then fail to load (with -a)
+    #[arg(long = "force", requires = "add")]
+    pub force: bool,
 
     /// The section, for example VMAIL or VFXSCHED (any case)
     pub section: String,
@@ -52,8 +65,7 @@ pub struct ConfigArgs {
 
 pub fn run(path: &Path, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     if args.add {
-        set(path, args)?;
-        Ok(ExitCode::SUCCESS)
+        set(path, args)
     } else {
         get(path, args)
     }
@@ -83,7 +95,7 @@ fn get(path: &Path, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn set(path: &Path, args: &ConfigArgs) -> anyhow::Result<()> {
+fn set(path: &Path, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let mut doc = IniDocument::read(path)?;
     let label = format!("[{}] {}", args.section, args.key);
     // Asked before anything else, so that a mismatch leaves no trace at all.
@@ -97,12 +109,87 @@ fn set(path: &Path, args: &ConfigArgs) -> anyhow::Result<()> {
     } else {
         value.expose().to_string()
     };
+    let before = errors_of(path, &doc.to_text());
     doc.set(&args.section, &args.key, &stored)?;
+    let after = vmail_config::load_str(path, &doc.to_text());
+    let (errors, warnings) = match after {
+        Ok(loaded) => (Vec::new(), loaded.warnings),
+        Err(problems) => (problems.errors, problems.warnings),
+    };
+    let (added, present) = split_new(errors, before);
+    let mut stderr = std::io::stderr().lock();
+    for d in &present {
+        let _ = writeln!(
+            stderr,
+            "vfxadmin: error (in the file before this change too): {d}"
+        );
+    }
+    for d in &added {
+        let _ = writeln!(stderr, "vfxadmin: error: {d}");
+    }
+    if !added.is_empty() && !args.force {
+        let _ = writeln!(
+            stderr,
+            "vfxadmin: nothing written: with this {label} {} would not load, so vmaild \
+             would not start or reload; correct the value, or write it anyway with --force",
+            path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     doc.write()?;
     let how = if args.encrypt { " (encrypted)" } else { "" };
     println!("{label} set in {}{how}", path.display());
-    report_problems(path, &args.section, &args.key);
-    Ok(())
+    if !added.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "vfxadmin: written anyway (--force): vmaild will not start or reload until the \
+             error is corrected"
+        );
+    }
+    let about_this = |d: &vmail_config::Diagnostic| {
+        d.section
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(&args.section))
+            && d.key
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case(&args.key))
+    };
+    for d in warnings.iter().filter(|d| about_this(d)) {
+        let _ = writeln!(stderr, "vfxadmin: warning: {d}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The errors of the file as `text`, before a change.
+fn errors_of(path: &Path, text: &str) -> Vec<vmail_config::Diagnostic> {
+    match vmail_config::load_str(path, text) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems.errors,
+    }
+}
+
+/// The errors after a change, split into those it added and those that
+/// were there before. An error is the same when its section, key and text
+/// are (its line may have moved by the change's own line).
+fn split_new(
+    after: Vec<vmail_config::Diagnostic>,
+    mut before: Vec<vmail_config::Diagnostic>,
+) -> (Vec<vmail_config::Diagnostic>, Vec<vmail_config::Diagnostic>) {
+    let mut added = Vec::new();
+    let mut present = Vec::new();
+    for d in after {
+        let same = before
+            .iter()
+            .position(|b| b.section == d.section && b.key == d.key && b.message == d.message);
+        match same {
+            Some(i) => {
+                before.swap_remove(i);
+                present.push(d);
+            }
+            None => added.push(d),
+        }
+    }
+    (added, present)
 }
 
 /// Seals `value` with the key file this ini names, creating it if needed.
@@ -116,28 +203,4 @@ fn seal(path: &Path, doc: &IniDocument, value: &Secret) -> anyhow::Result<String
         );
     }
     Ok(secrets::seal(&key, value.expose())?)
-}
-
-/// After a write, shows what the file now says about the key just set
-/// (a bad value, a secret stored in clear, an unknown key).
-fn report_problems(path: &Path, section: &str, key: &str) {
-    let (errors, warnings) = match vmail_config::load(path) {
-        Ok(loaded) => (Vec::new(), loaded.warnings),
-        Err(problems) => (problems.errors, problems.warnings),
-    };
-    let about_this = |d: &vmail_config::Diagnostic| {
-        d.section
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case(section))
-            && d.key
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(key))
-    };
-    let mut stderr = std::io::stderr().lock();
-    for d in errors.iter().filter(|d| about_this(d)) {
-        let _ = writeln!(stderr, "vfxadmin: error: {d}");
-    }
-    for d in warnings.iter().filter(|d| about_this(d)) {
-        let _ = writeln!(stderr, "vfxadmin: warning: {d}");
-    }
 }

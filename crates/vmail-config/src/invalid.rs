@@ -6,7 +6,7 @@ use crate::values::{BOOL_ALLOWED, DURATION_ALLOWED, SIZE_ALLOWED};
 use std::io;
 use std::path::PathBuf;
 use thiserror::Error;
-use vmail_core::{AuthType, OAuthGrant, OAuthProvider, TlsMode};
+use vmail_core::{AuthType, Fingerprint, OAuthGrant, OAuthProvider, TlsMode, TlsVersion};
 
 #[derive(Debug, Error)]
 pub(crate) enum Invalid {
@@ -50,6 +50,12 @@ pub(crate) enum Invalid {
     AttachAs { value: String },
     #[error("\"{value}\" is not a TLS mode ({})", TlsMode::ALLOWED)]
     TlsMode { value: String },
+    #[error("\"{value}\" is not a TLS version ({})", TlsVersion::ALLOWED)]
+    TlsVersion { value: String },
+    #[error("\"{value}\" is not a certificate fingerprint ({})", Fingerprint::ALLOWED)]
+    Fingerprint { value: String },
+    #[error("\"{list}\" has an empty entry ({})", Fingerprint::ALLOWED)]
+    EmptyFingerprint { list: String },
     #[error("\"{value}\" is not an auth type ({})", AuthType::ALLOWED)]
     AuthType { value: String },
     #[error("\"{value}\" is not a HELO name (a host name, without spaces)")]

@@ -25,4 +25,7 @@ pub use oauth::{
 pub use outcome::Outcome;
 pub use reply::{EnhancedCode, Reply};
 pub use secret::Secret;
-pub use settings::{AuthType, DebugLevel, PopSettings, SmtpSettings, TlsMode};
+pub use settings::{
+    AuthType, ClientCertificate, DebugLevel, Fingerprint, PopSettings, SmtpSettings, TlsMode,
+    TlsVersion,
+};

@@ -129,6 +129,104 @@ pub struct PopSettings {
     pub delay: Duration,
 }
 
+/// The oldest TLS version vmail accepts (`[VMAIL] tls-min-version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3 (the default: every current server speaks one).
+    #[default]
+    V1_2,
+    /// TLS 1.3 only.
+    V1_3,
+}
+
+impl TlsVersion {
+    pub const ALLOWED: &'static str = "1.2 or 1.3";
+
+    pub fn parse(value: &str) -> Option<TlsVersion> {
+        let value = value.trim().to_ascii_lowercase();
+        let number = value
+            .strip_prefix("tlsv")
+            .or_else(|| value.strip_prefix("tls"))
+            .unwrap_or(&value);
+        match number {
+            "1.2" => Some(TlsVersion::V1_2),
+            "1.3" => Some(TlsVersion::V1_3),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsVersion::V1_2 => "1.2",
+            TlsVersion::V1_3 => "1.3",
+        })
+    }
+}
+
+/// A certificate pin (`[VMAIL] tls-fingerprint`): the SHA-256 of the
+/// server certificate's DER bytes, written `sha256:<64 hex digits>` (the
+/// colon-separated form `openssl x509 -fingerprint -sha256` prints is
+/// accepted too).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    pub const ALLOWED: &'static str =
+        "sha256: and 64 hex digits, as `vfxadmin check` shows them; several separated by commas";
+
+    /// `sha256:<hex>`, the hex in any case, with or without colons
+    /// between the bytes.
+    pub fn parse(value: &str) -> Option<Fingerprint> {
+        let (algorithm, hex) = value.trim().split_once(':')?;
+        if !algorithm.trim().eq_ignore_ascii_case("sha256") {
+            return None;
+        }
+        let digits: Vec<u8> = hex
+            .trim()
+            .chars()
+            .filter(|&c| c != ':')
+            .map(|c| c.to_digit(16).and_then(|d| u8::try_from(d).ok()))
+            .collect::<Option<_>>()?;
+        if digits.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = (pair[0] << 4) | pair[1];
+        }
+        Some(Fingerprint(bytes))
+    }
+}
+
+/// `sha256:` and lowercase hex, ready to paste into `tls-fingerprint`.
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sha256:")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The certificate vmail presents to servers that accept a client by it
+/// (`[VMAIL] tls-cert-file` and `tls-key-file`, both PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The certificate, then any intermediates.
+    pub cert_file: PathBuf,
+    /// The private key, readable by its owner only.
+    pub key_file: PathBuf,
+}
+
 /// Everything the submitter needs to reach and log in to one mail server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpSettings {
@@ -139,6 +237,12 @@ pub struct SmtpSettings {
     pub tls_verify: bool,
     /// Extra trust anchors (PEM), added to the system store.
     pub ca_file: Option<PathBuf>,
+    /// Pins (`tls-fingerprint`): when not empty, the server's certificate
+    /// must be one of these, and that replaces the CA, name and date checks.
+    pub tls_fingerprints: Vec<Fingerprint>,
+    /// The client certificate, for servers that accept a client by it.
+    pub client_certificate: Option<ClientCertificate>,
+    pub tls_min_version: TlsVersion,
     pub helo_name: String,
     pub auth_type: AuthType,
     /// `auth-rsp` already decrypted and split on `auth-delim`: for PLAIN,
@@ -165,6 +269,9 @@ impl SmtpSettings {
             tls: TlsMode::None,
             tls_verify: true,
             ca_file: None,
+            tls_fingerprints: Vec::new(),
+            client_certificate: None,
+            tls_min_version: TlsVersion::V1_2,
             helo_name: "localhost".to_string(),
             auth_type: AuthType::None,
             auth_responses: Vec::new(),
@@ -188,5 +295,27 @@ mod tests {
         assert_eq!(AuthType::CramMd5.to_string(), "cram-md5");
         assert_eq!(AuthType::Login.sasl_name(), Some("LOGIN"));
         assert_eq!(AuthType::parse("gssapi"), None);
+        assert_eq!(TlsVersion::parse("TLSv1.3"), Some(TlsVersion::V1_3));
+        assert_eq!(TlsVersion::parse("1.1"), None);
+    }
+
+    #[test]
+    fn fingerprints_parse_in_both_spellings_and_display_ready_to_paste() {
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let pin = Fingerprint::parse(&format!("sha256:{hex}")).unwrap();
+        assert_eq!(pin.to_string(), format!("sha256:{hex}"));
+        let colons = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(":");
+        assert_eq!(Fingerprint::parse(&format!("SHA256:{colons}")), Some(pin));
+        assert_eq!(Fingerprint::parse(hex), None, "the algorithm is named");
+        assert_eq!(Fingerprint::parse(&format!("sha1:{hex}")), None);
+        assert_eq!(Fingerprint::parse("sha256:9f86"), None, "too short");
+        assert_eq!(Fingerprint::parse(&format!("sha256:{hex}0")), None);
+        let not_hex = hex.replace('9', "g");
+        assert_eq!(Fingerprint::parse(&format!("sha256:{not_hex}")), None);
     }
 }

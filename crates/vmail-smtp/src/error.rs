@@ -89,6 +89,37 @@ pub enum TlsSetupError {
     CaFileUnparsable { path: PathBuf, pem: String },
     #[error("ca-file {} holds no usable PEM certificate", path.display())]
     CaFileEmpty { path: PathBuf },
+    #[error("cannot read tls-cert-file {}: {error}", path.display())]
+    ClientCertUnreadable {
+        path: PathBuf,
+        error: Arc<io::Error>,
+    },
+    #[error("tls-cert-file {}: {pem}", path.display())]
+    ClientCertUnparsable { path: PathBuf, pem: String },
+    #[error("tls-cert-file {} holds no PEM certificate", path.display())]
+    ClientCertEmpty { path: PathBuf },
+    #[error("cannot read tls-key-file {}: {error}", path.display())]
+    ClientKeyUnreadable {
+        path: PathBuf,
+        error: Arc<io::Error>,
+    },
+    #[error(
+        "tls-key-file {0} may be read or written by group or others (mode {mode:04o}), so vmail \
+         refuses it (run `chmod 600 {0}`)",
+        path.display()
+    )]
+    ClientKeyShared { path: PathBuf, mode: u32 },
+    /// `pem` is rustls-pki-types' description of the PEM error.
+    #[error("tls-key-file {}: no usable PEM private key ({pem})", path.display())]
+    ClientKeyUnparsable { path: PathBuf, pem: String },
+    /// rustls refused the pair (a key of another certificate, an
+    /// unsupported key type).
+    #[error("tls-cert-file {} with tls-key-file {}: {rustls}", cert.display(), key.display())]
+    ClientCertRejected {
+        cert: PathBuf,
+        key: PathBuf,
+        rustls: String,
+    },
     #[error("no trust anchors (system store and ca-file both empty): {webpki}")]
     NoTrustAnchors { webpki: String },
     #[error("TLS asked for but no TLS context was set up")]

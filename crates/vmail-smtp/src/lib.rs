@@ -62,7 +62,7 @@ pub use facts::{
 pub use message::{BeforeEnd, Body, MessageReport, Outgoing, RecipientReport};
 pub use reply::Extensions;
 pub use session::{Session, SessionFailure};
-pub use tls::{CertificateProblem, PeerCertificate, TlsInfo};
+pub use tls::{CertificateCheck, CertificateProblem, PeerCertificate, TlsInfo};
 pub use transcript::{Direction, Transcript, TranscriptLine};
 pub use vmail_core::Outcome;
 
@@ -107,6 +107,14 @@ impl Submitter {
             tls,
             tokens: None,
         }
+    }
+
+    /// For a connection that only looks (`vfxadmin check`'s second one):
+    /// the server's certificate is fetched and shown without enforcing
+    /// the CA check or the pins.
+    pub fn look_only(mut self) -> Submitter {
+        self.tls = self.tls.map(|tls| tls.map(TlsContext::look_only));
+        self
     }
 
     /// Attaches the source of OAuth2 access tokens (`vmail-oauth` builds

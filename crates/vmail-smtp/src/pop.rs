@@ -38,6 +38,7 @@ pub(crate) async fn pop_before_smtp(
         (false, _) => Stream::Plain(tcp),
         (true, Some(ctx)) => {
             let (tls, _) = ctx
+                .for_pop()
                 .handshake(&settings.host, tcp, timeout, transcript)
                 .await?;
             Stream::Tls(Box::new(tls))

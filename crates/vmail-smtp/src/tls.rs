@@ -2,6 +2,17 @@
 //! ring provider, the system roots plus `ca-file`, and a verifier that
 //! records what it saw so that a report can show the certificate and the
 //! verdict (even when `tls-verify=no` keeps the verdict from being enforced).
+//!
+//! `tls-fingerprint` pins replace the CA check for the SMTP server: its
+//! certificate is accepted when its SHA-256 is one of the pins, whoever
+//! issued it, for whatever name and dates (the pin names that very
+//! certificate), and refused otherwise even when a CA vouches for it. The
+//! handshake signature is still checked against the certificate's key, so
+//! only the holder of that key passes. `tls-cert-file`/`tls-key-file` are
+//! presented when the server asks for a client certificate;
+//! `tls-min-version` sets the oldest protocol offered. POP3S (a
+//! POP-before-SMTP server, often another host) gets neither the pins nor
+//! the client certificate: it is verified by the CA chain.
 
 use crate::conn::timed_out;
 use crate::error::{SmtpError, Step, TlsSetupError};
@@ -17,11 +28,13 @@ use tokio_rustls::rustls::client::danger::{
 };
 use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio_rustls::rustls::version::{TLS12, TLS13};
 use tokio_rustls::rustls::{
-    ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+    CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+    SupportedProtocolVersion,
 };
-use vmail_core::SmtpSettings;
+use vmail_core::{ClientCertificate, Fingerprint, SmtpSettings, TlsVersion};
 
 /// The peer's certificate and what verification said about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +46,10 @@ pub struct PeerCertificate {
     /// `Ok(())` when the chain and name verified; rustls's reason
     /// otherwise (its text is what an administrator reads).
     pub verification: Result<(), tokio_rustls::rustls::Error>,
-    /// False with `tls-verify=no`: the verdict was not enforced.
-    pub enforced: bool,
+    /// What decided whether the certificate was accepted.
+    pub check: CertificateCheck,
+    /// SHA-256 of the certificate, as `tls-fingerprint` takes it.
+    pub fingerprint: Fingerprint,
     /// The names the certificate is valid for (its subjectAltName DNS
     /// names and IP addresses), so that a wrong `mail-server` can be told
     /// which name to use.
@@ -43,6 +58,33 @@ pub struct PeerCertificate {
     /// vouches for it, and only `ca-file` holding this very certificate
     /// (pinning it) makes it verify.
     pub self_signed: bool,
+}
+
+/// What decided whether a certificate was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateCheck {
+    /// The CA chain, the name and the dates: `verification` decided.
+    Chain,
+    /// `tls-fingerprint`: the certificate had to be one of the pins;
+    /// `verification` was recorded, not enforced.
+    Pin { matched: bool },
+    /// `tls-verify=no`: nothing was enforced.
+    Off,
+    /// A look-only connection (`vfxadmin check`'s second one): the
+    /// certificate was fetched without enforcing any check, to show it.
+    LookOnly,
+}
+
+impl PeerCertificate {
+    /// Whether the handshake went on with this certificate because a
+    /// check passed (not because checks were off).
+    pub fn trusted(&self) -> bool {
+        match self.check {
+            CertificateCheck::Chain => self.verification.is_ok(),
+            CertificateCheck::Pin { matched } => matched,
+            CertificateCheck::Off | CertificateCheck::LookOnly => false,
+        }
+    }
 }
 
 /// Why a certificate did not verify, in the terms an administrator fixes
@@ -119,13 +161,53 @@ pub struct TlsInfo {
     pub peer: Option<PeerCertificate>,
 }
 
-/// Trust anchors and provider, built once per submitter.
-#[derive(Debug, Clone)]
+/// Trust anchors, pins, client certificate and provider, built once per
+/// submitter.
+#[derive(Debug)]
 pub(crate) struct TlsContext {
     provider: Arc<CryptoProvider>,
     webpki: Arc<WebPkiServerVerifier>,
-    verify: bool,
+    /// How the certificate is checked when neither pins nor a look-only
+    /// connection decide: `Chain`, or `Off` with `tls-verify=no`.
+    verify: CertificateCheck,
+    look_only: bool,
+    pins: Vec<Fingerprint>,
+    client: Option<ClientIdentity>,
+    versions: &'static [&'static SupportedProtocolVersion],
 }
+
+/// The client certificate chain and its key, loaded once.
+#[derive(Debug)]
+struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientIdentity {
+    fn clone(&self) -> Self {
+        ClientIdentity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl Clone for TlsContext {
+    fn clone(&self) -> Self {
+        TlsContext {
+            provider: self.provider.clone(),
+            webpki: self.webpki.clone(),
+            verify: self.verify,
+            look_only: self.look_only,
+            pins: self.pins.clone(),
+            client: self.client.clone(),
+            versions: self.versions,
+        }
+    }
+}
+
+static TLS12_AND_UP: &[&SupportedProtocolVersion] = &[&TLS13, &TLS12];
+static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&TLS13];
 
 impl TlsContext {
     /// Loads the system roots and `ca-file`. An unreadable or empty
@@ -157,11 +239,44 @@ impl TlsContext {
             .map_err(|e| TlsSetupError::NoTrustAnchors {
                 webpki: e.to_string(),
             })?;
+        let versions = match settings.tls_min_version {
+            TlsVersion::V1_2 => TLS12_AND_UP,
+            TlsVersion::V1_3 => TLS13_ONLY,
+        };
+        let client = match &settings.client_certificate {
+            Some(files) => Some(load_client_identity(files, &provider, versions)?),
+            None => None,
+        };
         Ok(TlsContext {
             provider,
             webpki,
-            verify: settings.tls_verify,
+            verify: if settings.tls_verify {
+                CertificateCheck::Chain
+            } else {
+                CertificateCheck::Off
+            },
+            look_only: false,
+            pins: settings.tls_fingerprints.clone(),
+            client,
+            versions,
         })
+    }
+
+    /// For a connection that only looks: the certificate is fetched and
+    /// shown, never enforced (neither chain nor pins).
+    pub fn look_only(mut self) -> TlsContext {
+        self.look_only = true;
+        self
+    }
+
+    /// For POP3S: the CA chain (or `tls-verify=no`) decides; the SMTP
+    /// server's pins and the client certificate are not for it.
+    pub fn for_pop(&self) -> TlsContext {
+        TlsContext {
+            pins: Vec::new(),
+            client: None,
+            ..self.clone()
+        }
     }
 
     /// Runs the TLS handshake over `tcp`, within `timeout`.
@@ -179,22 +294,38 @@ impl TlsContext {
         let name = ServerName::try_from(host.to_string())
             .map_err(|e| tls_error(format!("`{host}` is not a valid TLS server name: {e}")))?;
         let seen = Arc::new(Mutex::new(None));
+        let check = match (self.look_only, self.pins.is_empty()) {
+            (true, _) => CertificateCheck::LookOnly,
+            (false, false) => CertificateCheck::Pin { matched: false },
+            (false, true) => self.verify,
+        };
         let verifier = Arc::new(Recorder {
             webpki: self.webpki.clone(),
-            verify: self.verify,
+            check,
+            pins: self.pins.clone(),
             seen: seen.clone(),
         });
-        let config = ClientConfig::builder_with_provider(self.provider.clone())
-            .with_safe_default_protocol_versions()
+        let builder = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(self.versions)
             .map_err(|e| tls_error(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        if !self.verify {
-            transcript.warn(
+            .with_custom_certificate_verifier(verifier);
+        let config = match &self.client {
+            Some(identity) => builder
+                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+                .map_err(|e| tls_error(format!("the client certificate: {e}")))?,
+            None => builder.with_no_client_auth(),
+        };
+        match check {
+            CertificateCheck::Off => transcript.warn(
                 "tls-verify=no: the server's certificate is NOT verified; anyone on the path \
                  can read the login and the mail",
-            );
+            ),
+            CertificateCheck::LookOnly => transcript.note(
+                "look-only connection: the server's certificate is fetched without verifying \
+                 it, to show it",
+            ),
+            CertificateCheck::Chain | CertificateCheck::Pin { .. } => {}
         }
         let connect = TlsConnector::from(Arc::new(config)).connect(name, tcp);
         let result = tokio::time::timeout(timeout, connect).await;
@@ -212,6 +343,18 @@ impl TlsContext {
 
 fn handshake_failure(error: &std::io::Error, peer: Option<&PeerCertificate>) -> String {
     match peer {
+        Some(
+            peer @ PeerCertificate {
+                check: CertificateCheck::Pin { matched: false },
+                ..
+            },
+        ) => format!(
+            "the server's certificate has the fingerprint {}, which is not in [VMAIL] \
+             tls-fingerprint (certificate subject: {}, issuer: {}, valid until {}); if the \
+             server's certificate was changed on purpose, add that fingerprint to \
+             tls-fingerprint",
+            peer.fingerprint, peer.subject, peer.issuer, peer.not_after
+        ),
         Some(peer) => format!(
             "{error} (certificate subject: {}, issuer: {}, valid until {})",
             peer.subject, peer.issuer, peer.not_after
@@ -241,16 +384,89 @@ fn note(transcript: &mut Transcript, info: &TlsInfo) {
         info.protocol, info.cipher
     ));
     if let Some(peer) = &info.peer {
-        let verdict = match (&peer.verification, peer.enforced) {
-            (Ok(()), _) => "verified".to_string(),
-            (Err(why), true) => format!("NOT verified ({why})"),
-            (Err(why), false) => format!("NOT verified ({why}); accepted because tls-verify=no"),
+        let chain = match &peer.verification {
+            Ok(()) => "verified".to_string(),
+            Err(why) => format!("NOT verified ({why})"),
+        };
+        let verdict = match peer.check {
+            CertificateCheck::Chain => chain,
+            CertificateCheck::Pin { matched: true } => {
+                format!("pinned: its fingerprint is in tls-fingerprint (CA check: {chain})")
+            }
+            CertificateCheck::Pin { matched: false } => {
+                "NOT pinned: its fingerprint is not in tls-fingerprint".to_string()
+            }
+            CertificateCheck::Off => format!("{chain}; accepted because tls-verify=no"),
+            CertificateCheck::LookOnly => {
+                format!("{chain}; fetched without verifying it, to show it")
+            }
         };
         transcript.note(format!(
-            "certificate: subject {}; issuer {}; valid until {}; {verdict}",
-            peer.subject, peer.issuer, peer.not_after
+            "certificate: subject {}; issuer {}; valid until {}; {}; {verdict}",
+            peer.subject, peer.issuer, peer.not_after, peer.fingerprint
         ));
     }
+}
+
+/// Reads `tls-cert-file` and `tls-key-file`, refusing a key that group or
+/// others may read, and checks with rustls that they fit together.
+fn load_client_identity(
+    files: &ClientCertificate,
+    provider: &Arc<CryptoProvider>,
+    versions: &'static [&'static SupportedProtocolVersion],
+) -> Result<ClientIdentity, TlsSetupError> {
+    use std::os::unix::fs::PermissionsExt;
+    let cert_path = &files.cert_file;
+    let key_path = &files.key_file;
+    let pem = std::fs::read(cert_path).map_err(|e| TlsSetupError::ClientCertUnreadable {
+        path: cert_path.clone(),
+        error: Arc::new(e),
+    })?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsSetupError::ClientCertUnparsable {
+            path: cert_path.clone(),
+            pem: format!("{e:?}"),
+        })?;
+    if chain.is_empty() {
+        return Err(TlsSetupError::ClientCertEmpty {
+            path: cert_path.clone(),
+        });
+    }
+    let key_unreadable = |e| TlsSetupError::ClientKeyUnreadable {
+        path: key_path.clone(),
+        error: Arc::new(e),
+    };
+    let mode = std::fs::metadata(key_path)
+        .map_err(key_unreadable)?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(TlsSetupError::ClientKeyShared {
+            path: key_path.clone(),
+            mode,
+        });
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key_path).map_err(|e| TlsSetupError::ClientKeyUnparsable {
+            path: key_path.clone(),
+            pem: format!("{e:?}"),
+        })?;
+    let identity = ClientIdentity { chain, key };
+    ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .and_then(|builder| {
+            builder
+                .with_root_certificates(RootCertStore::empty())
+                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+        })
+        .map_err(|e| TlsSetupError::ClientCertRejected {
+            cert: cert_path.clone(),
+            key: key_path.clone(),
+            rustls: e.to_string(),
+        })?;
+    Ok(identity)
 }
 
 /// What the report shows of the end-entity certificate.
@@ -315,13 +531,20 @@ fn ip_text(bytes: &[u8]) -> Option<String> {
     }
 }
 
-/// Verifies with webpki (or only records, with `tls-verify=no`) and keeps
-/// what it saw.
+/// Verifies with webpki or the pins (or only records, with `tls-verify=no`
+/// and on a look-only connection) and keeps what it saw.
 #[derive(Debug)]
 struct Recorder {
     webpki: Arc<WebPkiServerVerifier>,
-    verify: bool,
+    check: CertificateCheck,
+    pins: Vec<Fingerprint>,
     seen: Arc<Mutex<Option<PeerCertificate>>>,
+}
+
+/// The SHA-256 of a certificate's DER bytes.
+fn fingerprint(der: &CertificateDer<'_>) -> Fingerprint {
+    use sha2::Digest;
+    Fingerprint(sha2::Sha256::digest(der.as_ref()).into())
 }
 
 impl ServerCertVerifier for Recorder {
@@ -341,21 +564,36 @@ impl ServerCertVerifier for Recorder {
             now,
         );
         let read = read_certificate(end_entity);
+        let seen = fingerprint(end_entity);
+        let check = match self.check {
+            CertificateCheck::Pin { .. } => CertificateCheck::Pin {
+                matched: self.pins.contains(&seen),
+            },
+            other => other,
+        };
         let peer = PeerCertificate {
             subject: read.subject,
             issuer: read.issuer,
             not_after: read.not_after,
             verification: verdict.as_ref().map(|_| ()).map_err(Clone::clone),
-            enforced: self.verify,
+            check,
+            fingerprint: seen,
             names: read.names,
             self_signed: read.self_signed,
         };
         if let Ok(mut slot) = self.seen.lock() {
             *slot = Some(peer);
         }
-        match verdict {
-            Err(error) if self.verify => Err(error),
-            Ok(_) | Err(_) => Ok(ServerCertVerified::assertion()),
+        match (check, verdict) {
+            (CertificateCheck::Chain, Err(error)) => Err(error),
+            (CertificateCheck::Pin { matched: false }, _) => Err(Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            )),
+            (CertificateCheck::Chain, Ok(_))
+            | (CertificateCheck::Pin { matched: true }, _)
+            | (CertificateCheck::Off | CertificateCheck::LookOnly, _) => {
+                Ok(ServerCertVerified::assertion())
+            }
         }
     }
 

@@ -16,6 +16,15 @@
 //! | `oauth_port`       | SMTP, STARTTLS; AUTH only after TLS: LOGIN, XOAUTH2, |
 //! |                    | OAUTHBEARER (a second Dovecot, `oauth2` passdb)      |
 //! | `token_service_url`| HTTPS: the OAuth2 token service ([`crate::oauth`])   |
+//! | `clientcert_port`  | SMTP, STARTTLS, asks for a client certificate; no    |
+//! |                    | AUTH; relays only for a certificate of the test CA   |
+//! |                    | (`client_cert`/`client_key`)                         |
+//! | `selfsigned_port`  | SMTP, STARTTLS with a self-signed certificate        |
+//! |                    | (`selfsigned_fingerprint`), TLS 1.2 at most; relays  |
+//! |                    | for 127.0.0.0/8                                      |
+//! | `utf8_port`        | SMTP like `smtp_plain_port`, `smtputf8_enable = yes` |
+//! | `no8bitmime_port`  | SMTP like `smtp_plain_port`, offering neither        |
+//! |                    | 8BITMIME nor SMTPUTF8 (DSN still on)                 |
 //!
 //! The first four SMTP listeners' AUTH offers PLAIN, LOGIN and CRAM-MD5
 //! (Dovecot SASL). The OAuth listener looks like Microsoft 365's
@@ -99,6 +108,26 @@ pub struct TestServers {
     /// The second Dovecot (SASL for `oauth_port` only).
     pub dovecot_oauth_pid: u32,
     pub dovecot_oauth_log: PathBuf,
+    /// SMTP with STARTTLS that relays only for a client presenting a
+    /// certificate the test CA signed (`smtpd_tls_ask_ccert`,
+    /// `permit_tls_all_clientcerts`); everyone else gets `554 5.7.1` at RCPT.
+    pub clientcert_port: u16,
+    /// PEM of that client certificate (CN=vmail test client, test CA).
+    pub client_cert: PathBuf,
+    /// PEM of its private key, mode 0600.
+    pub client_key: PathBuf,
+    /// SMTP with STARTTLS whose certificate is self-signed (CN=localhost,
+    /// not from the test CA) and TLS 1.2 at most; relays for 127.0.0.0/8.
+    pub selfsigned_port: u16,
+    /// `sha256:<hex>` of that certificate, computed by openssl.
+    pub selfsigned_fingerprint: String,
+    /// SMTP as `smtp_plain_port`, SMTPUTF8 said on explicitly (RFC 6531).
+    pub utf8_port: u16,
+    /// SMTP as `smtp_plain_port` without 8BITMIME
+    /// (`smtpd_discard_ehlo_keywords = 8bitmime`) and without SMTPUTF8
+    /// (`smtputf8_enable = no`: discarding 8BITMIME alone leaves it
+    /// offered); DSN offered.
+    pub no8bitmime_port: u16,
 }
 
 impl TestServers {
@@ -156,6 +185,13 @@ impl TestServers {
             token_service_log: env.get("VMAIL_TEST_TOKEN_SERVICE_LOG")?.into(),
             dovecot_oauth_pid: env.number("VMAIL_TEST_DOVECOT_OAUTH_PID")?,
             dovecot_oauth_log: env.get("VMAIL_TEST_DOVECOT_OAUTH_LOG")?.into(),
+            clientcert_port: env.number("VMAIL_TEST_SMTP_CLIENTCERT_PORT")?,
+            client_cert: env.get("VMAIL_TEST_CLIENT_CERT")?.into(),
+            client_key: env.get("VMAIL_TEST_CLIENT_KEY")?.into(),
+            selfsigned_port: env.number("VMAIL_TEST_SMTP_SELFSIGNED_PORT")?,
+            selfsigned_fingerprint: env.get("VMAIL_TEST_SELFSIGNED_FINGERPRINT")?,
+            utf8_port: env.number("VMAIL_TEST_SMTP_UTF8_PORT")?,
+            no8bitmime_port: env.number("VMAIL_TEST_SMTP_NO8BITMIME_PORT")?,
         })
     }
 
@@ -194,6 +230,24 @@ impl TestServers {
         let mut found: Vec<PathBuf> = maildir_files(&self.maildir_root)
             .into_iter()
             .filter(|file| has_message_id(file, wanted))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The delivered files whose bytes contain `needle`, as they are now
+    /// (a delivery status notification has its own Message-ID: it is
+    /// found by what it quotes, its Original-Envelope-Id). Does not wait.
+    pub fn messages_containing(&self, needle: &str) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = maildir_files(&self.maildir_root)
+            .into_iter()
+            .filter(|file| {
+                fs::read(file).is_ok_and(|bytes| {
+                    bytes
+                        .windows(needle.len().max(1))
+                        .any(|w| w == needle.as_bytes())
+                })
+            })
             .collect();
         found.sort();
         found

@@ -134,16 +134,31 @@ fn interpret(
 fn certificate_refused(settings: &SmtpSettings, peer: &PeerCertificate) -> Option<String> {
     let host = &settings.host;
     let port = settings.port;
+    if !settings.tls_fingerprints.is_empty() {
+        // The pins replace the CA check: only a mismatch is a refusal.
+        if settings.tls_fingerprints.contains(&peer.fingerprint) {
+            return None;
+        }
+        return Some(format!(
+            "the TLS certificate of {host} has the fingerprint {}, which is not in [VMAIL] \
+             tls-fingerprint (subject {}, issuer {}, valid until {}): if the server's \
+             certificate was changed on purpose, add that fingerprint to tls-fingerprint \
+             (comma-separated); otherwise something else answers for {host}",
+            peer.fingerprint, peer.subject, peer.issuer, peer.not_after
+        ));
+    }
     let problem = peer.problem()?;
     let off = "tls-verify=no turns the check off (not recommended)";
     Some(match problem {
         CertificateProblem::SelfSigned => format!(
             "the TLS certificate of {host} is self-signed (subject {}, valid until {}): no CA \
-             vouches for it. If it is the server's own, pin it: save it as PEM (`openssl \
-             s_client -connect {host}:{port}{} -showcerts`) and set [VMAIL] ca-file to that \
-             file; better, give the server a certificate from a CA; {off}",
+             vouches for it. If it is the server's own, pin it: set [VMAIL] tls-fingerprint = \
+             {} (or save it as PEM with `openssl s_client -connect {host}:{port}{} -showcerts` \
+             and set ca-file to that file); better, give the server a certificate from a CA; \
+             {off}",
             peer.subject,
             peer.not_after,
+            peer.fingerprint,
             if settings.tls == TlsMode::StartTls {
                 " -starttls smtp"
             } else {

@@ -5,7 +5,7 @@ use super::diagnose::{Cx, Diagnosis, diagnose};
 use super::probe::{ProbeKind, probe};
 use super::{Report, Verdict, verification};
 use vmail_core::{AuthType, Envelope, SmtpSettings, TlsMode};
-use vmail_smtp::{Body, Direction, Extensions, Session, TlsInfo, TranscriptLine};
+use vmail_smtp::{Body, CertificateCheck, Direction, Extensions, Session, TlsInfo, TranscriptLine};
 
 pub async fn examine(
     report: &mut Report,
@@ -123,9 +123,14 @@ pub fn tls_verdicts(report: &mut Report, tls: &TlsInfo) {
         "subject {}, issuer {}, valid until {}",
         peer.subject, peer.issuer, peer.not_after
     );
-    let verdict = match &peer.verification {
-        Ok(()) => Verdict::ok(format!("certificate verified: {summary}")),
-        Err(_) => Verdict::warn(format!(
+    let verdict = match (&peer.verification, peer.check) {
+        (_, CertificateCheck::Pin { matched: true }) => Verdict::ok(format!(
+            "certificate pinned: its fingerprint {} is in tls-fingerprint, which replaces the \
+             CA check: {summary}",
+            peer.fingerprint
+        )),
+        (Ok(()), _) => Verdict::ok(format!("certificate verified: {summary}")),
+        (Err(_), _) => Verdict::warn(format!(
             "certificate {}: {summary}; set [VMAIL] ca-file to the CA's PEM file and \
              tls-verify=yes",
             verification(peer)

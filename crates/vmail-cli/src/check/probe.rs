@@ -16,8 +16,8 @@ pub enum ProbeKind {
     Implicit,
     /// Plain text: does this port greet in clear (so `tls=implicit` is wrong)?
     PlainFirst,
-    /// The configured TLS, certificate recorded but not enforced: what is
-    /// the certificate that failed verification?
+    /// The configured TLS, the certificate fetched without verifying it
+    /// (look-only): what is the certificate that failed verification?
     Unverified,
     /// STARTTLS: does the server offer AUTH once the link is encrypted?
     StartTls,
@@ -51,7 +51,6 @@ impl ProbeKind {
         settings.auth_type = AuthType::None;
         settings.auth_responses = Vec::new();
         settings.pop = None;
-        settings.tls_verify = false;
         settings.tls = match self {
             ProbeKind::Implicit => TlsMode::Implicit,
             // None rather than opportunistic: the plain EHLO says whether
@@ -77,7 +76,7 @@ pub async fn probe(configured: &SmtpSettings, kind: ProbeKind) -> (Seen, Option<
     }
     let settings = kind.settings(configured);
     let label = format!("tls={}", settings.tls);
-    let (seen, transcript) = match Submitter::new(settings).connect().await {
+    let (seen, transcript) = match Submitter::new(settings).look_only().connect().await {
         Ok(session) => {
             let seen = Seen {
                 greeting: Some(session.greeting().one_line()),

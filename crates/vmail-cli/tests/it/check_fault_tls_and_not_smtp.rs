@@ -56,24 +56,70 @@ async fn a_self_signed_certificate_is_called_that_and_pinning_it_works() {
         ),
         "{verdict}"
     );
+    // The certificate section shows the fingerprint the advice names.
+    let fingerprint = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  fingerprint:  "))
+        .unwrap_or_else(|| panic!("no fingerprint in {}", run.stdout))
+        .to_string();
+    assert!(
+        fingerprint.starts_with("sha256:") && fingerprint.len() == 7 + 64,
+        "{fingerprint}"
+    );
     assert!(
         verdict.ends_with(&format!(
-            "): no CA vouches for it. If it is the server's own, pin it: save it as PEM \
-             (`openssl s_client -connect 127.0.0.1:{} -showcerts`) and set [VMAIL] ca-file to \
-             that file; better, give the server a certificate from a CA; tls-verify=no turns \
-             the check off (not recommended)",
+            "): no CA vouches for it. If it is the server's own, pin it: set [VMAIL] \
+             tls-fingerprint = {fingerprint} (or save it as PEM with `openssl s_client -connect \
+             127.0.0.1:{} -showcerts` and set ca-file to that file); better, give the server a \
+             certificate from a CA; tls-verify=no turns the check off (not recommended)",
             server.port()
         )),
         "{verdict}"
     );
     assert!(
         run.stdout.contains(
-            "\n  verification: NOT verified (self-signed); accepted because tls-verify=no\n"
+            "\n  verification: NOT verified (self-signed); fetched without verifying it, to show it\n"
         ),
         "{}",
         run.stdout
     );
     assert!(!run.stdout.contains("BadSignature"), "{}", run.stdout);
+
+    // The fix it names first: the fingerprint as tls-fingerprint.
+    let run = CheckEnv::fault(
+        server.port(),
+        &format!("tls = implicit\ntls-fingerprint = {fingerprint}"),
+    )
+    .check_async(&[])
+    .await;
+    assert!(
+        verdicts(&run).iter().any(|v| v.starts_with(&format!(
+            "[ ok ] certificate pinned: its fingerprint {fingerprint} is in tls-fingerprint, \
+             which replaces the CA check: subject CN=127.0.0.1"
+        ))),
+        "{}",
+        run.stdout
+    );
+    assert_exit(&run, 0);
+
+    // Another pin: refused, and the fingerprint seen is shown.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let run = CheckEnv::fault(
+        server.port(),
+        &format!("tls = implicit\ntls-fingerprint = {wrong}"),
+    )
+    .check_async(&[])
+    .await;
+    assert_exit(&run, 1);
+    let verdict = verdict_starting(&run, "[FAIL] the TLS certificate");
+    assert!(
+        verdict.starts_with(&format!(
+            "[FAIL] the TLS certificate of 127.0.0.1 has the fingerprint {fingerprint}, which \
+             is not in [VMAIL] tls-fingerprint (subject CN=127.0.0.1"
+        )),
+        "{verdict}"
+    );
 
     // The fix it names: the certificate itself as ca-file.
     let pinned = tempfile::tempdir().unwrap();
@@ -121,7 +167,7 @@ async fn a_certificate_for_another_name_says_which_name_to_use() {
     assert!(
         run.stdout.contains(
             "\n  verification: NOT verified (issued for other names: mail.example.test, \
-             smtp.example.test); accepted because tls-verify=no\n"
+             smtp.example.test); fetched without verifying it, to show it\n"
         ),
         "{}",
         run.stdout

@@ -201,8 +201,8 @@ fn a_certificate_from_an_unknown_ca_is_shown_and_not_verified() {
          the check off (not recommended)"
     ));
     assert!(run.stdout.contains(
-        "\n  verification: NOT verified (invalid peer certificate: UnknownIssuer); accepted \
-         because tls-verify=no\n"
+        "\n  verification: NOT verified (invalid peer certificate: UnknownIssuer); fetched \
+         without verifying it, to show it\n"
     ));
 }
 

@@ -236,6 +236,7 @@ fn replacing_a_value_keeps_the_file_mode_and_reports_a_bad_value() {
         0o640
     );
 
+    let before = fs::read(&ini).unwrap();
     let run = vfxadmin(
         dir.path(),
         &[
@@ -249,10 +250,156 @@ fn replacing_a_value_keeps_the_file_mode_and_reports_a_bad_value() {
         ],
         "",
     );
-    assert_eq!(run.code, 0);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "vfxadmin: error: vsisrv.ini:8: [VMAIL] mail-port: \"99999\" is not a port (1-65535)\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fs::read(&ini).unwrap(), before, "nothing is written");
+}
+
+/// The error lines `vfxadmin config -a` prints about the file as it was
+/// before the change (INI's auth-type = login has no auth-rsp).
+const ALREADY: &str = "vfxadmin: error (in the file before this change too): vsisrv.ini:7: [VMAIL] auth-type: \"login\" needs auth-rsp, the user and the password (`vfxadmin config -a -p -e VMAIL auth-rsp`, or auth-type = none)\n";
+
+fn refused(key: &str) -> String {
+    format!(
+        "vfxadmin: nothing written: with this [VMAIL] {key} vsisrv.ini would not load, so vmaild would not start or reload; correct the value, or write it anyway with --force\n"
+    )
+}
+
+#[test]
+fn a_value_that_would_break_the_file_is_refused_and_nothing_is_written() {
+    let (dir, ini) = setup();
+    for (key, value, error) in [
+        (
+            "mail-port",
+            "banana",
+            "vsisrv.ini:8: [VMAIL] mail-port: \"banana\" is not a port (1-65535)",
+        ),
+        (
+            "tls",
+            "bogus",
+            "vsisrv.ini:8: [VMAIL] tls: \"bogus\" is not a TLS mode (none, opportunistic, starttls, implicit)",
+        ),
+        (
+            "tls-min-version",
+            "1.1",
+            "vsisrv.ini:8: [VMAIL] tls-min-version: \"1.1\" is not a TLS version (1.2 or 1.3)",
+        ),
+        (
+            "tls-fingerprint",
+            "sha256:abcd",
+            "vsisrv.ini:8: [VMAIL] tls-fingerprint: \"sha256:abcd\" is not a certificate fingerprint (sha256: and 64 hex digits, as `vfxadmin check` shows them; several separated by commas)",
+        ),
+    ] {
+        let run = vfxadmin(
+            dir.path(),
+            &["-c", "vsisrv.ini", "config", "-a", "VMAIL", key, value],
+            "",
+        );
+        assert_eq!(run.code, 1, "{key} {value}: {}", run.stderr);
+        assert_eq!(run.stdout, "");
+        assert_eq!(
+            run.stderr,
+            format!("{ALREADY}vfxadmin: error: {error}\n{}", refused(key))
+        );
+        assert_eq!(
+            fs::read(&ini).unwrap(),
+            INI.as_bytes(),
+            "{key}: file changed"
+        );
+    }
+}
+
+#[test]
+fn force_writes_a_bad_value_anyway_and_says_so() {
+    let (dir, ini) = setup();
+    let run = vfxadmin(
+        dir.path(),
+        &[
+            "-c",
+            "vsisrv.ini",
+            "config",
+            "-a",
+            "--force",
+            "VMAIL",
+            "mail-port",
+            "banana",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "[VMAIL] mail-port set in vsisrv.ini\n");
     assert_eq!(
         run.stderr,
-        "vfxadmin: error: vsisrv.ini:8: [VMAIL] mail-port: \"99999\" is not a port (1-65535)\n"
+        format!(
+            "{ALREADY}vfxadmin: error: vsisrv.ini:8: [VMAIL] mail-port: \"banana\" is not a port (1-65535)\n\
+             vfxadmin: written anyway (--force): vmaild will not start or reload until the error is corrected\n"
+        )
+    );
+    assert_eq!(
+        fs::read_to_string(&ini).unwrap(),
+        INI.replace(
+            "auth-type = login\n",
+            "auth-type = login\nmail-port = banana\n"
+        )
+    );
+}
+
+#[test]
+fn a_client_key_others_may_read_is_refused_and_after_chmod_accepted() {
+    let (dir, ini) = setup();
+    fs::write(
+        dir.path().join("client.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let key = dir.path().join("client.key");
+    fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let set = |key: &str, value: &str, extra: &[&str]| {
+        let mut args = vec!["-c", "vsisrv.ini", "config", "-a"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["VMAIL", key, value]);
+        vfxadmin(dir.path(), &args, "")
+    };
+    // The first of the pair alone is an error: --force writes it.
+    let run = set("tls-cert-file", "client.pem", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is set without tls-key-file"),
+        "{}",
+        run.stderr
+    );
+    let run = set("tls-cert-file", "client.pem", &["--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let written = fs::read(&ini).unwrap();
+
+    let run = set("tls-key-file", "client.key", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "vfxadmin: error: vsisrv.ini:9: [VMAIL] tls-key-file: client.key may be read or written by group or others (mode 0644), so vmail refuses it (run `chmod 600 client.key`)\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fs::read(&ini).unwrap(), written, "nothing is written");
+
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    let run = set("tls-key-file", "client.key", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr, ALREADY,
+        "the pair is complete: only the old error is left"
     );
 }
 

@@ -4,6 +4,7 @@
 mod metrics;
 mod oauth;
 mod smtp;
+mod tls;
 
 use crate::diag::{ConfigErrors, Diagnostic};
 use crate::invalid::Invalid;

@@ -51,6 +51,7 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
         None => 25,
     };
     let tls_verify = cx.get(vmail, "tls-verify", values::boolean);
+    let client_tls = super::tls::client_tls(cx, vmail, tls_mode, tls_verify.as_ref());
     if let Some(Set { value: false, line }) = tls_verify {
         let msg = "is off: the server's certificate is not checked, so anyone on the way can read the mail and the password (tls-verify = yes)";
         cx.warn(line, V, "tls-verify", msg);
@@ -102,6 +103,9 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
         tls: tls_mode,
         tls_verify: tls_verify.is_none_or(|s| s.value),
         ca_file,
+        tls_fingerprints: client_tls.fingerprints,
+        client_certificate: client_tls.client_certificate,
+        tls_min_version: client_tls.min_version,
         helo_name,
         auth_type,
         auth_responses,

@@ -7,3 +7,4 @@ mod edit;
 mod load;
 mod oauth;
 mod secrets;
+mod tls_keys;

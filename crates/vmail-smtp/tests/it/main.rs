@@ -24,6 +24,7 @@ mod one_recipient_refused_fails_alone;
 mod only_cram_md5_offered;
 mod plaintext_auth_refused;
 mod real_auth_mechanisms_deliver_over_starttls;
+mod real_client_certificate_and_pins;
 mod real_implicit_tls_delivers;
 mod real_no_auth_port_sends_unauthenticated;
 mod real_oauth_logins_deliver;

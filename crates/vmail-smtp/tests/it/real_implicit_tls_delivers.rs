@@ -4,7 +4,7 @@
 use crate::common;
 use common::real;
 use vmail_core::{AuthType, TlsMode};
-use vmail_smtp::{SmtpError, Submitter};
+use vmail_smtp::{CertificateCheck, SmtpError, Submitter};
 
 #[tokio::test]
 async fn implicit_tls_delivers_and_reports_the_certificate() {
@@ -23,7 +23,7 @@ async fn implicit_tls_delivers_and_reports_the_certificate() {
     let peer = report.tls.as_ref().and_then(|t| t.peer.clone());
     let peer = peer.unwrap_or_else(|| panic!("no certificate in {report:?}"));
     assert_eq!(peer.verification, Ok(()));
-    assert!(peer.enforced);
+    assert_eq!(peer.check, CertificateCheck::Chain);
     assert!(!peer.subject.is_empty() && !peer.issuer.is_empty() && !peer.not_after.is_empty());
     assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
 }
@@ -66,5 +66,8 @@ async fn an_unknown_ca_is_refused_unless_verification_is_off() {
         .tls
         .and_then(|t| t.peer)
         .unwrap_or_else(|| panic!("no certificate"));
-    assert!(peer.verification.is_err() && !peer.enforced, "{peer:?}");
+    assert!(
+        peer.verification.is_err() && peer.check == CertificateCheck::Off,
+        "{peer:?}"
+    );
 }
