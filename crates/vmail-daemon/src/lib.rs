@@ -13,15 +13,20 @@ pub mod deliver;
 pub mod index;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
+pub mod metrics_http;
 pub mod pickup;
 pub mod relay;
 pub mod scheduler;
 pub mod smtp;
+pub mod status;
 pub mod watcher;
 pub mod worker;
 
 use deliver::Deliver;
 use logging::RotatingLog;
+use metrics::Metrics;
+use status::DaemonStatus;
 use relay::{Relay, TokenSources};
 use scheduler::{Exit, Inputs, Mode, Reloader, SCHED_TARGET, Scheduler};
 use std::path::PathBuf;
@@ -59,6 +64,8 @@ pub enum StartError {
     },
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
+    #[error("{0}")]
+    Metrics(#[from] metrics_http::ListenError),
 }
 
 /// Loads and validates the configuration, printing every warning to stderr.
@@ -131,6 +138,7 @@ fn reloader(
     log: RotatingLog,
     filter: FilterHandle,
     mut tokens: TokenSources,
+    metrics: Metrics,
 ) -> Reloader<Relay> {
     Box::new(move || {
         let loaded = match vmail_config::load(&path) {
@@ -154,6 +162,11 @@ fn reloader(
                 return None;
             }
         };
+        metrics.set_relay(relay.destination());
+        metrics.set_token_client(tokens.client());
+        if loaded.config.metrics_listen != metrics.listen() {
+            warn!("[VMAIL] metrics-listen changed: a running vmaild keeps its endpoint; restart it to move");
+        }
         log.set_max_bytes(loaded.config.max_debug_log);
         if let Err(err) = filter.reload(filter_for(&loaded.config)) {
             warn!("cannot apply the new debug levels: {err}");
@@ -179,6 +192,14 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
     let mut tokens = TokenSources::default();
     let relay = Relay::for_config(&config, &mut tokens).map_err(StartError::Relay)?;
     announce(&config, &relay);
+    let metrics = Metrics::for_config(&config);
+    metrics.set_relay(relay.destination());
+    metrics.set_token_client(tokens.client());
+    let spool = Arc::new(spool);
+    let _endpoint = match &config.metrics_listen {
+        Some(listen) => Some(metrics_http::serve(listen, metrics.clone(), Arc::clone(&spool))?),
+        None => None,
+    };
 
     let (control_tx, control) = mpsc::channel(8);
     lifecycle::listen_for_signals(control_tx).map_err(StartError::Signals)?;
@@ -189,15 +210,25 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
             source,
         })?;
 
-    let reload = reloader(config.path.clone(), log, filter, tokens);
+    let reload = reloader(config.path.clone(), log, filter, tokens, metrics.clone());
+    let status_file = status::keep_written(metrics.clone(), Arc::clone(&spool));
     let ctx = WorkerContext {
-        spool: Arc::new(spool),
+        spool: Arc::clone(&spool),
         deliverer: Arc::new(relay),
         config: Arc::new(config),
         clock: clock::Clock::System,
+        metrics: metrics.clone(),
     };
     let exit = Scheduler::new(ctx, Inputs { hints, control }, reload, mode)
         .run()
         .await;
+    status_file.abort();
+    let stopped = DaemonStatus {
+        running: false,
+        ..metrics.status(&spool)
+    };
+    if let Err(err) = stopped.write(spool.root()) {
+        warn!("{err}");
+    }
     Ok(exit)
 }

@@ -88,6 +88,13 @@ pub struct TokenSources {
 }
 
 impl TokenSources {
+    /// The running OAuth2 client, for the metrics to count its requests.
+    pub fn client(&self) -> Option<OAuthClient> {
+        self.current
+            .as_ref()
+            .map(|(_, source)| source.client.clone())
+    }
+
     /// The running source when its settings are unchanged, else a new one.
     fn for_settings(
         &mut self,

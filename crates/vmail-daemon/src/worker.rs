@@ -5,6 +5,7 @@
 
 use crate::clock::Clock;
 use crate::deliver::{Attempt, Deliver, Report, ReportSink, Settling};
+use crate::metrics::{Metrics, Settled};
 use chrono::SecondsFormat;
 use std::fs::File;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct WorkerContext<D> {
     pub deliverer: Arc<D>,
     pub config: Arc<Config>,
     pub clock: Clock,
+    /// What the metrics and `vfxadmin status` count.
+    pub metrics: Metrics,
 }
 
 impl<D> Clone for WorkerContext<D> {
@@ -62,6 +65,7 @@ impl<D> Clone for WorkerContext<D> {
             deliverer: Arc::clone(&self.deliverer),
             config: Arc::clone(&self.config),
             clock: self.clock,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -79,6 +83,7 @@ pub async fn run_batch<D: Deliver>(ctx: WorkerContext<D>, ids: Vec<JobId>) -> Ba
     if jobs.is_empty() {
         return result;
     }
+    let _session = ctx.metrics.session();
     let attempts = jobs.iter().map(attempt_for).collect();
     let (sink, reports) = ReportSink::channel();
     let delivering = ctx.deliverer.deliver(attempts, sink);
@@ -271,7 +276,7 @@ fn settle<D: Deliver>(
     };
     let split = RecipientSplit::of(job, report);
     match split.verdict() {
-        Verdict::AllDelivered => finish_sent(ctx, job, &mut log),
+        Verdict::AllDelivered => finish_sent(ctx, job, &report.outcome, &mut log),
         Verdict::AllFailed => {
             let fates = split.fates(job, report);
             finish_failed(
@@ -289,7 +294,13 @@ fn settle<D: Deliver>(
     }
 }
 
-fn finish_sent<D>(ctx: &WorkerContext<D>, job: &QueuedJob, log: &mut JobLogLines) -> Next {
+fn finish_sent<D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &QueuedJob,
+    outcome: &Outcome,
+    log: &mut JobLogLines,
+) -> Next {
+    ctx.metrics.delivered(&settled(ctx, job, outcome));
     // The status goes into the log before the move, so that whoever sees the
     // job in sent/ (an administrator, `vfxadmin queue show`) reads a finished log.
     log.line("status: delivered");
@@ -323,6 +334,7 @@ fn finish_failed<D: Deliver>(
     // the sender gets the notice twice, never not at all. (Moved first, a
     // kill -9 in between lost the notice for good.)
     send_notice(ctx, job, &failed, log, queued);
+    ctx.metrics.failed(&settled(ctx, job, outcome));
     log.line(&format!("status: failed ({outcome})"));
     if let Err(err) = ctx.spool.finish_failed_unsynced(&job.id) {
         log.line(&format!("warning: cannot move the job to failed/: {err}"));
@@ -382,6 +394,7 @@ fn defer<D: Deliver>(
     if let Err(err) = ctx.spool.record_attempt(&job.id, &state) {
         warn!(job = %job.id, "cannot record the attempt: {err}");
     }
+    ctx.metrics.deferred(&settled(ctx, job, outcome));
     if state.held {
         log.line("held by an administrator: no next attempt until it is released");
         debug!(job = %job.id, "{outcome}; held by an administrator");
@@ -432,7 +445,7 @@ fn settle_mixed<D: Deliver>(
             }
         }
     }
-    finish_sent(ctx, job, log)
+    finish_sent(ctx, job, &report.outcome, log)
 }
 
 fn requeue<D>(
@@ -456,6 +469,22 @@ fn requeue<D>(
         .and_then(|s| s.next_due);
     ctx.spool.record_attempt(&id, &state)?;
     Ok(id)
+}
+
+/// A settled attempt of `job`, for the metrics and the status file.
+fn settled<'a, D: Deliver>(
+    ctx: &WorkerContext<D>,
+    job: &'a QueuedJob,
+    outcome: &'a Outcome,
+) -> Settled<'a> {
+    Settled {
+        host: ctx.deliverer.destination(),
+        job: &job.id,
+        outcome,
+        log: ctx.spool.log_path(&job.id),
+        first_queued: job.state.first_queued,
+        now: ctx.clock.now(),
+    }
 }
 
 /// What a notice reports: every recipient of the attempt with its own
@@ -518,6 +547,7 @@ fn send_notice<D: Deliver>(
         .submit_once(&id, &report.envelope(), bytes.as_slice())
     {
         Ok(true) => {
+            ctx.metrics.notice_queued();
             log.line(&format!("failure notice to <{to}> queued as job {id}"));
             queued.push(id);
         }

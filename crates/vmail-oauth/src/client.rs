@@ -74,6 +74,9 @@ struct Inner {
     /// Bumped by every successful fetch, so that a forced refresh can tell
     /// whether someone else fetched while it waited.
     generation: AtomicU64,
+    /// Token requests made, successful and failed (vmaild's metrics).
+    requests_ok: AtomicU64,
+    requests_failed: AtomicU64,
     flight: tokio::sync::Mutex<Flight>,
 }
 
@@ -133,6 +136,8 @@ impl OAuthClient {
                 http,
                 clock,
                 generation: AtomicU64::new(0),
+                requests_ok: AtomicU64::new(0),
+                requests_failed: AtomicU64::new(0),
                 flight: tokio::sync::Mutex::new(Flight::default()),
             }),
         })
@@ -144,6 +149,22 @@ impl OAuthClient {
 
     pub fn cache_dir(&self) -> &Path {
         &self.inner.cache.dir
+    }
+
+    /// Requests to the token endpoint so far (successful, failed): new
+    /// tokens and refreshes, not the tokens served from memory.
+    pub fn token_requests(&self) -> (u64, u64) {
+        let inner = &self.inner;
+        (
+            inner.requests_ok.load(Ordering::Relaxed),
+            inner.requests_failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Whether `other` is a clone of this client (the same cache, the same
+    /// single flight, the same counts).
+    pub fn is_same(&self, other: &OAuthClient) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// A token that holds for a while yet. `force_refresh`: the server
@@ -260,11 +281,13 @@ impl Inner {
         let fetched = match result {
             Ok(fetched) => fetched,
             Err(error) => {
+                self.requests_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(grant = %grant, "OAuth token request failed: {}", error.summary);
                 status::record(&self.cache, &LastRefresh::failed(now, &grant, &error));
                 return Err(error);
             }
         };
+        self.requests_ok.fetch_add(1, Ordering::Relaxed);
         let lifetime = fetched.expires_in.unwrap_or(DEFAULT_LIFETIME);
         // Whole seconds, as the cache stores it: a restarted daemon sees
         // the same expiry.

@@ -39,6 +39,7 @@ mod vmaild_refuses_a_second_instance;
 mod vmaild_renders_a_hylafax_fax;
 mod vmaild_reload_keeps_running_config_on_errors;
 mod vmaild_rewrites_local_names;
+mod vmaild_serves_metrics_during_a_real_run;
 mod vmaild_speaks_systemd_notify;
 mod vmaild_start_spares_submits_in_progress;
 mod vmaild_ten_thousand_drop;

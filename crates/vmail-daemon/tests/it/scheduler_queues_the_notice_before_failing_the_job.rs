@@ -73,6 +73,7 @@ async fn the_notice_is_queued_before_the_job_leaves_the_queue() {
         deliverer: Arc::clone(&deliverer),
         config: Arc::new(config),
         clock: vmail_daemon::clock::Clock::following_tokio(),
+        metrics: Default::default(),
     };
     let scheduler = Scheduler::new(
         ctx,

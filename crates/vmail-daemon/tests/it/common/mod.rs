@@ -181,6 +181,7 @@ pub fn start(config: Config, fake: Arc<Fake>, mode: Mode) -> Running {
         deliverer: fake,
         config: Arc::new(config),
         clock: vmail_daemon::clock::Clock::following_tokio(),
+        metrics: Default::default(),
     };
     let inputs = Inputs {
         hints: hints_rx,
