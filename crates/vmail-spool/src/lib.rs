@@ -85,7 +85,10 @@
 //!   (a top-level file in `in/` that is neither `.eml` nor `.job` is itself
 //!   quarantined); absolute paths, `..` and symbolic links are refused.
 //!   Attachment types follow the file name (PDF, TIFF, PNG, JPEG, text;
-//!   `application/octet-stream` otherwise). The files named are removed once
+//!   `application/octet-stream` otherwise). `attach-as = pdf` (or `[VMAIL]
+//!   fax-attach-as = pdf`) sends each TIFF as one PDF (`vmail-fax`); one
+//!   that cannot be converted is sent as it is, with the reason in the job
+//!   log and the text. The files named are removed once
 //!   the job is queued, and their folder when it is left empty.
 //!
 //! Anything else (another suffix, binary garbage, an empty file, a file over
