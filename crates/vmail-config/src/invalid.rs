@@ -40,6 +40,24 @@ pub(crate) enum Invalid {
     )]
     Host { value: String },
     #[error(
+        "has an empty entry in \"{list}\" (a comma-separated list of servers: host, host:port or [IPv6]:port)"
+    )]
+    EmptyServer { list: String },
+    #[error("\"{server}\": \"{port}\" is not a port (1-65535)")]
+    ServerPort { server: String, port: String },
+    #[error(
+        "\"{value}\" has a \"[\" without its \"]\" (an IPv6 address with a port is written [2001:db8::25]:587)"
+    )]
+    UnclosedBracket { value: String },
+    #[error(
+        "\"{value}\" has a \"]\" without its \"[\" (an IPv6 address with a port is written [2001:db8::25]:587)"
+    )]
+    UnopenedBracket { value: String },
+    #[error(
+        "\"{value}\": only an IPv6 address goes in brackets, then nothing or :port ([2001:db8::25]:587)"
+    )]
+    NotIpv6InBrackets { value: String },
+    #[error(
         "\"{value}\" is not a debug level (0 quiet, 1 attempts and replies, 2 full transcript)"
     )]
     DebugLevel { value: String },

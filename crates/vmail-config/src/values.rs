@@ -4,6 +4,7 @@
 
 use crate::invalid::Invalid;
 use std::time::Duration;
+use vmail_core::MailServer;
 
 pub(crate) const BOOL_ALLOWED: &str = "On/Off, yes/no, true/false, 1/0";
 pub(crate) const DURATION_ALLOWED: &str =
@@ -181,6 +182,58 @@ pub(crate) fn host(value: &str) -> Result<String, Invalid> {
     }
 }
 
+/// One entry of `[VMAIL] mail-server`: `host`, `host:port`, an IP address,
+/// or `[IPv6]:port`; without a port, `default_port` (`mail-port`). A bare
+/// IPv6 address is taken whole as the host: its port needs the brackets.
+pub(crate) fn mail_server(item: &str, default_port: u16) -> Result<MailServer, Invalid> {
+    let item = item.trim();
+    if let Some(rest) = item.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return Err(Invalid::UnclosedBracket {
+                value: item.to_string(),
+            });
+        };
+        let port = match after {
+            "" => Some(default_port),
+            _ => after
+                .strip_prefix(':')
+                .map(|p| server_port(item, p))
+                .transpose()?,
+        };
+        return match (inside.parse::<std::net::Ipv6Addr>(), port) {
+            (Ok(_), Some(port)) => Ok(MailServer::new(inside, port)),
+            _ => Err(Invalid::NotIpv6InBrackets {
+                value: item.to_string(),
+            }),
+        };
+    }
+    if item.contains(']') {
+        return Err(Invalid::UnopenedBracket {
+            value: item.to_string(),
+        });
+    }
+    if item.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(MailServer::new(item, default_port));
+    }
+    match item.split_once(':') {
+        Some((name, port)) if !port.contains(':') => {
+            let port = server_port(item, port)?;
+            let name = host(name).map_err(|_| Invalid::Host {
+                value: item.to_string(),
+            })?;
+            Ok(MailServer::new(name, port))
+        }
+        _ => Ok(MailServer::new(host(item)?, default_port)),
+    }
+}
+
+fn server_port(server: &str, value: &str) -> Result<u16, Invalid> {
+    port(value).map_err(|_| Invalid::ServerPort {
+        server: server.to_string(),
+        port: value.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +330,51 @@ mod tests {
         ] {
             assert!(domain(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn mail_server_entries_with_and_without_ports() {
+        let server = |item: &str| shown(mail_server(item, 25)).map(|s| s.to_string());
+        assert_eq!(
+            server("smtp1.example.com"),
+            Ok("smtp1.example.com:25".into())
+        );
+        assert_eq!(
+            server(" smtp2.example.com:2525 "),
+            Ok("smtp2.example.com:2525".into())
+        );
+        assert_eq!(
+            server("[2001:db8::25]:587"),
+            Ok("[2001:db8::25]:587".into())
+        );
+        assert_eq!(server("[2001:db8::25]"), Ok("[2001:db8::25]:25".into()));
+        assert_eq!(server("2001:db8::25"), Ok("[2001:db8::25]:25".into()));
+        assert_eq!(server("192.0.2.7:465"), Ok("192.0.2.7:465".into()));
+        assert_eq!(
+            server("smtp2.example.com:99999"),
+            Err("\"smtp2.example.com:99999\": \"99999\" is not a port (1-65535)".into())
+        );
+        assert_eq!(
+            server("smtp2.example.com:"),
+            Err("\"smtp2.example.com:\": \"\" is not a port (1-65535)".into())
+        );
+        assert_eq!(
+            server("[2001:db8::25:587"),
+            Err("\"[2001:db8::25:587\" has a \"[\" without its \"]\" (an IPv6 address with a port is written [2001:db8::25]:587)".into())
+        );
+        assert_eq!(
+            server("2001:db8::25]:587"),
+            Err("\"2001:db8::25]:587\" has a \"]\" without its \"[\" (an IPv6 address with a port is written [2001:db8::25]:587)".into())
+        );
+        assert_eq!(
+            server("[smtp.example.com]:25"),
+            Err("\"[smtp.example.com]:25\": only an IPv6 address goes in brackets, then nothing or :port ([2001:db8::25]:587)".into())
+        );
+        assert_eq!(
+            server("[2001:db8::25]587"),
+            Err("\"[2001:db8::25]587\": only an IPv6 address goes in brackets, then nothing or :port ([2001:db8::25]:587)".into())
+        );
+        assert!(server("smtp one:25").is_err());
+        assert!(server("a:b:c").is_err());
     }
 }

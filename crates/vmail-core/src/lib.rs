@@ -26,6 +26,6 @@ pub use outcome::Outcome;
 pub use reply::{EnhancedCode, Reply};
 pub use secret::Secret;
 pub use settings::{
-    AuthType, ClientCertificate, DebugLevel, Fingerprint, PopSettings, SmtpSettings, TlsMode,
-    TlsVersion,
+    AuthType, ClientCertificate, DebugLevel, Fingerprint, MailServer, PopSettings, SmtpSettings,
+    TlsMode, TlsVersion,
 };

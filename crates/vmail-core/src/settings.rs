@@ -227,11 +227,45 @@ pub struct ClientCertificate {
     pub key_file: PathBuf,
 }
 
-/// Everything the submitter needs to reach and log in to one mail server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpSettings {
+/// One entry of `[VMAIL] mail-server`: a host name or IP address, and the
+/// port to reach it on (its own, or `mail-port`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MailServer {
     pub host: String,
     pub port: u16,
+}
+
+impl MailServer {
+    pub fn new(host: impl Into<String>, port: u16) -> MailServer {
+        MailServer {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+/// `host:port`, with an IPv6 address in brackets (`[2001:db8::25]:587`), as
+/// `mail-server` spells it.
+impl fmt::Display for MailServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Everything the submitter needs to reach and log in to the mail servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// The first server of `[VMAIL] mail-server`, tried first.
+    pub host: String,
+    pub port: u16,
+    /// The other servers of `mail-server`, in order: each is tried when the
+    /// ones before it cannot take the session (failover). Empty for a
+    /// single server.
+    pub fallbacks: Vec<MailServer>,
     pub tls: TlsMode,
     /// False only when the administrator turned verification off, loudly.
     pub tls_verify: bool,
@@ -266,6 +300,7 @@ impl SmtpSettings {
         SmtpSettings {
             host: host.into(),
             port,
+            fallbacks: Vec::new(),
             tls: TlsMode::None,
             tls_verify: true,
             ca_file: None,
@@ -279,6 +314,25 @@ impl SmtpSettings {
             pop: None,
             oauth: None,
             timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Every server of `mail-server`, in the order they are tried.
+    pub fn servers(&self) -> Vec<MailServer> {
+        let first = MailServer::new(self.host.clone(), self.port);
+        std::iter::once(first)
+            .chain(self.fallbacks.iter().cloned())
+            .collect()
+    }
+
+    /// These settings for `server` alone (no fallbacks), for a tool that
+    /// looks at each server in turn.
+    pub fn for_server(&self, server: &MailServer) -> SmtpSettings {
+        SmtpSettings {
+            host: server.host.clone(),
+            port: server.port,
+            fallbacks: Vec::new(),
+            ..self.clone()
         }
     }
 }
@@ -317,5 +371,29 @@ mod tests {
         assert_eq!(Fingerprint::parse(&format!("sha256:{hex}0")), None);
         let not_hex = hex.replace('9', "g");
         assert_eq!(Fingerprint::parse(&format!("sha256:{not_hex}")), None);
+    }
+
+    #[test]
+    fn servers_list_the_first_then_the_fallbacks_and_bracket_ipv6() {
+        let mut settings = SmtpSettings::plain("smtp1.example.com", 25);
+        settings.fallbacks = vec![
+            MailServer::new("smtp2.example.com", 2525),
+            MailServer::new("2001:db8::25", 587),
+        ];
+        let shown: Vec<String> = settings.servers().iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "smtp1.example.com:25",
+                "smtp2.example.com:2525",
+                "[2001:db8::25]:587"
+            ]
+        );
+        let second = settings.for_server(&settings.servers()[1]);
+        assert_eq!(
+            (second.host.as_str(), second.port),
+            ("smtp2.example.com", 2525)
+        );
+        assert!(second.fallbacks.is_empty());
     }
 }

@@ -7,7 +7,9 @@ use crate::invalid::Invalid;
 use crate::secrets;
 use crate::values;
 use std::time::Duration;
-use vmail_core::{AuthType, PopSettings, Secret, SmtpSettings, TlsMode};
+use vmail_core::{
+    AuthType, MailServer, PopSettings, Secret, SmtpSettings, TlsMode,
+};
 
 const V: &str = "VMAIL";
 
@@ -35,8 +37,40 @@ pub(super) fn delivery(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) ->
             dir: cx.path_value(dir),
         };
     }
-    let host = cx.get_or(vmail, "mail-server", String::new(), values::host);
-    Delivery::Smtp(SmtpSettings { host, ..settings })
+    let mut servers = mail_servers(cx, &server.value, server.line, settings.port).into_iter();
+    let first = servers
+        .next()
+        .unwrap_or_else(|| MailServer::new(String::new(), settings.port));
+    Delivery::Smtp(SmtpSettings {
+        host: first.host,
+        port: first.port,
+        fallbacks: servers.collect(),
+        ..settings
+    })
+}
+
+/// `mail-server` as a comma-separated list tried in order (one name is the
+/// list of one): every bad entry is reported, the good ones kept.
+fn mail_servers(cx: &mut Ctx<'_>, value: &str, line: usize, port: u16) -> Vec<MailServer> {
+    let mut servers: Vec<MailServer> = Vec::new();
+    for item in value.split(',') {
+        let parsed = if item.trim().is_empty() {
+            Err(Invalid::EmptyServer {
+                list: value.to_string(),
+            })
+        } else {
+            values::mail_server(item, port)
+        };
+        match parsed {
+            Ok(server) if servers.contains(&server) => {
+                let msg = format!("lists {server} twice (it is tried once)");
+                cx.warn(line, V, "mail-server", msg);
+            }
+            Ok(server) => servers.push(server),
+            Err(invalid) => cx.error(Some(line), V, "mail-server", invalid.to_string()),
+        }
+    }
+    servers
 }
 
 fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettings {
@@ -100,6 +134,7 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
     SmtpSettings {
         host: String::new(),
         port,
+        fallbacks: Vec::new(),
         tls: tls_mode,
         tls_verify: tls_verify.is_none_or(|s| s.value),
         ca_file,

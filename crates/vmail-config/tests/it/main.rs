@@ -5,6 +5,7 @@
 
 mod edit;
 mod load;
+mod mail_servers;
 mod oauth;
 mod secrets;
 mod tls_keys;
