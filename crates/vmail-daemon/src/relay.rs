@@ -43,6 +43,7 @@ impl Relay {
                     settings.clone(),
                     source,
                     transcripts,
+                    config.retry,
                 ))))
             }
         }

@@ -10,10 +10,10 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tracing::debug;
-use vmail_core::{Outcome, SmtpSettings, TokenSource};
+use vmail_core::{MailServer, Outcome, RetryPolicy, SmtpSettings, TokenSource};
 use vmail_smtp::{
-    BeforeEnd, Body, Direction, MessageReport, Session, SessionFailure, Submitter, Transcript,
-    TranscriptLine, classify,
+    BeforeEnd, Body, Direction, MessageReport, ServerFailure, Session, SessionFailure, Submitter,
+    Transcript, TranscriptLine, classify,
 };
 
 pub struct SmtpDeliverer {
@@ -25,12 +25,15 @@ pub struct SmtpDeliverer {
 }
 
 impl SmtpDeliverer {
+    /// `retry` also says how long a server of several that failed is
+    /// skipped (`retry-min` doubling to `retry-max`).
     pub fn new(
         settings: SmtpSettings,
         tokens: Option<Arc<dyn TokenSource>>,
         transcripts: bool,
+        retry: RetryPolicy,
     ) -> SmtpDeliverer {
-        let submitter = Submitter::new(settings);
+        let submitter = Submitter::new(settings).with_failover_backoff(retry.min, retry.max);
         let submitter = match tokens {
             Some(tokens) => submitter.with_tokens(tokens),
             None => submitter,
@@ -43,13 +46,22 @@ impl SmtpDeliverer {
 
     /// Every job gets the failure that kept the session from opening, and
     /// the error itself (shared), whose advice goes into every job's log.
-    async fn not_opened(&self, batch: &[Attempt], failure: SessionFailure, sink: &ReportSink) {
+    /// `first` is the batch index of `batch[0]` (after a failover in the
+    /// middle of a batch, the jobs left).
+    async fn not_opened(
+        &self,
+        first: usize,
+        batch: &[Attempt],
+        failure: SessionFailure,
+        sink: &ReportSink,
+    ) {
         debug!(
             "SMTP session with {} did not open:\n{}",
             self.destination(),
             failure.transcript
         );
         let outcome = classify(&failure.error);
+        let tried = tried_before(&failure.failed_over, None);
         let error = Arc::new(failure.error);
         let lines = failure.transcript.lines();
         for (index, attempt) in batch.iter().enumerate() {
@@ -60,12 +72,12 @@ impl SmtpDeliverer {
                 .iter()
                 .map(|r| (r.clone(), outcome.clone()))
                 .collect();
-            report.notes = warnings(lines);
+            report.notes = tried.iter().cloned().chain(warnings(lines)).collect();
             let mut report = report.with_error(error.clone());
             if self.transcripts {
                 report.transcript = lines.to_vec();
             }
-            sink.settle(index, report).await;
+            sink.settle(first + index, report).await;
         }
     }
 
@@ -128,6 +140,17 @@ impl SmtpDeliverer {
     }
 }
 
+/// The servers of `mail-server` tried before `took` (the one that took the
+/// session, if one did), each with its error, in order: a line each in the
+/// job's log.
+fn tried_before(failed: &[ServerFailure], took: Option<&MailServer>) -> Vec<String> {
+    let mut notes: Vec<String> = failed.iter().map(|f| format!("tried {f}")).collect();
+    if let Some(server) = took.filter(|_| !failed.is_empty()) {
+        notes.push(format!("then {server} took the session"));
+    }
+    notes
+}
+
 /// The session's warnings (sent without AUTH, certificate not verified):
 /// a line in every job's log at any debug level.
 fn warnings(lines: &[TranscriptLine]) -> Vec<String> {
@@ -152,14 +175,40 @@ impl Deliver for SmtpDeliverer {
     async fn deliver(&self, batch: Vec<Attempt>, sink: ReportSink) {
         let mut session = match self.submitter.connect().await {
             Ok(session) => session,
-            Err(failure) => return self.not_opened(&batch, failure, &sink).await,
+            Err(failure) => return self.not_opened(0, &batch, failure, &sink).await,
         };
-        let opening = session.transcript().lines().len();
+        let mut opening = session.transcript().lines().len();
+        let mut tried = tried_before(session.failed_over(), Some(session.server()));
         let mut previous: Option<BeforeEnd> = None;
         for (index, attempt) in batch.iter().enumerate() {
-            let report = self
+            let mut report = self
                 .send_one(&mut session, attempt, opening, &mut previous)
                 .await;
+            // A 4xx to MAIL FROM: this job and those after it go to the
+            // next server of mail-server, if one is left.
+            while let Some(error) = report
+                .error
+                .clone()
+                .filter(|error| self.submitter.can_fail_over(&session, error))
+            {
+                session = match self.submitter.fail_over(session, error).await {
+                    Ok(next) => next,
+                    Err(failure) => {
+                        if let Some(unfinished) = previous.take() {
+                            unfinished.await;
+                        }
+                        return self
+                            .not_opened(index, &batch[index..], failure, &sink)
+                            .await;
+                    }
+                };
+                opening = session.transcript().lines().len();
+                tried = tried_before(session.failed_over(), Some(session.server()));
+                report = self
+                    .send_one(&mut session, attempt, opening, &mut previous)
+                    .await;
+            }
+            report.notes.splice(0..0, tried.iter().cloned());
             // A message that stopped short of its dot left the gate open:
             // the record before it is still awaited before the next one.
             if let Some(unfinished) = previous.take() {
@@ -179,7 +228,13 @@ impl Deliver for SmtpDeliverer {
     }
 
     fn destination(&self) -> String {
-        let settings = self.submitter.settings();
-        format!("{}:{}", settings.host, settings.port)
+        let servers: Vec<String> = self
+            .submitter
+            .settings()
+            .servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        servers.join(" or ")
     }
 }

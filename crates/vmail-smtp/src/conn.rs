@@ -5,6 +5,7 @@ use crate::error::{SmtpError, Step};
 use crate::reply::{RawReply, ReplyParser};
 use crate::transcript::Transcript;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -96,6 +97,31 @@ pub(crate) async fn connect_tcp(
         }
         Ok(Ok(tcp)) => tcp,
     };
+    nodelay(tcp)
+}
+
+/// [`connect_tcp`] to one address `host` resolved to: the caller tries each
+/// in turn (failover), each with its own `timeout`.
+pub(crate) async fn connect_address(
+    host: &str,
+    address: SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, SmtpError> {
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+        Err(_) => return Err(timed_out(Step::Connect, timeout)),
+        Ok(Err(source)) => {
+            return Err(SmtpError::Connect {
+                host: host.to_string(),
+                port: address.port(),
+                source,
+            });
+        }
+        Ok(Ok(tcp)) => tcp,
+    };
+    nodelay(tcp)
+}
+
+fn nodelay(tcp: TcpStream) -> Result<TcpStream, SmtpError> {
     // Whole commands and 64 KiB chunks go out in one write each: Nagle would
     // only add a delayed-ACK wait.
     tcp.set_nodelay(true).map_err(|source| SmtpError::Io {

@@ -5,10 +5,11 @@
 use crate::auth::oauth::OAuthStatus;
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use thiserror::Error;
-use vmail_core::{Reply, TokenError};
+use vmail_core::{MailServer, Reply, TokenError};
 
 /// The step of the session an error happened in, for timeouts and dropped
 /// connections.
@@ -259,6 +260,55 @@ pub enum SmtpError {
     },
     #[error("the server refused RSET between two messages")]
     Rset { reply: Reply },
+    /// Every server of `[VMAIL] mail-server` failed (several were listed):
+    /// each one's last error, in the order they were tried.
+    #[error("{}", all_failed(.failures))]
+    AllServersFailed { failures: Vec<ServerFailure> },
+}
+
+/// One server of `[VMAIL] mail-server` that could not take the session, and
+/// why: kept for the job log ("each server tried, with its error") and for
+/// the deferral when every server failed.
+#[derive(Debug)]
+pub struct ServerFailure {
+    pub server: MailServer,
+    /// The address the error happened at, when the name resolved.
+    pub address: Option<SocketAddr>,
+    /// Shared: a 4xx to MAIL FROM is also the message's own error.
+    pub error: Arc<SmtpError>,
+}
+
+impl ServerFailure {
+    /// The server, with its address when that is not the host itself.
+    pub fn where_(&self) -> String {
+        match self.address {
+            Some(address) if address.ip().to_string() != self.server.host => {
+                format!("{} ({})", self.server, address.ip())
+            }
+            _ => self.server.to_string(),
+        }
+    }
+}
+
+/// `server: error (server said: reply)`: the error's text with the reply
+/// that caused it, as the job's outcome shows a single server's.
+impl fmt::Display for ServerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.where_(), self.error)?;
+        if let Some(reply) = self.error.reply() {
+            write!(f, " (server said: {})", reply.one_line())?;
+        }
+        Ok(())
+    }
+}
+
+fn all_failed(failures: &[ServerFailure]) -> String {
+    let each: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    format!(
+        "no mail server took the session ({} tried): {}",
+        failures.len(),
+        each.join("; ")
+    )
 }
 
 fn no_token(mechanism: &str, error: &TokenError, rejected: Option<&Reply>) -> String {

@@ -6,7 +6,7 @@
 //! error is written once. The match in [`SmtpError::facts_about`] has no `_`
 //! arm: a new variant does not compile until its row is written.
 
-use crate::error::{RefusedRecipient, SmtpError, Step};
+use crate::error::{RefusedRecipient, ServerFailure, SmtpError, Step};
 use std::borrow::Cow;
 use std::fmt;
 use vmail_core::{Reply, TokenError, TokenErrorKind};
@@ -247,12 +247,56 @@ impl SmtpError {
                 row(by_reply(reply), Continues, Some(reply), None)
             }
             SmtpError::SizeExceeded { .. } => row(Failed, Continues, None, None),
+            // Each server's error is in the text, with its reply; the advice
+            // is each server's own.
+            SmtpError::AllServersFailed { failures } => {
+                row(Deferred, Lost, None, Some(every_server(failures, server)))
+            }
         };
         // 421: the server is closing the connection whatever the step.
         if facts.session == Continues && facts.reply.is_some_and(|r| r.code == 421) {
             facts.session = Ends;
         }
         facts
+    }
+
+    /// Whether the next server of `[VMAIL] mail-server` is tried after
+    /// this error: when it is about this server (unreachable, silent, busy,
+    /// TLS, what it offers, a 4xx to EHLO, AUTH or MAIL). Not for what all
+    /// servers share (the login, the token, the configuration) nor for a
+    /// server's verdict on the message (a 5xx to the envelope or the data).
+    pub fn fails_over(&self) -> bool {
+        match self {
+            SmtpError::Connect { .. }
+            | SmtpError::Timeout { .. }
+            | SmtpError::ConnectionClosed { .. }
+            | SmtpError::Io { .. }
+            | SmtpError::Protocol { .. }
+            | SmtpError::Greeting { .. }
+            | SmtpError::StartTlsNotOffered { .. }
+            | SmtpError::StartTlsRefused { .. }
+            | SmtpError::Tls { .. }
+            | SmtpError::PlaintextAuthRefused
+            | SmtpError::AuthMechanismNotOffered { .. }
+            | SmtpError::AuthBadChallenge { .. } => true,
+            SmtpError::Helo { reply }
+            | SmtpError::AuthRejected { reply, .. }
+            | SmtpError::OAuthRejected { reply, .. }
+            | SmtpError::MailFrom { reply } => reply.is_transient(),
+            SmtpError::TlsConfig { .. }
+            | SmtpError::AuthMissingResponses { .. }
+            | SmtpError::OAuthToken { .. }
+            | SmtpError::Pop { .. }
+            | SmtpError::RecipientsRefused { .. }
+            | SmtpError::Recipient { .. }
+            | SmtpError::Data { .. }
+            | SmtpError::DataEnd { .. }
+            | SmtpError::SizeExceeded { .. }
+            | SmtpError::Body { .. }
+            | SmtpError::BodyRead { .. }
+            | SmtpError::Rset { .. }
+            | SmtpError::AllServersFailed { .. } => false,
+        }
     }
 
     /// Deferred or Failed.
@@ -301,6 +345,26 @@ fn recipients_refused(refused: &[RefusedRecipient]) -> ErrorFacts<'_> {
             advice,
         ),
     }
+}
+
+/// Each server's advice, once per distinct advice, naming the servers.
+fn every_server(failures: &[ServerFailure], server: Server) -> Advice {
+    let mut advice: Vec<(String, Vec<String>)> = Vec::new();
+    for failure in failures {
+        let Some(text) = failure.error.facts_about(server).advice else {
+            continue;
+        };
+        let text = text.text().to_string();
+        match advice.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, servers)) => servers.push(failure.server.to_string()),
+            None => advice.push((text, vec![failure.server.to_string()])),
+        }
+    }
+    let each: Vec<String> = advice
+        .into_iter()
+        .map(|(text, servers)| format!("{}: {text}", servers.join(", ")))
+        .collect();
+    each.join("; ").into()
 }
 
 fn connect(server: Server, source: &std::io::Error) -> Advice {

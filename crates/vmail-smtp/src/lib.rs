@@ -44,6 +44,7 @@ mod conn;
 mod data;
 mod error;
 mod facts;
+mod failover;
 mod message;
 mod pop;
 mod reply;
@@ -54,7 +55,7 @@ mod transcript;
 pub use auth::Mechanism;
 pub use auth::oauth::OAuthStatus;
 pub use classify::classify;
-pub use error::{ProtocolError, RefusedRecipient, SmtpError, Step, TlsSetupError};
+pub use error::{ProtocolError, RefusedRecipient, ServerFailure, SmtpError, Step, TlsSetupError};
 pub use facts::{
     Advice, Class, ErrorFacts, Server, SessionEffect, basic_auth_disabled, has_enhanced,
     oauth_not_permitted, relay_denied,
@@ -67,10 +68,12 @@ pub use transcript::{Direction, Transcript, TranscriptLine};
 pub use vmail_core::Outcome;
 
 use std::sync::Arc;
+use std::time::Duration;
 use tls::TlsContext;
 use vmail_core::{SmtpSettings, TlsMode, TokenSource};
 
-/// Sends messages to the one server its settings name.
+/// Sends messages to the first server of its settings that takes them
+/// (`[VMAIL] mail-server` may list several, tried in order).
 #[derive(Debug)]
 pub struct Submitter {
     settings: SmtpSettings,
@@ -81,6 +84,9 @@ pub struct Submitter {
     /// every session, so that the source's cache and its one-request rule
     /// hold across them.
     tokens: Option<Arc<dyn TokenSource>>,
+    /// Which of several servers are down: shared by every session, so that
+    /// one that failed is skipped by the next session too.
+    health: failover::Health,
 }
 
 /// The result of one session.
@@ -96,6 +102,9 @@ pub struct SessionReport {
     /// The error that kept the session from opening (every message then
     /// carries its outcome).
     pub session_error: Option<SmtpError>,
+    /// The servers of `mail-server` tried before the session opened (or
+    /// before `session_error`), each with its error, in order.
+    pub failed_over: Vec<ServerFailure>,
 }
 
 impl Submitter {
@@ -106,7 +115,16 @@ impl Submitter {
             settings,
             tls,
             tokens: None,
+            health: failover::Health::new(Duration::from_secs(60), Duration::from_secs(3600)),
         }
+    }
+
+    /// How long a server of several that failed is skipped while a later
+    /// one works: `min` the first time, doubling up to `max` (a daemon
+    /// passes `retry-min` and `retry-max`; 60 s and 1 h without this).
+    pub fn with_failover_backoff(mut self, min: Duration, max: Duration) -> Submitter {
+        self.health = failover::Health::new(min, max);
+        self
     }
 
     /// For a connection that only looks (`vfxadmin check`'s second one):
@@ -130,8 +148,11 @@ impl Submitter {
         &self.settings
     }
 
-    /// Opens a session: POP-before-SMTP when configured, connect, greeting,
-    /// EHLO, TLS, AUTH.
+    /// Opens a session: POP-before-SMTP when configured, then connect,
+    /// greeting, EHLO, TLS, AUTH with the first server of `mail-server`
+    /// (and address of it) that takes the session; the others that were
+    /// tried are in [`Session::failed_over`] or
+    /// [`SessionFailure::failed_over`].
     pub async fn connect(&self) -> Result<Session, SessionFailure> {
         let tls = match &self.tls {
             None => None,
@@ -143,10 +164,88 @@ impl Submitter {
                     },
                     transcript: Transcript::new(),
                     tls: None,
+                    failed_over: Vec::new(),
                 });
             }
         };
-        Session::open(&self.settings, tls, self.tokens.as_deref()).await
+        let mut transcript = Transcript::new();
+        if let Some(pop) = &self.settings.pop
+            && let Err(error) =
+                pop::pop_before_smtp(pop, tls, self.settings.timeout, &mut transcript).await
+        {
+            return Err(SessionFailure {
+                error,
+                transcript,
+                tls: None,
+                failed_over: Vec::new(),
+            });
+        }
+        let opener = failover::Opener {
+            settings: &self.settings,
+            tls,
+            tokens: self.tokens.as_deref(),
+            health: &self.health,
+        };
+        failover::open(&opener, transcript, Vec::new()).await
+    }
+
+    /// Whether `error`, met by a message on `session`, moves the message
+    /// (and those after it) to the next server of `mail-server`: a 4xx to
+    /// MAIL FROM, or the connection lost there, with a server left to try.
+    /// Only at MAIL FROM: later in the message the server may already have
+    /// taken it, and a second copy through another server is worse than a
+    /// deferral.
+    pub fn can_fail_over(&self, session: &Session, error: &SmtpError) -> bool {
+        let at_mail_from = match error {
+            SmtpError::MailFrom { .. } => error.fails_over(),
+            SmtpError::Timeout { step, .. }
+            | SmtpError::ConnectionClosed { step }
+            | SmtpError::Io { step, .. } => *step == Step::MailFrom,
+            _ => false,
+        };
+        let mut tried: Vec<&vmail_core::MailServer> =
+            session.failed_over().iter().map(|f| &f.server).collect();
+        tried.push(session.server());
+        at_mail_from && failover::any_left(&self.settings, &tried)
+    }
+
+    /// Ends `session` after `error` ([`Submitter::can_fail_over`]) and opens
+    /// one with the next server not tried yet, its server counted as down.
+    /// The new session's [`Session::failed_over`] lists every server tried
+    /// so far, this one with `error`.
+    pub async fn fail_over(
+        &self,
+        mut session: Session,
+        error: Arc<SmtpError>,
+    ) -> Result<Session, SessionFailure> {
+        let mut failed = std::mem::take(&mut session.failed_over);
+        let server = session.server().clone();
+        let address = Some(session.address());
+        if self.settings.fallbacks.is_empty() {
+            // A single server has no failover state to keep.
+        } else {
+            self.health.failed(&server, &error.to_string());
+        }
+        let mut transcript = session.quit().await;
+        transcript.note(format!(
+            "{server} failed: trying the next server of mail-server"
+        ));
+        failed.push(ServerFailure {
+            server,
+            address,
+            error,
+        });
+        let tls = match &self.tls {
+            Some(Ok(ctx)) => Some(ctx),
+            _ => None,
+        };
+        let opener = failover::Opener {
+            settings: &self.settings,
+            tls,
+            tokens: self.tokens.as_deref(),
+            health: &self.health,
+        };
+        failover::open(&opener, transcript, failed).await
     }
 
     /// Sends every message over one session and says QUIT.
@@ -156,12 +255,38 @@ impl Submitter {
             Err(failure) => return not_sent(messages, failure),
         };
         let mut reports = Vec::with_capacity(messages.len());
-        for message in messages {
-            reports.push(session.send(&message.envelope, message.body).await);
+        let mut messages = messages.into_iter();
+        let several = !self.settings.fallbacks.is_empty();
+        while let Some(message) = messages.next() {
+            // A copy to send again on the next server after a 4xx to MAIL
+            // FROM; a reader cannot be read twice, so it stays with its 4xx.
+            let again = several.then(|| message.body.copy()).flatten();
+            let report = session.send(&message.envelope, message.body).await;
+            let failover = report
+                .error
+                .clone()
+                .filter(|error| self.can_fail_over(&session, error));
+            let (Some(error), Some(body)) = (failover, again) else {
+                reports.push(report);
+                continue;
+            };
+            session = match self.fail_over(session, error).await {
+                Ok(next) => next,
+                Err(failure) => {
+                    let first = Outgoing::new(message.envelope, body);
+                    let rest = std::iter::once(first).chain(messages).collect();
+                    let mut left = not_sent(rest, failure);
+                    reports.append(&mut left.messages);
+                    left.messages = reports;
+                    return left;
+                }
+            };
+            reports.push(session.send(&message.envelope, body).await);
         }
         let tls = session.tls().cloned();
         let extensions = Some(session.extensions().clone());
         let authenticated = session.authenticated();
+        let failed_over = std::mem::take(&mut session.failed_over);
         SessionReport {
             messages: reports,
             transcript: session.quit().await,
@@ -169,6 +294,7 @@ impl Submitter {
             extensions,
             authenticated,
             session_error: None,
+            failed_over,
         }
     }
 }
@@ -201,6 +327,7 @@ fn not_sent(messages: Vec<Outgoing>, failure: SessionFailure) -> SessionReport {
         extensions: None,
         authenticated: None,
         session_error: Some(failure.error),
+        failed_over: failure.failed_over,
     }
 }
 

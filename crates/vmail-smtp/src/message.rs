@@ -37,6 +37,18 @@ impl std::fmt::Debug for Body {
     }
 }
 
+impl Body {
+    /// The same bytes again, for a second try on another server: `None`
+    /// for a reader, which cannot be read twice.
+    pub fn copy(&self) -> Option<Body> {
+        match self {
+            Body::Bytes(bytes) => Some(Body::Bytes(bytes.clone())),
+            Body::File(path) => Some(Body::File(path.clone())),
+            Body::Reader { .. } => None,
+        }
+    }
+}
+
 /// A message to send: its envelope and its bytes (RFC 5322, headers first).
 #[derive(Debug)]
 pub struct Outgoing {

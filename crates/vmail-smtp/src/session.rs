@@ -2,14 +2,14 @@
 //! TLS, AUTH. Each is a named step; the first error ends the opening.
 
 use crate::auth::{self, Mechanism};
-use crate::conn::{Conn, Stream, connect_tcp};
-use crate::error::{ProtocolError, SmtpError, Step, TlsSetupError};
+use crate::conn::{Conn, Stream, connect_address};
+use crate::error::{ProtocolError, ServerFailure, SmtpError, Step, TlsSetupError};
 use crate::facts::SessionEffect;
-use crate::pop::pop_before_smtp;
 use crate::reply::Extensions;
 use crate::tls::{TlsContext, TlsInfo};
 use crate::transcript::Transcript;
-use vmail_core::{Reply, SmtpSettings, TlsMode, TokenSource};
+use std::net::SocketAddr;
+use vmail_core::{MailServer, Reply, SmtpSettings, TlsMode, TokenSource};
 
 /// An open, greeted, (maybe) encrypted and logged-in SMTP session, ready to
 /// carry messages with [`Session::send`].
@@ -23,6 +23,11 @@ pub struct Session {
     pub(crate) transactions: usize,
     /// Why no further message can go over this connection.
     pub(crate) broken: Option<String>,
+    /// The server of `mail-server` this session is with, and its address.
+    server: MailServer,
+    address: SocketAddr,
+    /// The servers tried before this one, each with its error, in order.
+    pub(crate) failed_over: Vec<ServerFailure>,
 }
 
 /// A session that could not be opened, with what was said until then.
@@ -32,6 +37,9 @@ pub struct SessionFailure {
     pub transcript: Transcript,
     /// The TLS details, when the failure came after the handshake.
     pub tls: Option<TlsInfo>,
+    /// The servers of `mail-server` tried before the one that gave
+    /// `error`, each with its error, in order (empty for a single server).
+    pub failed_over: Vec<ServerFailure>,
 }
 
 /// What [`open`] has learnt so far, kept for the failure report.
@@ -40,32 +48,28 @@ struct Opening {
 }
 
 impl Session {
-    /// Opens a session per `settings`. `tls` holds the trust anchors; it is
-    /// needed unless both SMTP and POP run without TLS. `tokens` gives the
-    /// OAuth2 access tokens for XOAUTH2 and OAUTHBEARER.
+    /// Opens a session with the server `settings` name, at `address` (one
+    /// that its host name resolved to), continuing `transcript`. `tls`
+    /// holds the trust anchors; it is needed unless SMTP runs without TLS.
+    /// `tokens` gives the OAuth2 access tokens for XOAUTH2 and OAUTHBEARER.
+    /// POP-before-SMTP is the caller's, once before the first server.
     pub(crate) async fn open(
         settings: &SmtpSettings,
+        address: SocketAddr,
         tls: Option<&TlsContext>,
         tokens: Option<&dyn TokenSource>,
+        mut transcript: Transcript,
     ) -> Result<Session, SessionFailure> {
-        let mut transcript = Transcript::new();
         let mut opening = Opening { tls: None };
-        if let Some(pop) = &settings.pop
-            && let Err(error) = pop_before_smtp(pop, tls, settings.timeout, &mut transcript).await
-        {
-            return Err(SessionFailure {
-                error,
-                transcript,
-                tls: None,
-            });
-        }
-        let mut conn = match connect(settings, tls, &mut transcript, &mut opening).await {
+        let connected = connect(settings, address, tls, &mut transcript, &mut opening).await;
+        let mut conn = match connected {
             Ok(conn) => conn,
             Err(error) => {
                 return Err(SessionFailure {
                     error,
                     transcript,
                     tls: opening.tls,
+                    failed_over: Vec::new(),
                 });
             }
         };
@@ -78,6 +82,9 @@ impl Session {
                 auth,
                 transactions: 0,
                 broken: None,
+                server: MailServer::new(settings.host.clone(), settings.port),
+                address,
+                failed_over: Vec::new(),
             }),
             Err(error) => {
                 if error.facts().session != SessionEffect::Lost {
@@ -87,9 +94,26 @@ impl Session {
                     error,
                     transcript: conn.transcript,
                     tls: opening.tls,
+                    failed_over: Vec::new(),
                 })
             }
         }
+    }
+
+    /// The server of `[VMAIL] mail-server` the session is with.
+    pub fn server(&self) -> &MailServer {
+        &self.server
+    }
+
+    /// The address of [`Session::server`] the session is connected to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The servers of `mail-server` tried before this one, each with its
+    /// error, in the order they were tried: empty when the first worked.
+    pub fn failed_over(&self) -> &[ServerFailure] {
+        &self.failed_over
     }
 
     /// The server's greeting (220).
@@ -127,15 +151,19 @@ impl Session {
 /// TCP, then TLS at once for `tls=implicit`.
 async fn connect(
     settings: &SmtpSettings,
+    address: SocketAddr,
     tls: Option<&TlsContext>,
     transcript: &mut Transcript,
     opening: &mut Opening,
 ) -> Result<Conn, SmtpError> {
-    transcript.note(format!(
-        "connecting to {}:{} (tls={})",
-        settings.host, settings.port, settings.tls
-    ));
-    let tcp = connect_tcp(&settings.host, settings.port, settings.timeout).await?;
+    let server = MailServer::new(settings.host.clone(), settings.port);
+    let at = if address.ip().to_string() == settings.host {
+        String::new()
+    } else {
+        format!(" at {}", address.ip())
+    };
+    transcript.note(format!("connecting to {server}{at} (tls={})", settings.tls));
+    let tcp = connect_address(&settings.host, address, settings.timeout).await?;
     let stream = if settings.tls == TlsMode::Implicit {
         let ctx = need_tls(tls)?;
         let (stream, info) = ctx

@@ -314,7 +314,13 @@ impl FaultServer {
     /// Binds 127.0.0.1 on a free port and serves `script` to every
     /// connection.
     pub async fn start(script: Script) -> io::Result<FaultServer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        FaultServer::start_on(script, 0).await
+    }
+
+    /// [`FaultServer::start`] on `port` of 127.0.0.1 (0: any free one): a
+    /// server that comes back where a client's list of servers names it.
+    pub async fn start_on(script: Script, port: u16) -> io::Result<FaultServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let port = listener.local_addr()?.port();
         let record = Arc::new(Mutex::new(Record::default()));
         let task = tokio::spawn(accept_loop(listener, Arc::new(script), record.clone()));

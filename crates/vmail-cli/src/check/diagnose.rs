@@ -293,6 +293,9 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
         SmtpError::Recipient { address, reply } => fail(recipient_refused(address, reply, advice)),
         SmtpError::Data { reply } => fail(refused(reply, "DATA")),
         SmtpError::DataEnd { reply } => fail(refused(reply, "the test message after its data")),
+        // Each server is checked alone, so this comes only from a caller
+        // that gives several at once.
+        SmtpError::AllServersFailed { .. } => fail(format!("{error}; {advice}")),
         SmtpError::SizeExceeded { .. }
         | SmtpError::Body { .. }
         | SmtpError::BodyRead { .. }

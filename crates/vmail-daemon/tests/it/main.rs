@@ -31,6 +31,7 @@ mod vmaild_delivers_a_fax_as_pdf_to_real_postfix;
 mod vmaild_delivers_to_real_postfix;
 mod vmaild_disk_full;
 mod vmaild_drop_tricks;
+mod vmaild_fails_over_to_the_next_server;
 mod vmaild_fault_matrix;
 mod vmaild_kill9_loses_no_job;
 mod vmaild_names_the_chown_for_a_root_owned_spool;

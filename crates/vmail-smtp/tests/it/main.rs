@@ -9,6 +9,7 @@ mod body_is_streamed_dot_stuffed;
 mod body_read_error_drops_connection;
 mod common;
 mod ehlo_refused_falls_back_to_helo;
+mod failover_to_the_next_server;
 mod final_dot_waits_for_the_gate;
 mod greeting_421_defers;
 mod mail_from_451_defers;
