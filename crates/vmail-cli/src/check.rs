@@ -16,6 +16,7 @@
 
 mod access;
 mod diagnose;
+mod each;
 mod opened;
 mod probe;
 mod token;
@@ -149,7 +150,7 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(async {
+    let mut reports = runtime.block_on(async {
         // With oauth-* keys, the token first, with its own verdict; the
         // session then logs in with that token.
         let (token_verdict, tokens) = match &settings.oauth {
@@ -159,19 +160,41 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
             None => (None, None),
         };
-        let mut report =
-            check_with(settings, &config.from, args.send_test.as_deref(), tokens).await;
-        if let Some(verdict) = token_verdict {
-            if verdict.level == Level::Fail {
-                token::not_tried_without_token(&mut report);
+        // Every server of mail-server in turn, each as if it were the only one.
+        let mut reports = Vec::new();
+        for server in settings.servers() {
+            let one = settings.for_server(&server);
+            let send_test = args.send_test.as_deref();
+            let mut report = check_with(&one, &config.from, send_test, tokens.clone()).await;
+            if let Some(verdict) = token_verdict.clone() {
+                if verdict.level == Level::Fail {
+                    token::not_tried_without_token(&mut report);
+                }
+                report.verdicts.insert(0, verdict);
             }
-            report.verdicts.insert(0, verdict);
+            // Root reads every file; the daemon's user may not.
+            let unreadable = access::verdicts(&config, settings);
+            report.verdicts.splice(0..0, unreadable);
+            reports.push((server, report));
         }
-        // Root reads every file; the daemon's user may not.
-        let unreadable = access::verdicts(&config, settings);
-        report.verdicts.splice(0..0, unreadable);
-        report
+        reports
     });
+    if reports.len() > 1 {
+        let each = each::Each { servers: reports };
+        if args.json {
+            println!("{}", each::json(&config, settings, &each));
+        } else {
+            print!("{}", each::text(&config, settings, &each));
+        }
+        return Ok(if each.works() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let Some((_, report)) = reports.pop() else {
+        return Ok(ExitCode::FAILURE);
+    };
     if args.json {
         println!("{}", json(&config, settings, &report));
     } else {

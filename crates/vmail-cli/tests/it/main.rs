@@ -12,6 +12,7 @@ mod check_fault_send_test;
 mod check_fault_tls_and_not_smtp;
 mod check_real;
 mod check_support;
+mod check_two_servers;
 mod check_without_a_server;
 mod common;
 mod config;
