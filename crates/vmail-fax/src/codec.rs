@@ -1,8 +1,8 @@
 //! A page's pixels as a PDF image: the TIFF's own CCITT data when it can go
 //! into the PDF as it is, or the page decoded and re-encoded as Group 4.
 
-use fax::encoder::Encoder;
 use fax::VecWriter;
+use fax::encoder::Encoder;
 use hayro_ccitt::{DecodeSettings, DecoderContext, EncodingMode};
 
 use crate::FaxError;
@@ -242,7 +242,9 @@ fn raw_rows(
 /// Expands PackBits data (TIFF 32773, Apple's run-length code) to `len`
 /// bytes.
 pub(crate) fn unpack_bits(data: &[u8], len: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(len);
+    // A PackBits byte pair expands to at most 128 bytes: the data bounds
+    // what a page's tags may ask for.
+    let mut out = Vec::with_capacity(len.min(data.len().saturating_mul(64)));
     let mut input = data.iter();
     while out.len() < len {
         let Some(&header) = input.next() else {

@@ -341,3 +341,34 @@ fn fixtures() -> &'static Path {
         dir
     })
 }
+
+/// A fax TIFF converted to PDF ([`vmail_fax::tiff_to_pdf`]), as pickup
+/// does for a `.job` with `attach-as = pdf`.
+///
+/// Checks: no panic; an accepted TIFF gives a PDF (`%PDF-` ... `%%EOF`)
+/// with one page object per page, at least one page, and no more pages
+/// re-encoded than there are; a refused one says why.
+pub fn fax_tiff(data: &[u8]) -> bool {
+    match vmail_fax::tiff_to_pdf(data) {
+        Ok(converted) => {
+            assert!(converted.pages >= 1, "a PDF without pages");
+            assert!(converted.reencoded <= converted.pages);
+            let pdf = &converted.pdf;
+            assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+            assert!(
+                pdf.windows(5).any(|w| w == b"%%EOF"),
+                "a PDF without its end"
+            );
+            let pages = pdf
+                .windows(12)
+                .filter(|w| w.starts_with(b"/Type /Page") && w[11] != b's')
+                .count();
+            assert_eq!(pages, converted.pages, "page objects in the PDF");
+            true
+        }
+        Err(err) => {
+            assert!(!err.to_string().is_empty(), "a refusal without a reason");
+            false
+        }
+    }
+}

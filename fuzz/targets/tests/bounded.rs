@@ -116,3 +116,8 @@ fn smtp_reply() {
         &vmail_fuzz_targets::smtp_reply,
     );
 }
+
+#[test]
+fn fax_tiff() {
+    fuzz("fax_tiff", "tiff.dict", &[], &vmail_fuzz_targets::fax_tiff);
+}
