@@ -157,7 +157,7 @@ pub use maildrop::{
     open_no_follow, user_name, write_submission,
 };
 pub use quarantine::{QuarantineError, Quarantined};
-pub use queue::{JobLock, MessageReader, QueuedJob};
+pub use queue::{JobLock, MessageReader, QueueIds, QueuedJob};
 pub use spool::{Recovery, Spool, SpoolLock};
 pub use state::{AdminAction, BadValue, JobState, StateError, format_time};
 pub use submit::Batch;

@@ -90,6 +90,32 @@ impl Drop for JobLock {
     }
 }
 
+/// The ids in `queue/`, streamed from the directory: see
+/// [`Spool::queue_ids`]. State records and names that are not job ids
+/// (temp files of other tools) are skipped.
+#[derive(Debug)]
+pub struct QueueIds {
+    dir: PathBuf,
+    entries: fs::ReadDir,
+}
+
+impl Iterator for QueueIds {
+    type Item = Result<JobId, SpoolError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let entry = match self.entries.next()? {
+                Ok(entry) => entry,
+                Err(err) => return Some(Err(SpoolError::io("read directory", &self.dir)(err))),
+            };
+            let name = entry.file_name();
+            if let Some(id) = name.to_str().and_then(|name| JobId::parse(name).ok()) {
+                return Some(Ok(id));
+            }
+        }
+    }
+}
+
 /// Where a finished job goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Finish {
@@ -99,14 +125,33 @@ enum Finish {
 
 impl Spool {
     /// The ids of the queued jobs, sorted (that is, by submission time).
-    /// Cheap: reads one directory, opens no file.
+    /// Cheap: reads one directory, opens no file; but holds every id, so a
+    /// caller facing a large queue walks [`Spool::queue_ids`] instead.
     pub fn ids(&self) -> Result<Vec<JobId>, SpoolError> {
-        let mut ids: Vec<JobId> = list_names(&self.queue_dir())?
-            .iter()
-            .filter_map(|name| JobId::parse(name).ok())
-            .collect();
+        let mut ids = self.queue_ids()?.collect::<Result<Vec<_>, _>>()?;
         ids.sort();
         Ok(ids)
+    }
+
+    /// The ids of the queued jobs in directory order (not sorted), read
+    /// from the directory as the iterator is advanced: walking a million
+    /// jobs holds one name at a time. A job queued or removed during the
+    /// walk may or may not be seen (readdir(3)); every other job is seen
+    /// once.
+    pub fn queue_ids(&self) -> Result<QueueIds, SpoolError> {
+        let dir = self.queue_dir();
+        let entries = fs::read_dir(&dir).map_err(SpoolError::io("read directory", &dir))?;
+        Ok(QueueIds { dir, entries })
+    }
+
+    /// How many jobs are queued, counted without holding their ids.
+    pub fn count_queued(&self) -> Result<usize, SpoolError> {
+        let mut count = 0;
+        for id in self.queue_ids()? {
+            id?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Every queued job, oldest first. A bad entry is a [`Corrupt`] value

@@ -253,7 +253,13 @@ impl Spool {
             ..Recovery::default()
         };
         let queue = self.queue_dir();
-        for name in list_names(&queue)? {
+        // Streamed, not listed: a million queued jobs are two million names,
+        // which a list would hold all at once at every start.
+        for entry in fs::read_dir(&queue).map_err(SpoolError::io("read directory", &queue))? {
+            let entry = entry.map_err(SpoolError::io("read directory", &queue))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             let Some(stem) = name.strip_suffix(".state") else {
                 recovery.queued += usize::from(JobId::parse(&name).is_ok());
                 continue;
