@@ -90,18 +90,23 @@ pub fn ingest_maildrop(spool: &Spool, limit: u64, mut committed: impl FnMut(Vec<
     left
 }
 
-/// When each job is due and whether it is held. A job whose state cannot be
-/// read is reported and left out; the worker that next meets it sets the
-/// bad state aside without losing the message.
-pub fn load_states(spool: &Spool, ids: &[JobId]) -> Vec<LoadedJob> {
-    ids.iter()
+/// When each job is due and whether it is held; second, the ids of the
+/// jobs that are gone from the queue. A job whose state cannot be read is
+/// reported and set aside, and comes back as a fresh job, due now.
+pub fn load_states(spool: &Spool, ids: &[JobId]) -> (Vec<LoadedJob>, Vec<JobId>) {
+    let mut gone = Vec::new();
+    let jobs = ids
+        .iter()
         .filter_map(|id| match spool.state(id) {
             Ok(state) => Some(LoadedJob {
                 id: id.clone(),
                 due: state.next_due,
                 held: state.held,
             }),
-            Err(SpoolError::UnknownJob { .. }) => None,
+            Err(SpoolError::UnknownJob { .. }) => {
+                gone.push(id.clone());
+                None
+            }
             Err(err) => {
                 warn!(job = %id, "cannot read the job's state, setting it aside: {err}");
                 if let Err(err) = spool.quarantine_state(id) {
@@ -115,5 +120,6 @@ pub fn load_states(spool: &Spool, ids: &[JobId]) -> Vec<LoadedJob> {
                 })
             }
         })
-        .collect()
+        .collect();
+    (jobs, gone)
 }

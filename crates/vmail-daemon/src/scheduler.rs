@@ -5,7 +5,7 @@
 //! Disk work (pickup, scans) runs on blocking threads and reports back.
 
 use crate::deliver::Deliver;
-use crate::index::QueueIndex;
+use crate::index::{Offer, QueueIndex};
 use crate::lifecycle::{Control, Systemd};
 use crate::watcher::Hint;
 use crate::worker::{BatchResult, Next, WorkerContext, run_batch};
@@ -19,6 +19,9 @@ use tracing::{debug, info, warn};
 use vmail_config::Config;
 use vmail_core::JobId;
 
+mod walk;
+use walk::Feed;
+
 /// Scheduler decisions go to this target, switched on by `[VFXSCHED] debug`.
 pub const SCHED_TARGET: &str = "vmaild::scheduler";
 
@@ -30,11 +33,11 @@ const MAX_BATCH: usize = 50;
 /// commit of a pass is small, so the first session opens at once.
 const FIRST_INGEST_CHUNK: usize = 8;
 const INGEST_CHUNK: usize = 64;
-/// Jobs whose state is read per scan message at start: the first chunk is
-/// small so the first sessions open within milliseconds of the start, and
-/// each next one doubles up to `LOAD_CHUNK` while the workers are busy.
+/// Jobs whose state is read per chunk of a walk of `queue/`: the first
+/// chunk is small so the first sessions open within milliseconds of the
+/// start, and each next one doubles up to `LOAD_CHUNK`.
 const FIRST_LOAD_CHUNK: usize = 16;
-const LOAD_CHUNK: usize = 2_000;
+const LOAD_CHUNK: usize = 512;
 /// When a pickup pass left drops in `in/` because the spool failed (disk
 /// full, permissions), the next pass comes this much later even if no new
 /// file arrives: freeing space makes no event in `in/`. Doubled on each
@@ -62,27 +65,20 @@ pub enum SchedulerEvent {
     /// A pickup pass ended; `left` drops stayed in `in/` because the spool
     /// could not take them.
     PickupDone { left: usize },
-    /// Jobs read from `queue/`: a chunk of the start-up scan (`last` closes
-    /// it), or a refresh of jobs whose entry changed.
+    /// Jobs read again from `queue/` because their entry changed, and the
+    /// ones found gone.
     Loaded {
         jobs: Vec<LoadedJob>,
-        from: LoadedBy,
+        gone: Vec<JobId>,
     },
-    /// A full listing of `queue/`, to reconcile with the index.
-    Listed(Vec<JobId>),
+    /// From the walk of `queue/` under way (`None`: it ended abruptly).
+    Walked(Option<Feed>),
+    /// The jobs in `queue/` at start, counted.
+    Counted(usize),
     /// A worker ended: its result, or the panic that ended it.
     WorkerDone(Result<(tokio::task::Id, BatchResult), JoinError>),
     /// A timer fired.
     Tick(Tick),
-}
-
-/// What read [`SchedulerEvent::Loaded`] jobs from the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadedBy {
-    /// The scan at start; `last` is its final chunk.
-    StartScan { last: bool },
-    /// A refresh of entries the watcher, a rescan or a worker named.
-    Refresh,
 }
 
 /// The scheduler's timers.
@@ -94,6 +90,8 @@ pub enum Tick {
     PickupRetry,
     /// The slow safety net: rescan `in/` and `queue/`, clean `sent/`.
     Rescan,
+    /// A job left on disk (the window was full) falls due: walk `queue/`.
+    Walk,
     /// systemd's watchdog and status line.
     Heartbeat,
 }
@@ -154,8 +152,19 @@ pub struct Scheduler<D: Deliver> {
     workers: JoinSet<BatchResult>,
     /// The jobs each running worker took, by task.
     batches: HashMap<tokio::task::Id, Vec<JobId>>,
-    /// Start-up scans and listings of `queue/` under way.
-    scans_running: usize,
+    /// The walk of `queue/` under way, feeding the window (`index`).
+    walk: Option<mpsc::Receiver<Feed>>,
+    /// Walk again when this walk ends: a rescan was asked for meanwhile.
+    walk_again: bool,
+    /// The earliest due time of a job that the full window left on disk:
+    /// a walk must have found it again by then.
+    walk_by: Option<Instant>,
+    /// Until the first walk has ended or filled the window, and the queue
+    /// is counted, vmaild is not ready.
+    first_walk_done: bool,
+    counted: bool,
+    /// Jobs in `queue/`: counted at start and by each walk, followed since.
+    queued: usize,
     pickup: Pass,
     /// A pickup pass to run at this time: the last one hit a spool error.
     ingest_retry: Option<Instant>,
@@ -198,7 +207,12 @@ impl<D: Deliver> Scheduler<D> {
             mode,
             workers: JoinSet::new(),
             batches: HashMap::new(),
-            scans_running: 0,
+            walk: None,
+            walk_again: false,
+            walk_by: None,
+            first_walk_done: false,
+            counted: false,
+            queued: 0,
             pickup: Pass::Idle,
             ingest_retry: None,
             ingest_retry_delay: INGEST_RETRY,
@@ -213,12 +227,13 @@ impl<D: Deliver> Scheduler<D> {
 
     /// Runs until SIGTERM (or, in `--once` mode, until nothing is due).
     pub async fn run(mut self) -> Exit {
-        self.start_initial_scan();
+        self.start_count();
+        self.start_walk();
         self.start_ingest();
         let mut announced = false;
         loop {
             self.dispatch();
-            if !announced && self.scans_running == 0 {
+            if !announced && self.counted && (self.first_walk_done || self.index.is_full()) {
                 announced = true;
                 self.systemd.ready(&self.status_line());
                 info!("ready: {}", self.status_line());
@@ -230,17 +245,30 @@ impl<D: Deliver> Scheduler<D> {
             self.handle(event);
         }
         self.systemd.stopping();
-        Exit {
-            remaining: self.index.len(),
-        }
+        // The window may not hold every job: the disk says how many stay.
+        let spool = Arc::clone(&self.ctx.spool);
+        let remaining = tokio::task::spawn_blocking(move || spool.count_queued())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(self.queued);
+        Exit { remaining }
     }
 
     /// Waits for whatever happens first.
     async fn next_event(&mut self) -> SchedulerEvent {
         let wake = self.next_wake();
         let retry = self.ingest_retry;
+        // The walk is read only while the window has room: a full one holds
+        // it back (see `QueueIndex::has_room`).
+        let feed = self.walk.is_some() && self.index.has_room(Instant::now(), LOAD_CHUNK);
+        let walk_at = self.walk.is_none().then_some(self.walk_by).flatten();
         tokio::select! {
             Some(event) = self.events_rx.recv() => event,
+            fed = next_feed(&mut self.walk), if feed => SchedulerEvent::Walked(fed),
+            () = sleep_until(walk_at.unwrap_or_else(far_future)), if walk_at.is_some() => {
+                SchedulerEvent::Tick(Tick::Walk)
+            }
             Some(joined) = self.workers.join_next_with_id(), if !self.workers.is_empty() => {
                 SchedulerEvent::WorkerDone(joined)
             }
@@ -263,8 +291,9 @@ impl<D: Deliver> Scheduler<D> {
             SchedulerEvent::Hint(hint) => self.on_hint(hint),
             SchedulerEvent::Control(control) => self.on_control(control),
             SchedulerEvent::Picked(ids) => {
+                self.queued += ids.len();
                 for id in ids {
-                    self.index.upsert(id, Instant::now(), false);
+                    self.offer(id, Instant::now(), false);
                 }
             }
             SchedulerEvent::PickupDone { left } => {
@@ -275,23 +304,30 @@ impl<D: Deliver> Scheduler<D> {
                     self.start_ingest();
                 }
             }
-            SchedulerEvent::Loaded { jobs, from } => {
-                match from {
-                    LoadedBy::StartScan { last: true } => {
-                        self.scans_running = self.scans_running.saturating_sub(1)
+            SchedulerEvent::Loaded { jobs, gone } => {
+                self.refresh = Pass::Idle;
+                for id in gone {
+                    if !self.index.is_in_flight(&id) {
+                        self.index.remove(&id);
                     }
-                    LoadedBy::StartScan { last: false } => {}
-                    LoadedBy::Refresh => self.refresh = Pass::Idle,
                 }
-                for job in jobs {
-                    let due = self.ctx.clock.instant_at(job.due);
-                    self.index.upsert(job.id, due, job.held);
-                }
+                self.offer_loaded(jobs);
                 self.start_pending_loads();
             }
-            SchedulerEvent::Listed(ids) => {
-                self.scans_running = self.scans_running.saturating_sub(1);
-                self.reconcile(ids);
+            SchedulerEvent::Walked(Some(Feed::Jobs(jobs))) => {
+                // Only jobs the window does not know: one it holds is
+                // already up to date (the workers and the hints keep it
+                // so), and the disk's due time, to the second, would move
+                // its exact one.
+                let unknown = jobs.into_iter().filter(|job| !self.index.contains(&job.id));
+                self.offer_loaded(unknown.collect());
+            }
+            SchedulerEvent::Walked(Some(Feed::End { seen })) => self.walk_ended(Some(seen)),
+            SchedulerEvent::Walked(None) => self.walk_ended(None),
+            SchedulerEvent::Counted(n) => {
+                info!("{n} job(s) in the queue at start");
+                self.queued = n;
+                self.counted = true;
             }
             SchedulerEvent::WorkerDone(joined) => self.on_worker_joined(joined),
             SchedulerEvent::Tick(Tick::Due) => {} // the loop dispatches
@@ -303,9 +339,10 @@ impl<D: Deliver> Scheduler<D> {
                 // The directories are the truth: a drop whose event was
                 // lost, or that the spool could not take, is found here.
                 self.start_ingest();
-                self.start_listing();
+                self.start_walk();
                 self.start_purge();
             }
+            SchedulerEvent::Tick(Tick::Walk) => self.start_walk(),
             SchedulerEvent::Tick(Tick::Heartbeat) => self.on_heartbeat(),
         }
     }
@@ -315,7 +352,7 @@ impl<D: Deliver> Scheduler<D> {
             if self.workers.is_empty() {
                 info!(
                     "stopped: every session has finished; {} job(s) stay queued",
-                    self.index.len()
+                    self.queued
                 );
                 return true;
             }
@@ -332,11 +369,14 @@ impl<D: Deliver> Scheduler<D> {
                 .extend_stop(deadline.duration_since(now) + DRAIN_NOTIFY_MARGIN);
             return false;
         }
+        let now = Instant::now();
         let idle = self.workers.is_empty()
-            && self.scans_running == 0
+            && self.walk.is_none()
+            && !self.walk_again
             && self.pickup == Pass::Idle
             && self.refresh == Pass::Idle;
-        let nothing_due = self.index.next_due().is_none_or(|due| due > Instant::now());
+        let nothing_due = self.index.next_due().is_none_or(|due| due > now)
+            && self.walk_by.is_none_or(|due| due > now);
         self.mode == Mode::Once && announced && idle && nothing_due
     }
 
@@ -425,13 +465,16 @@ impl<D: Deliver> Scheduler<D> {
         for (id, next) in result.finished {
             debug!(target: SCHED_TARGET, "job {id}: {next}");
             match next {
-                Next::Done => self.index.remove(&id),
+                Next::Done => {
+                    self.index.remove(&id);
+                    self.queued = self.queued.saturating_sub(1);
+                }
                 Next::RetryAt(due) => self
                     .index
                     .reschedule(&id, self.ctx.clock.instant_at(Some(due))),
                 Next::Held => {
                     self.index.remove(&id);
-                    self.index.upsert(id, Instant::now(), true);
+                    self.offer(id, Instant::now(), true);
                 }
             }
         }
@@ -467,7 +510,7 @@ impl<D: Deliver> Scheduler<D> {
             Hint::Rescan => {
                 debug!(target: SCHED_TARGET, "watch events were lost (kernel queue overflow, or hints faster than the scheduler): rescanning in/ and queue/");
                 self.start_ingest();
-                self.start_listing();
+                self.start_walk();
             }
         }
     }
@@ -530,7 +573,7 @@ impl<D: Deliver> Scheduler<D> {
     fn status_line(&self) -> String {
         format!(
             "{} job(s) queued, {} session(s) busy",
-            self.index.len(),
+            self.queued,
             self.workers.len()
         )
     }
@@ -592,39 +635,63 @@ impl<D: Deliver> Scheduler<D> {
         self.ingest_retry_delay = (delay * 2).min(INGEST_RETRY_MAX);
     }
 
-    /// At start: every job in `queue/`, read in chunks so delivery starts
-    /// while a large queue is still being read.
-    fn start_initial_scan(&mut self) {
-        self.scans_running += 1;
+    /// Walks `queue/` into the window, off the scheduler's thread; see
+    /// [`walk::walk`]. Asked for while one runs: one more after it.
+    fn start_walk(&mut self) {
+        if self.walk.is_some() {
+            self.walk_again = true;
+            return;
+        }
+        self.walk_again = false;
+        // This walk meets every job on disk, those left out before too.
+        self.walk_by = None;
+        let (feed, fed) = mpsc::channel(1);
+        self.walk = Some(fed);
+        let spool = Arc::clone(&self.ctx.spool);
+        tokio::task::spawn_blocking(move || {
+            walk::walk(&spool, &feed, (FIRST_LOAD_CHUNK, LOAD_CHUNK));
+        });
+    }
+
+    fn walk_ended(&mut self, seen: Option<usize>) {
+        self.walk = None;
+        self.first_walk_done = true;
+        if let Some(seen) = seen {
+            debug!(target: SCHED_TARGET, "walked queue/: {seen} job(s), {} in memory", self.index.len());
+            self.queued = seen;
+        }
+        if self.walk_again || self.walk_by.is_some_and(|due| due <= Instant::now()) {
+            self.start_walk();
+        }
+    }
+
+    /// Counts `queue/` at start, for the status line (the window does not
+    /// say how many jobs the disk holds).
+    fn start_count(&self) {
         let spool = Arc::clone(&self.ctx.spool);
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let ids = match spool.ids() {
-                Ok(ids) => ids,
-                Err(err) => {
-                    warn!("cannot list the queue: {err}");
-                    Vec::new()
-                }
-            };
-            info!("{} job(s) in the queue at start", ids.len());
-            let mut rest = ids.as_slice();
-            let mut chunk = FIRST_LOAD_CHUNK;
-            loop {
-                let (now, later) = rest.split_at(chunk.min(rest.len()));
-                let jobs = crate::pickup::load_states(&spool, now);
-                let last = later.is_empty();
-                let from = LoadedBy::StartScan { last };
-                if events
-                    .blocking_send(SchedulerEvent::Loaded { jobs, from })
-                    .is_err()
-                    || last
-                {
-                    return;
-                }
-                rest = later;
-                chunk = (chunk * 2).min(LOAD_CHUNK);
-            }
+            let n = spool.count_queued().unwrap_or_else(|err| {
+                warn!("cannot count the queue: {err}");
+                0
+            });
+            let _ = events.blocking_send(SchedulerEvent::Counted(n));
         });
+    }
+
+    fn offer_loaded(&mut self, jobs: Vec<LoadedJob>) {
+        for job in jobs {
+            let due = self.ctx.clock.instant_at(job.due);
+            self.offer(job.id, due, job.held);
+        }
+    }
+
+    /// Puts a job into the window; one that the full window leaves on disk
+    /// is found again by a walk before it falls due.
+    fn offer(&mut self, id: JobId, due: Instant, held: bool) {
+        if let Offer::Left { due: Some(due) } = self.index.upsert(id, due, held) {
+            self.walk_by = Some(self.walk_by.map_or(due, |by| by.min(due)));
+        }
     }
 
     fn start_pending_loads(&mut self) {
@@ -647,40 +714,18 @@ impl<D: Deliver> Scheduler<D> {
         let spool = Arc::clone(&self.ctx.spool);
         let events = self.events_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let jobs = crate::pickup::load_states(&spool, &ids);
-            let from = LoadedBy::Refresh;
-            let _ = events.blocking_send(SchedulerEvent::Loaded { jobs, from });
+            let (jobs, gone) = crate::pickup::load_states(&spool, &ids);
+            let _ = events.blocking_send(SchedulerEvent::Loaded { jobs, gone });
         });
     }
+}
 
-    /// The slow safety net: compares the index with `queue/`.
-    fn start_listing(&mut self) {
-        self.scans_running += 1;
-        let spool = Arc::clone(&self.ctx.spool);
-        let events = self.events_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let ids = spool.ids().unwrap_or_default();
-            let _ = events.blocking_send(SchedulerEvent::Listed(ids));
-        });
-    }
-
-    fn reconcile(&mut self, on_disk: Vec<JobId>) {
-        let on_disk: BTreeSet<JobId> = on_disk.into_iter().collect();
-        for id in self.index.idle_ids() {
-            if !on_disk.contains(&id) {
-                debug!(target: SCHED_TARGET, "job {id} is gone from the disk");
-                self.index.remove(&id);
-            }
-        }
-        let unknown: Vec<JobId> = on_disk
-            .into_iter()
-            .filter(|id| !self.index.contains(id))
-            .collect();
-        if !unknown.is_empty() {
-            debug!(target: SCHED_TARGET, "{} job(s) found by the rescan", unknown.len());
-            self.pending_loads.extend(unknown);
-            self.start_pending_loads();
-        }
+/// The next message of the walk under way; `None` when it ended without
+/// saying so (its thread panicked).
+async fn next_feed(walk: &mut Option<mpsc::Receiver<Feed>>) -> Option<Feed> {
+    match walk {
+        Some(fed) => fed.recv().await,
+        None => std::future::pending().await,
     }
 }
 
