@@ -21,11 +21,17 @@ pub struct QueueArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum QueueAction {
-    /// List the queued jobs: id, age, attempts, next try, recipients, last reply
+    /// List the queued jobs: id, age, attempts, next try, recipients, last reply.
+    /// The list streams: a queue of a million jobs starts printing at once
+    /// and is never held in memory whole. Jobs come oldest first within
+    /// each block of 4,096 names read from queue/ (a smaller queue is all
+    /// oldest first); the columns line up within each 256 lines
     List {
         /// Print JSON (an array of jobs) instead of a table
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        filter: ListFilter,
     },
     /// Show one job (queued, sent or failed): envelope, state, size and its log
     Show {
@@ -64,11 +70,65 @@ pub enum QueueAction {
     },
 }
 
+/// Which queued jobs `queue list` prints; the filters combine (all must hold).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListFilter {
+    /// Stop after this many jobs
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Only held jobs
+    #[arg(long)]
+    pub held: bool,
+    /// Only deferred jobs: tried at least once, not held
+    #[arg(long)]
+    pub deferred: bool,
+    /// Only jobs queued longer ago than this: seconds, or a number with
+    /// s, m, h or d (`2h`, `3d`)
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: Option<Duration>,
+}
+
+impl ListFilter {
+    fn admits(&self, job: &QueuedJob, now: SystemTime) -> bool {
+        let state = &job.state;
+        (!self.held || state.held)
+            && (!self.deferred || (state.attempts > 0 && !state.held))
+            && self.older_than.is_none_or(|age| {
+                now.duration_since(state.first_queued)
+                    .is_ok_and(|queued| queued > age)
+            })
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.held && !self.deferred && self.older_than.is_none()
+    }
+}
+
+/// `45`, `45s`, `30m`, `2h`, `3d`: the units of the configuration's times.
+fn parse_age(value: &str) -> Result<Duration, String> {
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let scale: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{value}` is not an age like 90, 45s, 30m, 2h or 3d"))
+}
+
 pub fn run(config_path: Option<&Path>, args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let config = setup::load_config(config_path)?;
     let spool = setup::open_spool(&config)?;
     match &args.action {
-        QueueAction::List { json } => list(&spool, *json),
+        QueueAction::List { json, filter } => list(&spool, *json, filter),
         QueueAction::Show { id, json } => show(&spool, &parse_id(id)?, *json),
         QueueAction::Retry { id: Some(id), .. } => change(&spool, id, Admin::Retry),
         QueueAction::Retry {
@@ -157,7 +217,10 @@ fn change(spool: &Spool, id: &str, action: Admin) -> anyhow::Result<ExitCode> {
 /// was held on purpose, and Postfix's flush never releases one either.
 fn retry_all(spool: &Spool, include_held: bool) -> anyhow::Result<ExitCode> {
     let (mut count, mut held) = (0, 0);
-    for id in spool.ids().map_err(|e| anyhow!("{e}"))? {
+    // Streamed: a million ids are never held at once. The state records
+    // this writes are no job names, so the walk meets each job once.
+    for id in spool.queue_ids().map_err(|e| anyhow!("{e}"))? {
+        let id = id.map_err(|e| anyhow!("{e}"))?;
         // Read outside the lock: a job held in the moment between this
         // read and the retry is released, as `retry ID` would do.
         match spool.state(&id) {
@@ -224,34 +287,105 @@ fn audit(spool: &Spool, id: &JobId, action: Admin) {
     }
 }
 
-/// Loads every queued job; a corrupt entry is reported on stderr and skipped.
-fn queued(spool: &Spool) -> anyhow::Result<Vec<QueuedJob>> {
-    let mut jobs = Vec::new();
-    for entry in spool.jobs().map_err(|e| anyhow!("{e}"))? {
-        match entry {
-            Ok(job) => jobs.push(job),
-            Err(corrupt) => eprintln!("vfxadmin: warning: corrupt queue entry {corrupt}"),
+/// Names read from `queue/` per block, sorted, then loaded and printed in
+/// pieces of [`LIST_PIECE`] before the next block is read: what bounds the
+/// memory of a listing, and the wait for its first line.
+const LIST_BLOCK: usize = 4_096;
+const LIST_PIECE: usize = 256;
+
+/// Every queued job, piece by piece (see [`LIST_BLOCK`]); a corrupt entry
+/// is reported on stderr and skipped. `each` gets each piece's jobs and
+/// returns `false` to stop.
+fn for_each_block(
+    spool: &Spool,
+    mut each: impl FnMut(Vec<QueuedJob>) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let mut ids = spool.queue_ids().map_err(|e| anyhow!("{e}"))?;
+    loop {
+        let mut block = Vec::with_capacity(LIST_BLOCK);
+        for id in ids.by_ref() {
+            block.push(id.map_err(|e| anyhow!("{e}"))?);
+            if block.len() == LIST_BLOCK {
+                break;
+            }
+        }
+        if block.is_empty() {
+            return Ok(());
+        }
+        block.sort_unstable();
+        for piece in block.chunks(LIST_PIECE) {
+            let mut jobs = Vec::with_capacity(piece.len());
+            for id in piece {
+                match spool.load(id) {
+                    Ok(job) => jobs.push(job),
+                    Err(e) if e.is_unknown_job() => {} // delivered meanwhile
+                    Err(vmail_spool::SpoolError::Corrupt(corrupt)) => {
+                        eprintln!("vfxadmin: warning: corrupt queue entry {corrupt}")
+                    }
+                    Err(e) => eprintln!("vfxadmin: warning: {id}: {e}"),
+                }
+            }
+            if !each(jobs)? {
+                return Ok(());
+            }
+        }
+        if block.len() < LIST_BLOCK {
+            return Ok(());
         }
     }
-    Ok(jobs)
 }
 
-fn list(spool: &Spool, as_json: bool) -> anyhow::Result<ExitCode> {
-    let jobs = queued(spool)?;
+/// Prints as it reads: the table piece by piece (each piece's columns as
+/// wide as its widest cell), the JSON array element by element, so that
+/// the first line comes at once and memory stays one block's worth.
+fn list(spool: &Spool, as_json: bool, filter: &ListFilter) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
     let now = SystemTime::now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    let mut shown = 0;
     if as_json {
-        let all: Vec<Value> = jobs.iter().map(|j| job_json(j, now)).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
-        return Ok(ExitCode::SUCCESS);
+        write!(out, "[")?;
     }
-    if jobs.is_empty() {
-        println!("The queue of {} is empty.", spool.root().display());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rows: Vec<[String; 6]> = jobs.iter().map(|j| row(j, now)).collect();
     let header = ["ID", "AGE", "TRIES", "NEXT TRY", "RECIPIENTS", "LAST REPLY"].map(String::from);
-    print!("{}", table(&header, &rows));
-    println!("{} job(s)", jobs.len());
+    let printed = for_each_block(spool, |jobs| {
+        let jobs: Vec<&QueuedJob> = jobs
+            .iter()
+            .filter(|job| filter.admits(job, now))
+            .take(limit - shown)
+            .collect();
+        if as_json {
+            for job in &jobs {
+                let sep = if shown == 0 { "\n" } else { ",\n" };
+                let text = serde_json::to_string_pretty(&job_json(job, now))?;
+                write!(out, "{sep}  {}", text.replace('\n', "\n  "))?;
+                shown += 1;
+            }
+        } else if !jobs.is_empty() {
+            let rows: Vec<[String; 6]> = jobs.iter().map(|j| row(j, now)).collect();
+            let text = table(&header, &rows);
+            let text = match shown {
+                0 => text.as_str(),
+                _ => text.split_once('\n').map_or("", |(_, rows)| rows),
+            };
+            out.write_all(text.as_bytes())?;
+            shown += rows.len();
+        }
+        out.flush()?;
+        Ok(shown < limit)
+    });
+    printed?;
+    if as_json {
+        writeln!(out, "{}]", if shown == 0 { "" } else { "\n" })?;
+    } else if shown == 0 && filter.is_empty() && filter.limit != Some(0) {
+        writeln!(out, "The queue of {} is empty.", spool.root().display())?;
+    } else if shown == 0 {
+        writeln!(out, "No queued job matches.")?;
+    } else {
+        writeln!(out, "{shown} job(s)")?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,6 +27,19 @@ fn man_pages_and_completions_for_every_tool() {
         vfx.contains("cover\\-only") && vfx.contains("classic"),
         "{vfx}"
     );
+    // queue list's filters (issue 15) are on its own page.
+    let list = std::fs::read_to_string(out.join("man/vfxadmin-queue-list.1")).unwrap();
+    for flag in [
+        "\\-\\-limit",
+        "\\-\\-held",
+        "\\-\\-deferred",
+        "\\-\\-older\\-than",
+    ] {
+        assert!(
+            list.contains(flag),
+            "{flag} not in vfxadmin-queue-list.1:\n{list}"
+        );
+    }
     // vmaild's page comes from its clap definition too, in section 8.
     let vmaild = std::fs::read_to_string(out.join("man/vmaild.8")).unwrap();
     assert!(vmaild.contains(".TH vmaild 8"), "{vmaild}");

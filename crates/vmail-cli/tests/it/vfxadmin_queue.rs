@@ -184,3 +184,62 @@ fn unknown_and_invalid_ids_are_clear_errors() {
         "vfxadmin: `../etc/passwd` is not a job id (letters, digits, '-' and '_', 1 to 64 characters)\n"
     );
 }
+
+#[test]
+fn list_filters_held_deferred_and_old_jobs_and_stops_at_the_limit() {
+    let env = Env::new();
+    let fresh = submit(&env, "ann@example.test");
+    let held = submit(&env, "bob@example.test");
+    let deferred = submit(&env, "cy@example.test");
+    admin(&env, &["hold", &held]);
+    // Tried once, two hours ago, and deferred.
+    let spool = Spool::open(env.spool()).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let id = JobId::parse(&deferred).unwrap();
+    let tried = vmail_spool::JobState::fresh(two_hours_ago)
+        .deferred(
+            two_hours_ago,
+            "451 try later",
+            None,
+            &vmail_core::RetryPolicy::default(),
+        )
+        .unwrap();
+    spool.record_attempt(&id, &tried).unwrap();
+
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["list"];
+        all.extend_from_slice(args);
+        let run = admin(&env, &all);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|first| JobId::parse(first).is_ok_and(|_| first.contains('-')))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(ids(&["--held"]), std::slice::from_ref(&held));
+    assert_eq!(ids(&["--deferred"]), std::slice::from_ref(&deferred));
+    assert_eq!(
+        ids(&["--older-than", "1h"]),
+        std::slice::from_ref(&deferred)
+    );
+    assert_eq!(ids(&["--older-than", "3h"]), Vec::<String>::new());
+    assert_eq!(ids(&["--limit", "2"]).len(), 2);
+    let all = ids(&[]);
+    assert_eq!(all.len(), 3);
+    assert!(all.contains(&fresh));
+
+    let run = admin(&env, &["list", "--held", "--deferred"]);
+    assert_eq!(run.stdout, "No queued job matches.\n", "{run:?}");
+    let run = admin(&env, &["list", "--json", "--limit", "1", "--held"]);
+    let jobs: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{}", run.stdout);
+    assert_eq!(jobs[0]["id"], held.as_str());
+    let run = admin(&env, &["list", "--json", "--older-than", "3h"]);
+    let jobs: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(jobs, serde_json::json!([]), "{}", run.stdout);
+    let run = admin(&env, &["list", "--older-than", "soon"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("`soon` is not an age"), "{run:?}");
+}
