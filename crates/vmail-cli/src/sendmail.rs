@@ -45,8 +45,10 @@ Examples:
   vmail-sendmail -t -i < message.eml          (recipients from To, Cc and Bcc)
   vmail-sendmail -bp                          (list the queue, like mailq)
 
-Accepted and ignored: -oe*, -od*, -om, -oL*, -B TYPE, -N DSN, -R RET, -V ID,
--v, -n, -U, -h N, -L TAG, -O OPTION=VALUE, -bm, -bi.
+Accepted and ignored: -oe*, -od*, -om, -oL*, -B TYPE, -v, -n, -U, -h N,
+-L TAG, -O OPTION=VALUE, -bm, -bi.
+-N, -R and -V are sent (NOTIFY=, RET=, ENVID=) only to a mail server that
+offers DSN; without -N and -R, [VMAIL] dsn-notify and dsn-return apply.
 Exit codes (sysexits): 64 usage, 65 bad message or address, 67 address
 without a domain, 70 internal error, 75 spool not writable (try again),
 77 not permitted, 78 configuration error.
@@ -98,11 +100,14 @@ pub struct Cli {
 
     #[arg(short = 'B', hide = true)]
     pub body_type: Option<String>,
-    #[arg(short = 'N', hide = true)]
+    /// Delivery status notifications wanted: never, or success, failure, delay (comma-separated)
+    #[arg(short = 'N', value_name = "DSN")]
     pub dsn: Option<String>,
-    #[arg(short = 'R', hide = true)]
+    /// What a failure report returns: full (the message) or hdrs (its header)
+    #[arg(short = 'R', value_name = "RET")]
     pub dsn_return: Option<String>,
-    #[arg(short = 'V', hide = true)]
+    /// The envelope id that delivery status notifications quote back [default: the job id]
+    #[arg(short = 'V', value_name = "ID")]
     pub envelope_id: Option<String>,
     #[arg(short = 'h', hide = true)]
     pub hop_count: Option<String>,
@@ -206,7 +211,9 @@ pub fn run(cli: &Cli, input: &mut impl io::BufRead) -> Result<(), Exit> {
             InputError::Io(why) => fail(EX_SOFTWARE, format!("cannot read the message: {why}")),
         })?;
     let parts = header::split(&message);
-    let (envelope, rewrites) = envelope(cli, route.default_from(), &local_names(&route), &parts)?;
+    let (mut envelope, rewrites) =
+        envelope(cli, route.default_from(), &local_names(&route), &parts)?;
+    envelope.dsn = dsn(cli)?;
     let sender = Sender {
         address: &envelope.from,
         full_name: cli.full_name.as_deref(),
@@ -303,6 +310,33 @@ fn envelope(
         ));
     }
     Ok((Envelope::new(from, recipients), rewrites))
+}
+
+/// `-N`, `-R` and `-V`: the job's own DSN request (EX_USAGE when a word
+/// is not one).
+fn dsn(cli: &Cli) -> Result<vmail_core::Dsn, Exit> {
+    let usage = |flag: &str, err: vmail_core::DsnError| {
+        fail(EX_USAGE, format!("-{flag}: {err}; nothing was queued"))
+    };
+    let notify = cli
+        .dsn
+        .as_deref()
+        .map(vmail_core::DsnNotify::parse)
+        .transpose()
+        .map_err(|e| usage("N", e))?;
+    let ret = cli
+        .dsn_return
+        .as_deref()
+        .map(vmail_core::DsnReturn::parse)
+        .transpose()
+        .map_err(|e| usage("R", e))?;
+    let envid = cli
+        .envelope_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string);
+    Ok(vmail_core::Dsn { notify, ret, envid })
 }
 
 /// A bare address (`Name <a@b>` gives `a@b`), or the error that says why
@@ -430,7 +464,47 @@ mod tests {
     }
 
     #[test]
+    fn dsn_flags_become_the_job_s_request_and_bad_words_are_usage_errors() {
+        let cli = Cli::try_parse_from([
+            "sendmail",
+            "-N",
+            "success,failure",
+            "-RHDRS",
+            "-V",
+            "order-17",
+            "jörg@example.de",
+        ])
+        .unwrap();
+        let asked = dsn(&cli).unwrap();
+        assert_eq!(asked.notify.unwrap().to_string(), "SUCCESS,FAILURE");
+        assert_eq!(asked.ret, Some(vmail_core::DsnReturn::Headers));
+        assert_eq!(asked.envid.as_deref(), Some("order-17"));
+        let none = Cli::try_parse_from(["sendmail", "a@x.test"]).unwrap();
+        assert!(dsn(&none).unwrap().is_empty());
+        let never = Cli::try_parse_from(["sendmail", "-Nnever", "a@x.test"]).unwrap();
+        assert!(dsn(&never).unwrap().notify.unwrap().is_never());
+        let bad = Cli::try_parse_from(["sendmail", "-N", "always", "a@x.test"]).unwrap();
+        let exit = dsn(&bad).unwrap_err();
+        assert_eq!(exit.code, EX_USAGE);
+        assert_eq!(
+            exit.message,
+            "-N: \"always\" is not a DSN notify list: give `never`, or one or more of \
+             `success`, `failure`, `delay` separated by commas; nothing was queued"
+        );
+        let bad = Cli::try_parse_from(["sendmail", "-R", "body", "a@x.test"]).unwrap();
+        assert_eq!(dsn(&bad).unwrap_err().code, EX_USAGE);
+    }
+
+    #[test]
     fn addresses_are_checked() {
+        assert_eq!(
+            checked("jörg@example.de", "recipient").unwrap(),
+            "jörg@example.de"
+        );
+        assert_eq!(
+            checked("用户@例子.广告", "recipient").unwrap(),
+            "用户@例子.广告"
+        );
         assert_eq!(
             checked("Ann <ann@x.test>", "recipient").unwrap(),
             "ann@x.test"

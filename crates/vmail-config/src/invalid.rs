@@ -78,6 +78,9 @@ pub(crate) enum Invalid {
     AuthType { value: String },
     #[error("\"{value}\" is not a HELO name (a host name, without spaces)")]
     HeloName { value: String },
+    /// `dsn-notify` or `dsn-return`: the words are vmail-core's.
+    #[error(transparent)]
+    Dsn(#[from] vmail_core::DsnError),
     #[error("\"{value}\" is not an OAuth provider ({})", OAuthProvider::ALLOWED)]
     OAuthProvider { value: String },
     #[error("\"{value}\" is not an OAuth grant ({})", OAuthGrant::ALLOWED)]

@@ -36,6 +36,8 @@ pub(crate) const VMAIL_KEYS: &[&str] = &[
     "max-debug-log",
     "max-message-size",
     "fax-attach-as",
+    "dsn-notify",
+    "dsn-return",
     "key-file",
     "oauth-provider",
     "oauth-grant",

@@ -75,6 +75,9 @@ impl fmt::Display for JobId {
 pub struct Envelope {
     pub from: String,
     pub recipients: Vec<String>,
+    /// The job's own DSN request (a `.job`'s `notify =`, the shim's `-N`);
+    /// empty for most jobs, which take `[VMAIL] dsn-notify`.
+    pub dsn: crate::dsn::Dsn,
 }
 
 impl Envelope {
@@ -82,6 +85,7 @@ impl Envelope {
         Envelope {
             from: from.into(),
             recipients,
+            dsn: crate::dsn::Dsn::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod backoff;
+pub mod dsn;
 pub mod fax;
 pub mod job;
 pub mod oauth;
@@ -16,6 +17,7 @@ pub mod settings;
 pub mod unique;
 
 pub use backoff::RetryPolicy;
+pub use dsn::{Dsn, DsnError, DsnNotify, DsnReturn};
 pub use fax::AttachAs;
 pub use job::{Envelope, InvalidJobId, JobId};
 pub use oauth::{

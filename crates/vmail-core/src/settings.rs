@@ -291,6 +291,9 @@ pub struct SmtpSettings {
     pub oauth: Option<OAuthSettings>,
     /// The bound on every single step: connect, each reply, the data.
     pub timeout: Duration,
+    /// `[VMAIL] dsn-notify` and `dsn-return`: the DSN request of a job
+    /// that makes none of its own (RFC 3461; sent only when offered).
+    pub dsn: crate::dsn::Dsn,
 }
 
 impl SmtpSettings {
@@ -314,6 +317,7 @@ impl SmtpSettings {
             pop: None,
             oauth: None,
             timeout: Duration::from_secs(60),
+            dsn: crate::dsn::Dsn::default(),
         }
     }
 

@@ -8,7 +8,6 @@
 use crate::deliver::{Attempt, Deliver, Report, ReportSink};
 use std::future::IntoFuture;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
 use tracing::debug;
 use vmail_core::{MailServer, Outcome, RetryPolicy, SmtpSettings, TokenSource};
 use vmail_smtp::{
@@ -104,8 +103,21 @@ impl SmtpDeliverer {
                 });
             }
         };
-        let message = session.send_gated(&attempt.envelope, body, previous).await;
+        let envelope = self.envelope(attempt);
+        let message = session.send_gated(&envelope, body, previous).await;
         self.report(session.transcript(), &message, opening)
+    }
+
+    /// The job's envelope as sent: its DSN request completed with `[VMAIL]
+    /// dsn-notify` and `dsn-return`, and the job id as the ENVID that the
+    /// servers' reports quote back.
+    fn envelope(&self, attempt: &Attempt) -> vmail_core::Envelope {
+        let mut envelope = attempt.envelope.clone();
+        envelope.dsn = envelope.dsn.or(&self.submitter.settings().dsn);
+        if envelope.dsn.envid.is_none() {
+            envelope.dsn.envid = Some(attempt.id.to_string());
+        }
+        envelope
     }
 
     /// A job's report: its outcome and typed error (with the error's
@@ -130,7 +142,9 @@ impl SmtpDeliverer {
             } else {
                 Vec::new()
             },
-            notes: warnings(opening),
+            // The session's warnings, then this message's own (made
+            // 7-bit for a server without 8BITMIME).
+            notes: warnings(opening).into_iter().chain(warnings(own)).collect(),
             error: None,
         };
         match &message.error {
@@ -162,12 +176,14 @@ fn warnings(lines: &[TranscriptLine]) -> Vec<String> {
 }
 
 /// The message bytes after the queue entry's envelope lines, streamed: a
-/// 1 MB job is never held whole.
+/// 1 MB job is never held whole. A part of the open file rather than a
+/// reader, so that the session can look for 8-bit bytes before MAIL FROM
+/// (`BODY=8BITMIME`) and read it again to send it.
 async fn open_body(attempt: &Attempt) -> std::io::Result<Body> {
-    let file = tokio::fs::File::from_std(attempt.body()?);
-    Ok(Body::Reader {
-        reader: Box::new(file.take(attempt.size)),
-        size: Some(attempt.size),
+    Ok(Body::Part {
+        file: Arc::clone(&attempt.message),
+        offset: attempt.body_offset,
+        len: attempt.size,
     })
 }
 

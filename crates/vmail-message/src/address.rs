@@ -57,6 +57,35 @@ pub fn check(text: &str) -> Result<String, AddressError> {
         })
 }
 
+/// The address as it goes into `MAIL FROM` and `RCPT TO`: a domain in
+/// Unicode becomes its A-label (`ann@bücher.de` goes as
+/// `ann@xn--bcher-kva.de`) when the local part is ASCII, so that the
+/// address needs no SMTPUTF8. An address with a non-ASCII local part is
+/// kept as written (it needs SMTPUTF8 whatever its domain), and so is a
+/// domain that is not valid IDNA (the server says what it makes of it).
+pub fn wire_form(address: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if address.is_ascii() {
+        return Cow::Borrowed(address);
+    }
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Cow::Borrowed(address);
+    };
+    if !local.is_ascii() {
+        return Cow::Borrowed(address);
+    }
+    match idna::domain_to_ascii(domain) {
+        Ok(ascii) => Cow::Owned(format!("{local}@{ascii}")),
+        Err(_) => Cow::Borrowed(address),
+    }
+}
+
+/// Whether the address needs SMTPUTF8 (RFC 6531) even in its
+/// [`wire_form`].
+pub fn needs_smtputf8(address: &str) -> bool {
+    !wire_form(address).is_ascii()
+}
+
 /// A mailbox (`Ann <a@b>` or `a@b`), for the From and To of a built message.
 pub fn mailbox(text: &str) -> Result<Mailbox, AddressError> {
     Mailbox::from_str(text).map_err(|_| AddressError::Invalid {
@@ -218,6 +247,21 @@ mod tests {
             "a@x.test"
         );
         assert!(mailbox("not an address").is_err());
+    }
+
+    #[test]
+    fn utf8_addresses_are_accepted_and_idna_domains_go_as_a_labels() {
+        assert_eq!(check("Jörg <jörg@example.de>").unwrap(), "jörg@example.de");
+        assert_eq!(check("用户@例子.广告").unwrap(), "用户@例子.广告");
+        assert_eq!(check("ann@bücher.de").unwrap(), "ann@bücher.de");
+        assert_eq!(wire_form("ann@bücher.de"), "ann@xn--bcher-kva.de");
+        assert_eq!(wire_form("ann@BÜCHER.de"), "ann@xn--bcher-kva.de");
+        assert_eq!(wire_form("jörg@bücher.de"), "jörg@bücher.de");
+        assert_eq!(wire_form("a@x.test"), "a@x.test");
+        assert!(!needs_smtputf8("ann@bücher.de"));
+        assert!(needs_smtputf8("jörg@example.de"));
+        assert!(needs_smtputf8("用户@例子.广告"));
+        assert!(!needs_smtputf8(""));
     }
 
     #[test]

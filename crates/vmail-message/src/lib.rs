@@ -11,6 +11,8 @@
 //!   message twice);
 //! - [`fields`]: the From, Date and Message-ID added when a message lacks them;
 //! - [`mime`]: the MIME message of `vfx` and of `.job` drops;
+//! - [`downgrade`]: an 8-bit message made 7-bit for a server without
+//!   8BITMIME;
 //! - [`dsn`]: the failure notice, an RFC 3464 delivery status notification;
 //! - [`template`]: the notification templates of `.job` drops (minijinja),
 //!   read from the templates folder beside the ini;
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod downgrade;
 pub mod dsn;
 pub mod envelope;
 pub mod fax;
@@ -32,6 +35,7 @@ pub mod stamp;
 pub mod template;
 
 pub use address::{AddressError, LocalNames, Rewrite};
+pub use downgrade::Downgrade;
 pub use dsn::{DsnError, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
 pub use envelope::EnvelopeError;
 pub use header::{Header, HeaderError, Parts};

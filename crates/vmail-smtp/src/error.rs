@@ -260,6 +260,13 @@ pub enum SmtpError {
     },
     #[error("the server refused RSET between two messages")]
     Rset { reply: Reply },
+    /// An address that is not ASCII even with its domain as an A-label,
+    /// to a server that does not offer SMTPUTF8: nothing was sent.
+    #[error(
+        "the address {address} is not ASCII and the server does not offer SMTPUTF8 (RFC 6531); \
+         the message was not sent"
+    )]
+    NeedsSmtpUtf8 { address: String },
     /// Every server of `[VMAIL] mail-server` failed (several were listed):
     /// each one's last error, in the order they were tried.
     #[error("{}", all_failed(.failures))]

@@ -247,6 +247,17 @@ impl SmtpError {
                 row(by_reply(reply), Continues, Some(reply), None)
             }
             SmtpError::SizeExceeded { .. } => row(Failed, Continues, None, None),
+            // The same server will never take it; trying again cannot help.
+            SmtpError::NeedsSmtpUtf8 { .. } => row(
+                Failed,
+                Continues,
+                None,
+                Some(
+                    "give an ASCII address, or relay through a server that offers SMTPUTF8 \
+                     (Postfix: smtputf8_enable = yes)"
+                        .into(),
+                ),
+            ),
             // Each server's error is in the text, with its reply; the advice
             // is each server's own.
             SmtpError::AllServersFailed { failures } => {
@@ -292,6 +303,7 @@ impl SmtpError {
             | SmtpError::Data { .. }
             | SmtpError::DataEnd { .. }
             | SmtpError::SizeExceeded { .. }
+            | SmtpError::NeedsSmtpUtf8 { .. }
             | SmtpError::Body { .. }
             | SmtpError::BodyRead { .. }
             | SmtpError::Rset { .. }

@@ -42,10 +42,12 @@ mod auth;
 mod classify;
 mod conn;
 mod data;
+mod eightbit;
 mod error;
 mod facts;
 mod failover;
 mod message;
+mod params;
 mod pop;
 mod reply;
 mod session;
@@ -250,6 +252,7 @@ impl Submitter {
 
     /// Sends every message over one session and says QUIT.
     pub async fn send(&self, messages: Vec<Outgoing>) -> SessionReport {
+        let messages = params::with_defaults(messages, &self.settings.dsn);
         let mut session = match self.connect().await {
             Ok(session) => session,
             Err(failure) => return not_sent(messages, failure),

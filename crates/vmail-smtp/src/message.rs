@@ -25,6 +25,14 @@ pub enum Body {
         reader: Box<dyn AsyncRead + Send + Unpin>,
         size: Option<u64>,
     },
+    /// `len` bytes of an open file from `offset` (a queue entry's message
+    /// after its envelope): read in place once to look for 8-bit bytes
+    /// (`BODY=8BITMIME`), then streamed, on its own file description.
+    Part {
+        file: Arc<std::fs::File>,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl std::fmt::Debug for Body {
@@ -33,6 +41,7 @@ impl std::fmt::Debug for Body {
             Body::Bytes(bytes) => write!(f, "Body::Bytes({} bytes)", bytes.len()),
             Body::File(path) => write!(f, "Body::File({})", path.display()),
             Body::Reader { size, .. } => write!(f, "Body::Reader(size {size:?})"),
+            Body::Part { offset, len, .. } => write!(f, "Body::Part({len} bytes at {offset})"),
         }
     }
 }
@@ -45,6 +54,11 @@ impl Body {
             Body::Bytes(bytes) => Some(Body::Bytes(bytes.clone())),
             Body::File(path) => Some(Body::File(path.clone())),
             Body::Reader { .. } => None,
+            Body::Part { file, offset, len } => Some(Body::Part {
+                file: Arc::clone(file),
+                offset: *offset,
+                len: *len,
+            }),
         }
     }
 }
@@ -208,7 +222,15 @@ impl Session {
         bytes: &mut u64,
         before_end: &mut Option<BeforeEnd>,
     ) -> Result<Reply, SmtpError> {
-        let (mut reader, size) = open_body(body).await?;
+        let prepared = crate::eightbit::prepare(body, &self.ext).await?;
+        if let Some(down) = &prepared.downgraded {
+            self.conn.transcript.warn(format!(
+                "the server does not offer 8BITMIME: the message was made 7-bit before sending \
+                 ({})",
+                down.summary()
+            ));
+        }
+        let (mut reader, size) = (prepared.reader, prepared.size);
         if let (Some(limit), Some(size)) = (self.ext.size_limit(), size)
             && size > limit
         {
@@ -220,8 +242,9 @@ impl Session {
         if rset && !self.ext.pipelining {
             self.rset().await?;
         }
+        let mail = crate::params::mail_from(envelope, &self.ext, size, prepared.body_type)?;
         let result = self
-            .envelope(envelope, size, rset && self.ext.pipelining)
+            .envelope(envelope, mail, rset && self.ext.pipelining)
             .await?;
         let none_accepted = result.recipients.is_empty();
         let refused = result.refused.clone();
@@ -245,13 +268,9 @@ impl Session {
     async fn envelope(
         &mut self,
         envelope: &Envelope,
-        size: Option<u64>,
+        mail: String,
         rset_first: bool,
     ) -> Result<Accepted, SmtpError> {
-        let mut mail = format!("MAIL FROM:<{}>", envelope.from);
-        if let (Some(_), Some(size)) = (self.ext.size, size) {
-            mail.push_str(&format!(" SIZE={size}"));
-        }
         if !self.ext.pipelining {
             self.conn.queue(&mail, None);
             let reply = self.conn.command_reply(Step::MailFrom).await?;
@@ -265,7 +284,8 @@ impl Session {
         }
         self.conn.queue(&mail, None);
         for recipient in &envelope.recipients {
-            self.conn.queue(&format!("RCPT TO:<{recipient}>"), None);
+            let rcpt = crate::params::rcpt_to(recipient, envelope, &self.ext);
+            self.conn.queue(&rcpt, None);
         }
         self.conn.queue("DATA", None);
         self.conn.flush(Step::MailFrom).await?;
@@ -310,7 +330,7 @@ impl Session {
             refused: Vec::new(),
         };
         for recipient in &envelope.recipients {
-            let rcpt = format!("RCPT TO:<{recipient}>");
+            let rcpt = crate::params::rcpt_to(recipient, envelope, &self.ext);
             let reply = self.conn.command(&rcpt, None, Step::RcptTo).await?;
             accepted.note(recipient, reply);
         }
@@ -438,26 +458,4 @@ fn delivered(
 /// Keeps the envelope's order of recipients.
 fn sort_like(envelope: &Envelope, recipients: &mut [RecipientReport]) {
     recipients.sort_by_key(|r| envelope.recipients.iter().position(|a| *a == r.address));
-}
-
-type Reader = Box<dyn AsyncRead + Send + Unpin>;
-
-async fn open_body(body: Body) -> Result<(Reader, Option<u64>), SmtpError> {
-    match body {
-        Body::Bytes(bytes) => {
-            let size = bytes.len() as u64;
-            Ok((Box::new(std::io::Cursor::new(bytes)), Some(size)))
-        }
-        Body::File(path) => {
-            let file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|source| SmtpError::Body {
-                    what: path.display().to_string(),
-                    source,
-                })?;
-            let size = file.metadata().await.ok().map(|m| m.len());
-            Ok((Box::new(file), size))
-        }
-        Body::Reader { reader, size } => Ok((reader, size)),
-    }
 }

@@ -130,6 +130,8 @@ pub struct Extensions {
     pub eight_bit_mime: bool,
     pub enhanced_status_codes: bool,
     pub smtputf8: bool,
+    /// Delivery status notifications (RFC 3461): NOTIFY, RET, ENVID.
+    pub dsn: bool,
     auth_bits: u64,
 }
 
@@ -170,6 +172,7 @@ impl Extensions {
             eight_bit_mime: has(smtp_proto::EXT_8BIT_MIME),
             enhanced_status_codes: has(smtp_proto::EXT_ENHANCED_STATUS_CODES),
             smtputf8: has(smtp_proto::EXT_SMTP_UTF8),
+            dsn: has(smtp_proto::EXT_DSN),
             auth_bits: ehlo.auth_mechanisms,
         })
     }

@@ -5,6 +5,8 @@
 //! Fsender@example.com          <- `F` + envelope sender (empty: the null sender <>)
 //! N2026-12-01T02:40:41.123Z submitted by vfx (uid 1000) to ...
 //!                              <- optional `N` + the job's first log line
+//! DNOTIFY=SUCCESS,FAILURE RET=HDRS
+//!                              <- optional `D` + the job's own DSN request
 //! Ta@example.com               <- `T` + one recipient per line
 //! Tb@example.com
 //!                              <- a blank line ends the envelope
@@ -51,6 +53,12 @@ pub enum HeaderError {
     NotUtf8,
     #[error("unexpected envelope line {line:?}")]
     UnexpectedLine { line: String },
+    #[error("envelope line {line:?}: {source}")]
+    BadDsn {
+        line: String,
+        #[source]
+        source: vmail_core::DsnError,
+    },
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
 }
@@ -108,6 +116,11 @@ pub fn write_envelope(
         header.extend_from_slice(one_line(note).as_bytes());
         header.push(b'\n');
     }
+    if let Some(dsn) = dsn_line(&envelope.dsn) {
+        header.push(b'D');
+        header.extend_from_slice(dsn.as_bytes());
+        header.push(b'\n');
+    }
     for rcpt in &envelope.recipients {
         header.push(b'T');
         header.extend_from_slice(rcpt.as_bytes());
@@ -116,6 +129,48 @@ pub fn write_envelope(
     header.push(b'\n');
     out.write_all(&header)?;
     Ok(header.len() as u64)
+}
+
+/// The `D` line's text: the parameters as they go on the wire (`ENVID`
+/// as given, on one line); `None` for a job that asks nothing.
+fn dsn_line(dsn: &vmail_core::Dsn) -> Option<String> {
+    let mut words = Vec::new();
+    if let Some(notify) = dsn.notify {
+        words.push(format!("NOTIFY={notify}"));
+    }
+    if let Some(ret) = dsn.ret {
+        words.push(format!("RET={ret}"));
+    }
+    if let Some(envid) = &dsn.envid {
+        words.push(format!("ENVID={}", one_line(envid).replace(' ', "_")));
+    }
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The `D` line read back.
+fn parse_dsn(text: &str) -> Result<vmail_core::Dsn, HeaderError> {
+    let bad = |source| HeaderError::BadDsn {
+        line: format!("D{text}"),
+        source,
+    };
+    let mut dsn = vmail_core::Dsn::default();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        match word.split_once('=') {
+            Some(("NOTIFY", value)) => {
+                dsn.notify = Some(vmail_core::DsnNotify::parse(value).map_err(bad)?);
+            }
+            Some(("RET", value)) => {
+                dsn.ret = Some(vmail_core::DsnReturn::parse(value).map_err(bad)?)
+            }
+            Some(("ENVID", value)) => dsn.envid = Some(value.to_string()),
+            _ => {
+                return Err(HeaderError::UnexpectedLine {
+                    line: format!("D{text}"),
+                });
+            }
+        }
+    }
+    Ok(dsn)
 }
 
 /// A note as one line of text: line breaks and control characters become
@@ -141,6 +196,7 @@ pub struct Header {
 pub fn read_header(input: &mut impl BufRead) -> Result<Header, HeaderError> {
     let mut from = None;
     let mut note = None;
+    let mut dsn = None;
     let mut recipients = Vec::new();
     let mut consumed = 0u64;
     let mut line = Vec::new();
@@ -162,6 +218,9 @@ pub fn read_header(input: &mut impl BufRead) -> Result<Header, HeaderError> {
             (Some(b'N'), true) if note.is_none() && recipients.is_empty() => {
                 note = Some(text[1..].to_string());
             }
+            (Some(b'D'), true) if dsn.is_none() && recipients.is_empty() => {
+                dsn = Some(parse_dsn(&text[1..])?);
+            }
             (Some(b'T'), true) => recipients.push(text[1..].to_string()),
             _ => {
                 return Err(HeaderError::UnexpectedLine {
@@ -170,7 +229,8 @@ pub fn read_header(input: &mut impl BufRead) -> Result<Header, HeaderError> {
             }
         }
     }
-    let envelope = Envelope::new(from.unwrap_or_default(), recipients);
+    let mut envelope = Envelope::new(from.unwrap_or_default(), recipients);
+    envelope.dsn = dsn.unwrap_or_default();
     check(&envelope)?;
     Ok(Header {
         envelope,
@@ -213,6 +273,28 @@ mod tests {
         assert_eq!(
             read_header(&mut &two_notes[..]).unwrap_err().to_string(),
             "unexpected envelope line \"Ntwo\""
+        );
+    }
+
+    #[test]
+    fn a_dsn_request_round_trips() {
+        let mut envelope = Envelope::new("a@b", vec!["jörg@example.de".into()]);
+        envelope.dsn.notify = Some(vmail_core::DsnNotify::parse("success,delay").unwrap());
+        envelope.dsn.ret = Some(vmail_core::DsnReturn::Headers);
+        let mut file = Vec::new();
+        let len = write_envelope(&mut file, &envelope, Some("note")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&file),
+            "Fa@b\nNnote\nDNOTIFY=SUCCESS,DELAY RET=HDRS\nTjörg@example.de\n\n"
+        );
+        let back = read_header(&mut &file[..]).unwrap();
+        assert_eq!((back.envelope, back.len), (envelope, len));
+        assert_eq!(
+            read_header(&mut &b"Fa@b\nDNOTIFY=SOMETIMES\nTc@d\n\n"[..])
+                .unwrap_err()
+                .to_string(),
+            "envelope line \"DNOTIFY=SOMETIMES\": \"SOMETIMES\" is not a DSN notify list: give \
+             `never`, or one or more of `success`, `failure`, `delay` separated by commas"
         );
     }
 

@@ -186,6 +186,13 @@ pub(crate) enum DropError {
         key: String,
         known: &'static str,
     },
+    #[error("line {line}: `{key}`: {source}")]
+    BadDsn {
+        line: usize,
+        key: String,
+        #[source]
+        source: vmail_core::DsnError,
+    },
     #[error("line {line}: `attach-as`: \"{value}\" is not a way to attach a fax (pdf, tiff)")]
     BadAttachAs { line: usize, value: String },
     #[error("line {line}: unknown section `[{name}]` (known: [job], [fields])")]

@@ -16,7 +16,8 @@ use crate::drops::{DropRules, Prepared, open_beneath};
 use crate::error::{DropError, NamedFileError};
 
 /// The keys a job file may use.
-const KEYS: &str = "to, cc, bcc, from, subject, body, body-file, attach, attach-as, template";
+const KEYS: &str =
+    "to, cc, bcc, from, subject, body, body-file, attach, attach-as, template, notify, ret";
 
 /// A job file, parsed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub(crate) struct JobFile {
     pub template: Option<String>,
     /// The `[fields]` section, keys in lower case.
     pub fields: Fields,
+    /// `notify =` and `ret =`: the job's DSN request (RFC 3461), over
+    /// `[VMAIL] dsn-notify` and `dsn-return`.
+    pub dsn: vmail_core::Dsn,
     /// `attach-as = pdf | tiff`: how its fax TIFFs are attached, over
     /// `[VMAIL] fax-attach-as`.
     pub attach_as: Option<vmail_core::AttachAs>,
@@ -75,6 +79,9 @@ impl JobFile {
                 .ok_or(DropError::NotKeyValue { line: n })?;
             if let Section::Fields = section {
                 job.add_field(n, key.trim(), value.trim())?;
+                continue;
+            }
+            if job.set_dsn(n, key.trim(), value.trim())? {
                 continue;
             }
             if key.trim().eq_ignore_ascii_case("attach-as") {
@@ -122,6 +129,21 @@ impl JobFile {
 }
 
 impl JobFile {
+    /// Sets `notify` or `ret`; false for any other key.
+    fn set_dsn(&mut self, line: usize, key: &str, value: &str) -> Result<bool, DropError> {
+        let bad = |source| DropError::BadDsn {
+            line,
+            key: key.to_ascii_lowercase(),
+            source,
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "notify" => self.dsn.notify = Some(vmail_core::DsnNotify::parse(value).map_err(bad)?),
+            "ret" => self.dsn.ret = Some(vmail_core::DsnReturn::parse(value).map_err(bad)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Adds a `[fields]` line. A field's name becomes a template variable
     /// (`-` as `_`), so it must make one; a field given twice is a
     /// mistake, not an override.
@@ -399,7 +421,10 @@ fn build(
     })?;
     Ok(Packed {
         message,
-        envelope: addresses.envelope,
+        envelope: Envelope {
+            dsn: job.dsn.clone(),
+            ..addresses.envelope
+        },
         consumed,
         rewrites: addresses.rewrites,
         faxes: faxes.iter().map(|f| f.log_line()).collect(),
@@ -502,6 +527,26 @@ mod tests {
     }
 
     #[test]
+    fn notify_and_ret_are_the_envelope_s_dsn_request_and_utf8_addresses_are_kept() {
+        let (_, envelope, _) = pack(
+            "to = Jörg <jörg@example.de>, 用户@例子.广告\nnotify = success, failure\nret = headers\nbody = x\n"
+                .as_bytes()
+                .to_vec(),
+            Path::new("/nonexistent"),
+            "fax@example.com",
+            1 << 20,
+            None,
+        )
+        .unwrap();
+        assert_eq!(envelope.recipients, ["jörg@example.de", "用户@例子.广告"]);
+        assert_eq!(
+            envelope.dsn.notify.map(|n| n.to_string()).as_deref(),
+            Some("SUCCESS,FAILURE")
+        );
+        assert_eq!(envelope.dsn.ret, Some(vmail_core::DsnReturn::Headers));
+    }
+
+    #[test]
     fn what_is_wrong_with_a_job_file_names_the_line_or_the_key() {
         let err = |text: &str| {
             pack(
@@ -516,11 +561,20 @@ mod tests {
         assert_eq!(err("[job]\nto a@x\n"), "line 2 is not `key = value`");
         assert_eq!(
             err("Colour = red\n"),
-            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach, attach-as, template)"
+            "line 1: unknown key `colour` (known: to, cc, bcc, from, subject, body, body-file, attach, attach-as, template, notify, ret)"
+        );
+        assert_eq!(
+            err("to = a@x.org\nnotify = always\n"),
+            "line 2: `notify`: \"always\" is not a DSN notify list: give `never`, or one or more \
+             of `success`, `failure`, `delay` separated by commas"
         );
         assert_eq!(
             err("to = a@x.org\nattach-as = png\n"),
             "line 2: `attach-as`: \"png\" is not a way to attach a fax (pdf, tiff)"
+        );
+        assert_eq!(
+            err("to = a@x.org\nRET = body\n"),
+            "line 2: `ret`: \"body\" is not a DSN return: give `full` or `headers`"
         );
         assert_eq!(
             err("subject = s\n"),

@@ -297,6 +297,7 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
         // that gives several at once.
         SmtpError::AllServersFailed { .. } => fail(format!("{error}; {advice}")),
         SmtpError::SizeExceeded { .. }
+        | SmtpError::NeedsSmtpUtf8 { .. }
         | SmtpError::Body { .. }
         | SmtpError::BodyRead { .. }
         | SmtpError::Rset { .. } => fail(error.to_string()),

@@ -1,6 +1,7 @@
 //! `vmail-sendmail` run as the real binary: recipients as arguments, `-t`
 //! with Bcc stripped, `-i` and the lone dot, the fields it adds, `-bp`,
-//! options it ignores or refuses, and sysexits codes.
+//! options it ignores or refuses, `-N`/`-R`/`-V` (DSN), UTF-8 addresses,
+//! and sysexits codes.
 use crate::common;
 
 use common::*;
@@ -181,5 +182,38 @@ fn errors_use_sysexits_and_queue_nothing() {
         run.stderr
             .starts_with("vmail-sendmail: missing.ini: cannot read the configuration"),
         "{run:?}"
+    );
+}
+
+#[test]
+fn n_r_and_v_are_queued_as_the_job_s_dsn_request_with_utf8_addresses() {
+    let env = Env::new();
+    let run = sendmail(
+        &env,
+        &[
+            "-N",
+            "success,delay",
+            "-R",
+            "hdrs",
+            "-V",
+            "order-17",
+            "jörg@example.test",
+            "用户@例子.广告",
+        ],
+        "Subject: Grüße\n\nhallo\n",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let (envelope, _) = env.only_job();
+    assert_eq!(
+        envelope,
+        "Ffax@example.test\nDNOTIFY=SUCCESS,DELAY RET=HDRS ENVID=order-17\n\
+         Tjörg@example.test\nT用户@例子.广告\n"
+    );
+    let bad = sendmail(&env, &["-N", "sometimes", "a@example.test"], "x\n");
+    assert_eq!(bad.code, 64, "{bad:?}");
+    assert_eq!(
+        bad.stderr,
+        "vmail-sendmail: -N: \"sometimes\" is not a DSN notify list: give `never`, or one or \
+         more of `success`, `failure`, `delay` separated by commas; nothing was queued\n"
     );
 }

@@ -8,7 +8,7 @@ use crate::secrets;
 use crate::values;
 use std::time::Duration;
 use vmail_core::{
-    AuthType, MailServer, PopSettings, Secret, SmtpSettings, TlsMode,
+    AuthType, Dsn, DsnNotify, DsnReturn, MailServer, PopSettings, Secret, SmtpSettings, TlsMode,
 };
 
 const V: &str = "VMAIL";
@@ -148,6 +148,18 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
         pop: pop(cx, vmail, keys, delim),
         oauth,
         timeout: cx.get_or(vmail, "timeout", Duration::from_secs(60), positive_duration),
+        dsn: dsn(cx, vmail),
+    }
+}
+
+/// `dsn-notify` and `dsn-return`: the DSN request of jobs that make none.
+fn dsn(cx: &mut Ctx<'_>, vmail: &Section) -> Dsn {
+    let notify = cx.get(vmail, "dsn-notify", |v| Ok(DsnNotify::parse(v)?));
+    let ret = cx.get(vmail, "dsn-return", |v| Ok(DsnReturn::parse(v)?));
+    Dsn {
+        notify: notify.map(|s| s.value),
+        ret: ret.map(|s| s.value),
+        envid: None,
     }
 }
 

@@ -228,6 +228,12 @@ fn every_variant() -> Vec<(SmtpError, &'static str)> {
         ),
         (SmtpError::SizeExceeded { size: 10, limit: 5 }, "failed"),
         (
+            SmtpError::NeedsSmtpUtf8 {
+                address: "jörg@example.de".into(),
+            },
+            "failed",
+        ),
+        (
             SmtpError::Body {
                 what: "/x".into(),
                 source: io_error(),
@@ -373,6 +379,7 @@ fn every_variant_has_its_session_effect() {
             | SmtpError::Data { .. }
             | SmtpError::DataEnd { .. }
             | SmtpError::SizeExceeded { .. }
+            | SmtpError::NeedsSmtpUtf8 { .. }
             | SmtpError::Body { .. } => SessionEffect::Continues,
             SmtpError::Connect { .. }
             | SmtpError::Timeout { .. }

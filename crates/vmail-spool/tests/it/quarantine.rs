@@ -160,7 +160,7 @@ fn job_files_that_reach_outside_or_make_no_sense_are_refused() {
         ),
         (
             "to = a@x.org\nfrom = b@x.org\nfax = 555\n",
-            "line 3: unknown key `fax` (known: to, cc, bcc, from, subject, body, body-file, attach, template)",
+            "line 3: unknown key `fax` (known: to, cc, bcc, from, subject, body, body-file, attach, attach-as, template, notify, ret)",
         ),
         (
             "from = b@x.org\nsubject = x\n",
