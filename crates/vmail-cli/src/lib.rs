@@ -32,6 +32,7 @@ pub mod queue_cmd;
 pub mod sendmail;
 pub mod sendmail_input;
 pub mod setup;
+pub mod status_cmd;
 pub mod template_cmd;
 pub mod vfx;
 pub mod vfxadmin;

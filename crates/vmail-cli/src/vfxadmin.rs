@@ -8,6 +8,7 @@ use crate::config_cmd::{self, ConfigArgs};
 use crate::oauth_cmd::{self, OAuthArgs};
 use crate::quarantine_cmd::{self, QuarantineArgs};
 use crate::queue_cmd::{self, QueueArgs};
+use crate::status_cmd::{self, StatusArgs};
 use crate::template_cmd::{self, TemplateArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ pub enum Command {
     Config(ConfigArgs),
     /// List, show, retry, hold, release or delete queued jobs
     Queue(QueueArgs),
+    /// Whether vmaild runs (pid, uptime), its relay, the queue, the last
+    /// delivery and error per mail server, and the log to read next
+    Status(StatusArgs),
     /// List, show, requeue or delete files pickup set aside in quarantine/
     Quarantine(QuarantineArgs),
     /// Connect to the mail server, show the transcript and certificate, and
@@ -54,6 +58,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Config(args) => config_cmd::run(&path, args),
         Command::Queue(args) => queue_cmd::run(Some(&path), args),
+        Command::Status(args) => status_cmd::run(Some(&path), args),
         Command::Quarantine(args) => quarantine_cmd::run(&path, args),
         Command::Check(args) => check::run(&path, args),
         Command::OAuth(args) => oauth_cmd::run(&path, args),

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
-use vmail_core::{JobId, Outcome, Reply};
+use vmail_core::{EnhancedCode, JobId, Outcome, Reply};
 use vmail_oauth::OAuthClient;
 use vmail_spool::Spool;
 
@@ -196,6 +196,17 @@ impl Inner {
             Unit::Bytes,
             spool_free.clone(),
         );
+        // The usual outcomes exist at 0 from the start, so that rate() and
+        // increase() see their first one.
+        for (family, class) in [(&delivered, 2), (&failed, 5), (&deferred, 4)] {
+            let reply = Reply::new(
+                u16::from(class) * 100,
+                Some(EnhancedCode::new(class, 0, 0)),
+                "",
+            );
+            drop(family.get_or_create(&labels(Some(&reply))));
+        }
+        drop(deferred.get_or_create(&labels(None)));
         let mut tokens_registry = Registry::with_prefix("vmail");
         let token_requests = Family::<ResultLabels, Counter>::default();
         tokens_registry.register(
@@ -420,7 +431,10 @@ impl Metrics {
         if let Some(watch) = &facts.tokens {
             let (ok, failed) = watch.client.token_requests();
             for (result, count) in [("ok", watch.seen.0 + ok), ("failed", watch.seen.1 + failed)] {
-                let counter = self.inner.token_requests.get_or_create(&[("result", result)]);
+                let counter = self
+                    .inner
+                    .token_requests
+                    .get_or_create(&[("result", result)]);
                 let shown = counter.get();
                 if count > shown {
                     counter.inc_by(count - shown);
@@ -443,7 +457,9 @@ impl Metrics {
                 cache.taken = Some((started, started.elapsed()));
             }
         }
-        let age = cache.taken.map_or(0.0, |(at, _)| at.elapsed().as_secs_f64());
+        let age = cache
+            .taken
+            .map_or(0.0, |(at, _)| at.elapsed().as_secs_f64());
         self.inner.census_age.set(age);
     }
 
@@ -531,7 +547,6 @@ fn fs_free(path: &std::path::Path) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vmail_core::EnhancedCode;
 
     fn settled<'a>(job: &'a JobId, outcome: &'a Outcome) -> Settled<'a> {
         Settled {
@@ -553,7 +568,11 @@ mod tests {
         };
         let refused = Outcome::Failed {
             reason: "the server refused the recipient".into(),
-            reply: Some(Reply::new(550, Some(EnhancedCode::new(5, 1, 1)), "no such user")),
+            reply: Some(Reply::new(
+                550,
+                Some(EnhancedCode::new(5, 1, 1)),
+                "no such user",
+            )),
         };
         let timeout = Outcome::Deferred {
             reason: "timeout".into(),
@@ -580,9 +599,15 @@ mod tests {
             "vmail_message_latency_seconds_count 3",
             "vmail_last_delivery_timestamp_seconds 2.0",
         ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
         }
-        assert!(!text.contains("oauth"), "no OAuth2, no token metric:\n{text}");
+        assert!(
+            !text.contains("oauth"),
+            "no OAuth2, no token metric:\n{text}"
+        );
         let open = runtime.block_on(metrics.render(&spool, true));
         assert!(open.ends_with("# EOF\n"), "{open}");
     }
@@ -601,6 +626,9 @@ mod tests {
             .build()
             .unwrap();
         let text = runtime.block_on(metrics.render(&spool, false));
-        assert!(text.contains("\nvmail_session_duration_seconds_count 1\n"), "{text}");
+        assert!(
+            text.contains("\nvmail_session_duration_seconds_count 1\n"),
+            "{text}"
+        );
     }
 }

@@ -76,7 +76,10 @@ pub fn serve(
         MetricsListen::Unix(path) => {
             remove_stale_socket(path);
             let listener = UnixListener::bind(path).map_err(failed)?;
-            info!("metrics: GET /metrics on the Unix socket {}", path.display());
+            info!(
+                "metrics: GET /metrics on the Unix socket {}",
+                path.display()
+            );
             let task = tokio::spawn(async move {
                 loop {
                     match listener.accept().await {
@@ -127,7 +130,11 @@ where
     });
 }
 
-async fn answer(request: Request<Incoming>, metrics: &Metrics, spool: &Arc<Spool>) -> Response<Full<Bytes>> {
+async fn answer(
+    request: Request<Incoming>,
+    metrics: &Metrics,
+    spool: &Arc<Spool>,
+) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
         (&Method::GET | &Method::HEAD, "/metrics") => {
             let openmetrics = request

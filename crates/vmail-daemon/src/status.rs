@@ -109,11 +109,9 @@ impl DaemonStatus {
     pub fn write(&self, root: &Path) -> Result<(), StatusFileError> {
         let path = status_path(root);
         let tmp = root.join("tmp").join(format!("{STATUS_FILE}.{}", self.pid));
-        let text = serde_json::to_string_pretty(self).map_err(|source| {
-            StatusFileError::Parse {
-                path: path.clone(),
-                source,
-            }
+        let text = serde_json::to_string_pretty(self).map_err(|source| StatusFileError::Parse {
+            path: path.clone(),
+            source,
         })?;
         std::fs::write(&tmp, text + "\n")
             .and_then(|()| std::fs::rename(&tmp, &path))
@@ -239,7 +237,10 @@ mod tests {
         };
         status.write(dir.path()).unwrap();
         assert_eq!(DaemonStatus::read(dir.path()).unwrap(), Some(status));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
         std::fs::write(status_path(dir.path()), "{").unwrap();
         let err = DaemonStatus::read(dir.path()).unwrap_err().to_string();
         assert!(err.contains("is not a status file vmaild wrote"), "{err}");

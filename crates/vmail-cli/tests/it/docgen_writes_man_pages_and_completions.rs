@@ -14,6 +14,7 @@ fn man_pages_and_completions_for_every_tool() {
         "vfxadmin.1",
         "vfxadmin-config.1",
         "vfxadmin-queue.1",
+        "vfxadmin-status.1",
         "vmail-sendmail.1",
     ] {
         let text = std::fs::read_to_string(out.join("man").join(page)).unwrap();

@@ -31,3 +31,4 @@ mod vfxadmin_oauth;
 mod vfxadmin_quarantine;
 mod vfxadmin_template;
 mod vfxadmin_queue;
+mod vfxadmin_status;

@@ -102,7 +102,13 @@ mod tests {
 
     #[test]
     fn a_host_name_or_a_missing_port_is_refused() {
-        for bad in ["fax.example.com:9325", "127.0.0.1", "9325", "127.0.0.1:0", "sock"] {
+        for bad in [
+            "fax.example.com:9325",
+            "127.0.0.1",
+            "9325",
+            "127.0.0.1:0",
+            "sock",
+        ] {
             let err = listen(&format!("metrics-listen = {bad}")).unwrap_err();
             assert!(
                 err.starts_with(&format!(

@@ -21,7 +21,14 @@ fn free_port() -> u16 {
 
 fn scrape(url: &str) -> String {
     let out = Command::new("curl")
-        .args(["--silent", "--show-error", "--fail", "--max-time", "10", url])
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--max-time",
+            "10",
+            url,
+        ])
         .output()
         .expect("curl is needed for this test (apt-get install curl)");
     assert!(
@@ -40,7 +47,9 @@ fn promtool_check(text: &str) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool is needed (Debian's prometheus package: tests/servers/start.sh installs it)");
+        .expect(
+            "promtool is needed (Debian's prometheus package: tests/servers/start.sh installs it)",
+        );
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
@@ -49,7 +58,11 @@ fn promtool_check(text: &str) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if out.status.success() { said } else { format!("exit {:?}: {said}", out.status.code()) }
+    if out.status.success() {
+        said
+    } else {
+        format!("exit {:?}: {said}", out.status.code())
+    }
 }
 
 /// Every sample line, by its name with labels: `name{labels}` -> value.
@@ -96,20 +109,37 @@ fn prometheus_reads_what_the_spool_holds() {
     // A held job, queued before the start.
     let spool = Spool::open(&spool_dir).unwrap();
     let envelope = Envelope::new(servers.user.user.as_str(), vec![servers.user.user.clone()]);
-    let held = real::eml(&servers.user.user, &[&servers.user.user], &real::message_id("held"), "held\n");
+    let held = real::eml(
+        &servers.user.user,
+        &[&servers.user.user],
+        &real::message_id("held"),
+        "held\n",
+    );
     let held = spool.submit(&envelope, held.as_bytes(), u64::MAX).unwrap();
     spool.hold(&held).unwrap();
 
     let daemon = Daemon::start(dir.path());
     daemon.wait_for_log(&format!("metrics: http://127.0.0.1:{port}/metrics"));
-    let good: Vec<String> = (0..4).map(|n| real::message_id(&format!("metrics{n}"))).collect();
+    let good: Vec<String> = (0..4)
+        .map(|n| real::message_id(&format!("metrics{n}")))
+        .collect();
     for (n, id) in good.iter().enumerate() {
         let text = real::eml(&servers.user.user, &[&servers.user.user], id, "counted\n");
         drop_eml(&spool_dir, &format!("g{n}.eml"), &text);
     }
-    let refused = real::eml(&servers.user.user, &[&servers.reject_rcpt], &real::message_id("refused"), "x\n");
+    let refused = real::eml(
+        &servers.user.user,
+        &[&servers.reject_rcpt],
+        &real::message_id("refused"),
+        "x\n",
+    );
     drop_eml(&spool_dir, "refused.eml", &refused);
-    let deferred = real::eml(&servers.user.user, &[&servers.defer_rcpt], &real::message_id("deferred"), "x\n");
+    let deferred = real::eml(
+        &servers.user.user,
+        &[&servers.defer_rcpt],
+        &real::message_id("deferred"),
+        "x\n",
+    );
     drop_eml(&spool_dir, "deferred.eml", &deferred);
     // Four delivered and the refused job's notice (to a mailbox of the
     // server) in sent/, the refused one in failed/, the held and the
@@ -120,22 +150,37 @@ fn prometheus_reads_what_the_spool_holds() {
             count(&spool_dir, "sent") == 5.0
                 && count(&spool_dir, "failed") == 1.0
                 && real::jobs_in(&spool_dir, "queue").len() == 2
-                && spool.ids().unwrap().iter().any(|id| spool.state(id).is_ok_and(|s| s.attempts == 1))
+                && spool
+                    .ids()
+                    .unwrap()
+                    .iter()
+                    .any(|id| spool.state(id).is_ok_and(|s| s.attempts == 1))
         },
         || daemon.log(),
     );
 
     let text = scrape(&format!("http://127.0.0.1:{port}/metrics"));
     let complaints = promtool_check(&text);
-    assert!(complaints.trim().is_empty(), "promtool check metrics:\n{complaints}\n{text}");
+    assert!(
+        complaints.trim().is_empty(),
+        "promtool check metrics:\n{complaints}\n{text}"
+    );
     let s = samples(&text);
-    assert_eq!(total(&s, "vmail_delivered_total"), count(&spool_dir, "sent"), "{text}");
+    assert_eq!(
+        total(&s, "vmail_delivered_total"),
+        count(&spool_dir, "sent"),
+        "{text}"
+    );
     assert_eq!(
         s.get("vmail_delivered_total{reply_class=\"2xx\",enhanced_class=\"2\"}"),
         Some(&5.0),
         "{text}"
     );
-    assert_eq!(total(&s, "vmail_failed_total"), count(&spool_dir, "failed"), "{text}");
+    assert_eq!(
+        total(&s, "vmail_failed_total"),
+        count(&spool_dir, "failed"),
+        "{text}"
+    );
     assert_eq!(
         s.get("vmail_failed_total{reply_class=\"5xx\",enhanced_class=\"5\"}"),
         Some(&1.0),
@@ -147,20 +192,37 @@ fn prometheus_reads_what_the_spool_holds() {
         "{text}"
     );
     assert_eq!(s.get("vmail_notices_queued_total"), Some(&1.0), "{text}");
-    assert_eq!(s.get("vmail_jobs_queued"), Some(&count(&spool_dir, "queue")), "{text}");
+    assert_eq!(
+        s.get("vmail_jobs_queued"),
+        Some(&count(&spool_dir, "queue")),
+        "{text}"
+    );
     assert_eq!(s.get("vmail_jobs_held"), Some(&1.0), "{text}");
     assert_eq!(s.get("vmail_jobs_deferred"), Some(&1.0), "{text}");
     assert_eq!(s.get("vmail_sessions_open"), Some(&0.0), "{text}");
-    assert_eq!(s.get("vmail_message_latency_seconds_count"), Some(&6.0), "{text}");
-    assert!(s.get("vmail_session_duration_seconds_count") >= Some(&1.0), "{text}");
-    assert!(s.get("vmail_oldest_queued_job_age_seconds") > Some(&0.0), "{text}");
+    assert_eq!(
+        s.get("vmail_message_latency_seconds_count"),
+        Some(&6.0),
+        "{text}"
+    );
+    assert!(
+        s.get("vmail_session_duration_seconds_count") >= Some(&1.0),
+        "{text}"
+    );
+    assert!(
+        s.get("vmail_oldest_queued_job_age_seconds") > Some(&0.0),
+        "{text}"
+    );
     assert!(s.get("vmail_spool_free_bytes") > Some(&0.0), "{text}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
     let last = s["vmail_last_delivery_timestamp_seconds"];
-    assert!(now - last < 60.0 && now >= last - 1.0, "{last} vs now {now}");
+    assert!(
+        now - last < 60.0 && now >= last - 1.0,
+        "{last} vs now {now}"
+    );
     assert!(!text.contains("oauth"), "no OAuth2 configured:\n{text}");
 
     // The same counts in the status file (rewritten every 2 s).
@@ -169,7 +231,9 @@ fn prometheus_reads_what_the_spool_holds() {
         "the status file to show the run",
         || {
             status = DaemonStatus::read(&spool_dir).unwrap();
-            status.as_ref().is_some_and(|s| s.delivered == 5 && s.failed == 1)
+            status
+                .as_ref()
+                .is_some_and(|s| s.delivered == 5 && s.failed == 1)
         },
         || format!("{:?}", DaemonStatus::read(&spool_dir)),
     );
@@ -178,9 +242,15 @@ fn prometheus_reads_what_the_spool_holds() {
     assert_eq!(status.pid, daemon.pid());
     assert_eq!(status.metrics_listen, Some(format!("127.0.0.1:{port}")));
     let host = &status.hosts[0];
-    assert_eq!(host.host, format!("{}:{}", servers.host, servers.smtp_plain_port));
+    assert_eq!(
+        host.host,
+        format!("{}:{}", servers.host, servers.smtp_plain_port)
+    );
     let error = host.last_error.as_ref().unwrap();
-    assert!(error.text.contains("450") || error.text.contains("550"), "{error:?}");
+    assert!(
+        error.text.contains("450") || error.text.contains("550"),
+        "{error:?}"
+    );
 
     assert_eq!(daemon.stop().code(), Some(0));
     let stopped = DaemonStatus::read(&spool_dir).unwrap().unwrap();
