@@ -1,0 +1,94 @@
+//! vmaild with issue 14's TLS keys against the private Postfix: a job
+//! relays through the listener that accepts a client by its certificate
+//! (`tls-cert-file`, `tls-key-file`), and a wrong `tls-fingerprint` on the
+//! self-signed listener defers the job with the fingerprint seen in its log,
+//! ready to paste; pasted, the job goes.
+use crate::common::daemon;
+use crate::common::real;
+
+use daemon::*;
+
+#[test]
+fn the_client_certificate_relays_a_job() {
+    let servers = real::servers();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "tls-cert-file = {}\ntls-key-file = {}",
+        servers.client_cert.display(),
+        servers.client_key.display()
+    );
+    real::write_config(
+        dir.path(),
+        &servers,
+        servers.clientcert_port,
+        "starttls",
+        None,
+        &extra,
+    );
+    let daemon = Daemon::start(dir.path());
+    let id = real::message_id("clientcert");
+    let spool = dir.path().join("spool");
+    let to = servers.user.user.as_str();
+    drop_eml(
+        &spool,
+        "c.eml",
+        &real::eml("fax@example.test", &[to], &id, "hello\n"),
+    );
+    servers
+        .delivered_message(&id, real::DELIVERY_WAIT)
+        .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+    assert_eq!(daemon.stop().code(), Some(0));
+}
+
+#[test]
+fn a_wrong_pin_defers_with_the_fingerprint_seen_and_the_pasted_one_delivers() {
+    let servers = real::servers();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let write = |pin: &str| {
+        real::write_config(
+            dir.path(),
+            &servers,
+            servers.selfsigned_port,
+            "starttls",
+            None,
+            &format!("tls-fingerprint = {pin}\nretry-min = 1s\nretry-max = 2s"),
+        )
+    };
+    write(&wrong);
+    let daemon = Daemon::start(dir.path());
+    let id = real::message_id("pin");
+    let spool = dir.path().join("spool");
+    let to = servers.user.user.as_str();
+    drop_eml(
+        &spool,
+        "p.eml",
+        &real::eml("fax@example.test", &[to], &id, "hello\n"),
+    );
+    let seen = format!(
+        "TLS with {} failed: the server's certificate has the fingerprint {}, which is not in \
+         [VMAIL] tls-fingerprint",
+        servers.host, servers.selfsigned_fingerprint
+    );
+    wait_for(
+        "the job log to name the fingerprint seen",
+        || {
+            real::jobs_in(&spool, "queue")
+                .iter()
+                .any(|job| real::job_log(&spool, job).contains(&seen))
+        },
+        || daemon.log(),
+    );
+    assert!(
+        real::jobs_in(&spool, "failed").is_empty(),
+        "deferred, not failed"
+    );
+
+    // The fingerprint as the log shows it, pasted into the file.
+    write(&servers.selfsigned_fingerprint);
+    daemon.signal("HUP");
+    servers
+        .delivered_message(&id, real::DELIVERY_WAIT)
+        .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+    assert_eq!(daemon.stop().code(), Some(0));
+}
