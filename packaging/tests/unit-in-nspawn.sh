@@ -95,6 +95,7 @@ fail() { echo "FAIL: $*" > $out/result; finish; }
 finish() {
     systemctl show vmaild.service > $out/show 2>&1
     journalctl -u vmaild.service --no-pager -o short-monotonic > $out/journal 2>&1
+    cp -r $spool/logs $out/logs 2>/dev/null
     systemctl poweroff
     exit 0
 }
