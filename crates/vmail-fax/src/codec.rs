@@ -1,11 +1,10 @@
 //! A page's pixels as a PDF image: the TIFF's own CCITT data when it can go
 //! into the PDF as it is, or the page decoded and re-encoded as Group 4.
 
-use fax::VecWriter;
-use fax::encoder::Encoder;
 use hayro_ccitt::{DecodeSettings, DecoderContext, EncodingMode};
 
 use crate::FaxError;
+use crate::g4::Group4Encoder;
 use crate::page::{Compression, Page};
 
 /// A page's image and how a PDF reader decodes it (`CCITTFaxDecode`).
@@ -109,16 +108,15 @@ impl Rows for RowCount {
 
 /// Re-encodes rows as Group 4.
 struct Group4 {
-    encoder: Encoder<VecWriter>,
-    width: u32,
+    encoder: Group4Encoder,
     rows: u32,
+    /// A code the tables lacked (never, for valid rows): the page fails.
+    failed: bool,
 }
 
 impl Rows for Group4 {
     fn row(&mut self, changes: &[u32]) {
-        let pels = fax::decoder::pels(changes, self.width);
-        // VecWriter cannot fail (its error type is Infallible).
-        let _ = self.encoder.encode_line(pels, self.width);
+        self.failed |= self.encoder.row(changes).is_err();
         self.rows += 1;
     }
     fn count(&self) -> u32 {
@@ -177,9 +175,9 @@ fn decode_ccitt<R: Rows>(data: &[u8], page: &Page, rows: u32, sink: &mut R) -> R
 /// The page decoded strip by strip and encoded as Group 4.
 fn reencode(tiff: &[u8], page: &Page) -> Result<Vec<u8>, String> {
     let mut out = Group4 {
-        encoder: Encoder::new(VecWriter::new()),
-        width: page.width,
+        encoder: Group4Encoder::new(page.width),
         rows: 0,
+        failed: false,
     };
     let mut changes = Vec::new();
     for (index, range) in page.strips.iter().enumerate() {
@@ -203,8 +201,8 @@ fn reencode(tiff: &[u8], page: &Page) -> Result<Vec<u8>, String> {
         .map_err(|why| strip() + &why)?;
     }
     match out.encoder.finish() {
-        Ok(writer) => Ok(writer.finish()),
-        Err(never) => match never {},
+        Ok(data) if !out.failed => Ok(data),
+        _ => Err("a row Group 4 has no code for".into()),
     }
 }
 
@@ -358,6 +356,52 @@ mod tests {
             decode_ccitt(&g4, &g4_page, height, &mut back).unwrap();
             assert_eq!(back.0, pixels, "{width} × {height}");
         }
+    }
+
+    #[test]
+    fn group4_reencoding_gives_back_noise_and_staircases() {
+        let mut state = 0x1234_5678u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let (width, height) = (333u32, 60u32);
+        let pixels: Vec<Vec<bool>> = (0..height)
+            .map(|y| {
+                let shift = next() % 9;
+                (0..width)
+                    .map(|x| match y % 3 {
+                        0 => next() % 2 == 0,
+                        1 => (x + y * shift) % 11 < 5,
+                        _ => (x / 3 + y) % 2 == 0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut raw = Vec::new();
+        for row in &pixels {
+            let mut bytes = vec![0u8; width.div_ceil(8) as usize];
+            for (x, &black) in row.iter().enumerate() {
+                if black {
+                    bytes[x / 8] |= 0x80 >> (x % 8);
+                }
+            }
+            raw.extend(bytes);
+        }
+        let mut p = page(width, height, Compression::None);
+        p.strips = std::iter::once(0..raw.len()).collect();
+        let g4 = reencode(&raw, &p).unwrap();
+        let mut back = Collect(vec![], width);
+        decode_ccitt(
+            &g4,
+            &page(width, height, Compression::Group4),
+            height,
+            &mut back,
+        )
+        .unwrap();
+        assert_eq!(back.0, pixels);
     }
 
     #[test]

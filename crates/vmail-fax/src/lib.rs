@@ -18,11 +18,13 @@
 //!   resampled: the image is the page.
 //!
 //! Tags are read with the `tiff` crate, CCITT decoded with `hayro-ccitt`,
-//! Group 4 encoded with `fax`, and the PDF written with `pdf-writer`.
+//! Group 4 encoded with `fax`'s code tables (from colour changes, which
+//! `fax`'s own encoder does not take), and the PDF written with `pdf-writer`.
 
 #![forbid(unsafe_code)]
 
 mod codec;
+mod g4;
 mod page;
 mod pdf;
 
