@@ -145,6 +145,13 @@ fn files(config: &Config, settings: &SmtpSettings) -> Vec<(String, PathBuf)> {
     if let Some(ca) = &settings.ca_file {
         files.push(("[VMAIL] ca-file".to_string(), ca.clone()));
     }
+    if let Some(client) = &settings.client_certificate {
+        files.push((
+            "[VMAIL] tls-cert-file".to_string(),
+            client.cert_file.clone(),
+        ));
+        files.push(("[VMAIL] tls-key-file".to_string(), client.key_file.clone()));
+    }
     if let Some(oauth) = &settings.oauth {
         if let Some(key) = &oauth.key_file {
             files.push(("[VMAIL] oauth-key-file".to_string(), key.clone()));
@@ -195,7 +202,9 @@ fn unreadable(account: &Account, key: &str, path: &Path, blocked: &Blocked) -> S
              it (for example /etc/vmail/) and name the new path"
         );
     }
-    let fix = if key == "[VMAIL] key-file" {
+    // Private keys stay private (vmail refuses them group-readable): the
+    // daemon's user owns them instead.
+    let fix = if key == "[VMAIL] key-file" || key == "[VMAIL] tls-key-file" {
         format!("chown {user}:{user} {at} && chmod 0600 {at}")
     } else {
         format!("chgrp {} {at} && chmod g+r {at}", group_name(account.gid))
@@ -263,6 +272,29 @@ mod tests {
         );
         chmod(dir.path().join("ca.pem").as_path(), 0o644);
         assert!(verdicts_as(&nobody(), &files).is_empty());
+    }
+
+    #[test]
+    fn a_client_key_only_root_reads_is_given_to_the_daemon_user_not_its_group() {
+        if !is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o755);
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, "pem").unwrap();
+        chmod(&key, 0o600);
+        let files = [("[VMAIL] tls-key-file".to_string(), key.clone())];
+        let verdicts = verdicts_as(&nobody(), &files);
+        let key = key.display();
+        assert_eq!(
+            verdicts,
+            [Verdict::fail(format!(
+                "vmaild runs as nobody (User= of vmaild.service) and cannot read [VMAIL] \
+                 tls-key-file {key}: {key} is root:root mode 0600; fix it with `chown \
+                 nobody:nobody {key} && chmod 0600 {key}`; a SIGHUP would otherwise fail later"
+            ))]
+        );
     }
 
     #[test]

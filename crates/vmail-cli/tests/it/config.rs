@@ -313,6 +313,28 @@ fn a_value_that_would_break_the_file_is_refused_and_nothing_is_written() {
             "{key}: file changed"
         );
     }
+    // A list of servers gets the same check as any other value.
+    let run = vfxadmin(
+        dir.path(),
+        &[
+            "-c",
+            "vsisrv.ini",
+            "config",
+            "-a",
+            "VMAIL",
+            "mail-server",
+            "smtp1.example.com, smtp2.example.com:banana",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("vfxadmin: error: vsisrv.ini:4: [VMAIL] mail-server: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fs::read(&ini).unwrap(), INI.as_bytes());
 }
 
 #[test]
