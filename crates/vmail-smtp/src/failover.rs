@@ -203,10 +203,10 @@ pub(crate) fn any_left(settings: &SmtpSettings, tried: &[&MailServer]) -> bool {
 async fn open_server(
     opener: &Opener<'_>,
     settings: &SmtpSettings,
-    mut transcript: Transcript,
+    transcript: Transcript,
 ) -> Result<Session, (SessionFailure, Option<SocketAddr>)> {
-    let addresses = match resolve(settings).await {
-        Ok(addresses) => addresses,
+    match resolve(settings).await {
+        Ok(addresses) => open_addresses(opener, settings, addresses, transcript).await,
         Err(error) => {
             let failure = SessionFailure {
                 error,
@@ -214,9 +214,18 @@ async fn open_server(
                 tls: None,
                 failed_over: Vec::new(),
             };
-            return Err((failure, None));
+            Err((failure, None))
         }
-    };
+    }
+}
+
+/// [`open_server`] once the name is resolved: `addresses` in turn.
+async fn open_addresses(
+    opener: &Opener<'_>,
+    settings: &SmtpSettings,
+    addresses: Vec<SocketAddr>,
+    mut transcript: Transcript,
+) -> Result<Session, (SessionFailure, Option<SocketAddr>)> {
     let count = addresses.len();
     for (n, address) in addresses.into_iter().enumerate() {
         match Session::open(settings, address, opener.tls, opener.tokens, transcript).await {
@@ -286,6 +295,7 @@ fn no_address(settings: &SmtpSettings) -> SmtpError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -344,6 +354,74 @@ mod tests {
             names(health.order(servers()))[0],
             "a.test",
             "a success starts the skip from retry-min again"
+        );
+    }
+
+    /// A name with two addresses: the first refuses (nothing listens on
+    /// 127.0.0.2), the second takes the session; both are in the transcript.
+    #[tokio::test]
+    async fn every_address_of_a_name_is_tried_in_turn() {
+        use vmail_testkit::fault::{FaultServer, Script};
+        let server = FaultServer::start(Script::new()).await.unwrap();
+        let mut settings = SmtpSettings::plain("mx.test", server.port());
+        settings.timeout = Duration::from_secs(5);
+        let health = Health::new(Duration::from_secs(60), Duration::from_secs(3600));
+        let opener = Opener {
+            settings: &settings,
+            tls: None,
+            tokens: None,
+            health: &health,
+        };
+        let addresses: Vec<SocketAddr> = ["127.0.0.2", "127.0.0.1"]
+            .iter()
+            .map(|ip| SocketAddr::new(ip.parse().unwrap(), server.port()))
+            .collect();
+        let opened = open_addresses(&opener, &settings, addresses, Transcript::new()).await;
+        let Ok(session) = opened else {
+            panic!("did not open");
+        };
+        assert_eq!(session.address().ip().to_string(), "127.0.0.1");
+        let transcript = session.quit().await.to_string();
+        for line in [
+            "connecting to mx.test:",
+            " at 127.0.0.2 (tls=none)",
+            "127.0.0.2 failed: trying the next address of mx.test",
+            " at 127.0.0.1 (tls=none)",
+        ] {
+            assert!(transcript.contains(line), "{line} not in\n{transcript}");
+        }
+    }
+
+    #[tokio::test]
+    async fn when_every_address_fails_the_last_ones_error_is_the_servers() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let settings = SmtpSettings::plain("mx.test", port);
+        let health = Health::new(Duration::from_secs(60), Duration::from_secs(3600));
+        let opener = Opener {
+            settings: &settings,
+            tls: None,
+            tokens: None,
+            health: &health,
+        };
+        let addresses: Vec<SocketAddr> = ["127.0.0.2", "127.0.0.1"]
+            .iter()
+            .map(|ip| SocketAddr::new(ip.parse().unwrap(), port))
+            .collect();
+        let Err((failure, address)) =
+            open_addresses(&opener, &settings, addresses, Transcript::new()).await
+        else {
+            panic!("opened");
+        };
+        assert_eq!(
+            address.map(|a| a.ip().to_string()).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert!(
+            matches!(failure.error, SmtpError::Connect { .. }),
+            "{:?}",
+            failure.error
         );
     }
 

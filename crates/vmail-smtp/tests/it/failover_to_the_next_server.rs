@@ -241,19 +241,30 @@ async fn a_535_after_a_failover_still_names_the_server_passed_over() -> std::io:
 }
 
 #[tokio::test]
-async fn a_name_with_two_addresses_tries_both_before_the_next_server() -> std::io::Result<()> {
-    // `localhost` resolves to 127.0.0.1 (and often ::1); the fault server
-    // listens on 127.0.0.1 only, so whichever comes first, the session
-    // opens on this server and never reaches the next.
-    let good = FaultServer::start(Script::new()).await?;
-    let next = FaultServer::start(Script::new()).await?;
-    let mut settings = servers(good.port(), &[next.port()], Duration::from_secs(5));
-    settings.host = "localhost".to_string();
+async fn a_certificate_failure_is_passed_over_for_a_server_that_verifies() -> std::io::Result<()> {
+    use vmail_testkit::fault::TestCertificate;
+    let untrusted = TestCertificate::self_signed(&["127.0.0.1"]).map_err(std::io::Error::other)?;
+    let trusted = TestCertificate::from_test_ca(&["127.0.0.1"]).map_err(std::io::Error::other)?;
+    let bad = FaultServer::start_implicit_tls(Script::new(), &untrusted).await?;
+    let good = FaultServer::start_implicit_tls(Script::new(), &trusted).await?;
+    let dir = tempfile::tempdir()?;
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &trusted.trust_pem)?;
+    let mut settings = servers(bad.port(), &[good.port()], Duration::from_secs(5));
+    settings.tls = vmail_core::TlsMode::Implicit;
+    settings.ca_file = Some(ca);
     let report = Submitter::new(settings)
         .send(vec![common::simple(&["a@example.test"])])
         .await;
-    assert!(report.messages[0].outcome.is_delivered());
-    assert_eq!(next.connections(), 0, "{}", report.transcript);
-    assert!(report.failed_over.is_empty(), "{:?}", tried(&report));
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_delivered(), "{outcome}\n{}", report.transcript);
+    assert_eq!(report.failed_over.len(), 1);
+    assert!(
+        matches!(*report.failed_over[0].error, SmtpError::Tls { .. }),
+        "{:?}",
+        report.failed_over[0].error
+    );
+    assert_eq!(good.messages().len(), 1);
+    assert!(!bad.received("MAIL"));
     Ok(())
 }
