@@ -55,10 +55,8 @@ fn main() {
     // The peer runs again right before each size: on a shared machine the
     // sink's pace drifts, and each size is compared with its neighbour.
     for queued in sizes {
-        let peer = run(PEER);
-        report(&peer, peer.rate);
-        let figures = run(queued);
-        report(&figures, peer.rate);
+        let peer_rate = run(PEER, None);
+        run(queued, Some(peer_rate));
     }
 }
 
@@ -79,7 +77,10 @@ fn report(f: &Figures, peer_rate: f64) {
     }
 }
 
-fn run(queued: usize) -> Figures {
+/// Measures `queued` jobs and prints the figures (beside `peer_rate`, or
+/// its own rate for the peer) before the spool is removed, which takes
+/// minutes at a million; returns the drain rate.
+fn run(queued: usize, peer_rate: Option<f64>) -> f64 {
     let root = tempfile::tempdir().unwrap();
     let sink = Sink::start(root.path());
     write_config(root.path(), sink.port);
@@ -111,8 +112,7 @@ fn run(queued: usize) -> Figures {
     let from = sample / 10;
     let span_s = (arrivals[sample - 1] - arrivals[from]) as f64 / 1e9;
     let rate = (sample - 1 - from) as f64 / span_s.max(1e-9);
-    eprintln!("{queued} queued: measured; removing the spool");
-    Figures {
+    let figures = Figures {
         queued,
         fill_s,
         first_s,
@@ -120,7 +120,10 @@ fn run(queued: usize) -> Figures {
         hwm_kb,
         rate,
         list,
-    }
+    };
+    report(&figures, peer_rate.unwrap_or(rate));
+    eprintln!("{queued} queued: measured; removing the spool");
+    rate
 }
 
 /// `vfxadmin queue list` on what is left queued: the time to its first
