@@ -4,6 +4,7 @@
 //! delivered = jobs in `sent/`, failed = jobs in `failed/`, the queue's
 //! gauges = what `queue/` holds (one held job, one deferred by Postfix's
 //! 450). The status file says the same, and says stopped after SIGTERM.
+//! A taken port or a remote address is refused at the start.
 use crate::common::daemon::*;
 use crate::common::real;
 use std::collections::BTreeMap;
@@ -259,5 +260,60 @@ fn prometheus_reads_what_the_spool_holds() {
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the endpoint outlived the daemon"
+    );
+}
+
+/// A taken port stops the start with the key to change, and a remote
+/// address is a configuration error (exit 78) naming the line.
+#[test]
+fn a_taken_port_or_a_remote_address_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let ini = write_config(dir.path(), &format!("metrics-listen = {addr}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmaild"))
+        .arg("-c")
+        .arg(&ini)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    wait_for(
+        "vmaild to give up on the taken port",
+        || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        },
+        String::new,
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.unwrap().code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot serve metrics on {addr} ([VMAIL] metrics-listen): "
+        )),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        &ini,
+        "[VMAIL]\nmail-server = file:capture\nmetrics-listen = 0.0.0.0:9325\n[VFXSCHED]\nspool = spool\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vmaild"))
+        .args(["--check-config", "-c"])
+        .arg(&ini)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "vsisrv.ini:3: [VMAIL] metrics-listen: \"0.0.0.0:9325\" is not a loopback address"
+        ),
+        "{stderr}"
     );
 }
