@@ -120,6 +120,13 @@ pid=$(systemctl show -p MainPID --value vmaild.service)
 grep -E '^(Uid|Gid|Seccomp|NoNewPrivs|CapEff):' /proc/$pid/status > $out/status
 grep -q '^Seccomp:[[:space:]]*2' $out/status || fail "vmaild runs without a seccomp filter: $(cat $out/status)"
 
+# The metrics endpoint on the socket of docs/monitoring.md, when configured.
+if grep -q '^metrics-listen = /run/vmail/metrics.sock' /etc/vmail/vsisrv.ini; then
+    wait_for 10 test -S /run/vmail/metrics.sock || fail "no /run/vmail/metrics.sock"
+    curl -sf --unix-socket /run/vmail/metrics.sock http://vmail/metrics > $out/metrics ||
+        fail "curl --unix-socket /run/vmail/metrics.sock failed"
+    grep -q '^vmail_' $out/metrics || fail "no vmail_ metric in the scrape"
+fi
 drop first-job || fail "cannot drop a job into $spool/in as vmail"
 wait_for 60 delivered 1 || fail "the first job was not delivered"
 

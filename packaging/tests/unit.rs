@@ -5,7 +5,7 @@
 //! - `systemd-analyze security --offline=yes` rates it 1.9 or less (the
 //!   number is parsed from the "Overall exposure level" line);
 //! - every system call vmaild makes, traced with strace while it starts,
-//!   notifies systemd, picks up and delivers jobs (over STARTTLS with an
+//!   notifies systemd, serves its metrics, picks up and delivers jobs (over STARTTLS with an
 //!   OAuth2 token fetched over HTTPS, from a name resolved by the system,
 //!   when the real servers of `tests/run.sh` are there; in capture mode
 //!   otherwise), reloads on SIGHUP and drains on SIGTERM, is in the unit's
@@ -388,6 +388,21 @@ fn drop_job(spool: &Path, name: &str, text: &str) {
     fs::rename(&hidden, spool.join("in").join(name)).unwrap();
 }
 
+/// `GET /metrics` over the Unix socket, the whole answer.
+fn scrape(socket: &Path) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: vmail\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
 #[test]
 fn every_system_call_vmaild_makes_is_in_the_units_filter() {
     if !tool("systemd", "systemd-analyze") || !tool("strace", "strace") {
@@ -397,6 +412,13 @@ fn every_system_call_vmaild_makes_is_in_the_units_filter() {
     let servers = servers();
     let dir = tempdir("strace");
     let (ini, to) = config(&dir, &dir.display().to_string(), servers.as_ref());
+    // The metrics endpoint too: its server's calls must be in the filter.
+    let socket = dir.join("metrics.sock");
+    let ini = ini.replacen(
+        "[VMAIL]\n",
+        &format!("[VMAIL]\nmetrics-listen = {}\n", socket.display()),
+        1,
+    );
     fs::write(dir.join("vsisrv.ini"), ini).unwrap();
     let spool = dir.join("spool");
     let vmaild = workspace_binary("vmail-daemon", "vmaild");
@@ -468,6 +490,8 @@ fn every_system_call_vmaild_makes_is_in_the_units_filter() {
         .unwrap();
         assert!(ran.ok(), "kill -{signal} {pid}: {}", ran.stderr);
     };
+    let scraped = scrape(&socket);
+    assert!(scraped.contains("vmail_"), "metrics:\n{scraped}");
     kill("HUP");
     wait_for(
         "the reload",
@@ -542,6 +566,13 @@ fn the_unit_runs_under_a_real_systemd_in_a_container() {
             "mail-server = file:/etc/vmail/spool/capture",
             "mail-server = file:/var/spool/vmail/capture",
         );
+    // The metrics endpoint on the socket docs/monitoring.md suggests, which
+    // the unit's RuntimeDirectory= makes writable.
+    let ini = ini.replacen(
+        "[VMAIL]\n",
+        "[VMAIL]\nmetrics-listen = /run/vmail/metrics.sock\n",
+        1,
+    );
     fs::write(files.join("vsisrv.ini"), ini).unwrap();
     let out = dir.join("out");
     let vmaild = workspace_binary("vmail-daemon", "vmaild");
@@ -570,6 +601,8 @@ fn the_unit_runs_under_a_real_systemd_in_a_container() {
         "vmaild.service ran under systemd in systemd-nspawn: {}",
         fs::read_to_string(out.join("status")).unwrap_or_default()
     );
+    let metrics = fs::read_to_string(out.join("metrics")).unwrap_or_default();
+    assert!(metrics.contains("vmail_"), "scraped:\n{metrics}");
     if let Some(servers) = &servers {
         // The probe's two jobs reached the mailbox through Postfix.
         let ids = fs::read_to_string(out.join("message-ids")).unwrap();
