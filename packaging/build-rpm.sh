@@ -72,6 +72,8 @@ files_list() {
     local path
     echo '%dir %attr(0750,root,vmail) /etc/vmail'
     echo '%config(noreplace) %attr(0640,root,vmail) /etc/vmail/vsisrv.ini'
+    echo '%dir %attr(0755,root,root) /etc/vmail/templates'
+    echo '%dir %attr(0755,root,root) /usr/lib/vmail'
     echo '%attr(2755,root,vmail) /usr/sbin/vmail-postdrop'
     echo '%dir %attr(0750,vmail,vmail) /var/spool/vmail'
     echo '%dir %attr(1730,vmail,vmail) /var/spool/vmail/maildrop'
@@ -81,6 +83,7 @@ files_list() {
         case $path in
             /etc/vmail/vsisrv.ini | /usr/sbin/vmail-postdrop) ;;
             /usr/share/doc/vmail/*) echo "%doc %attr(0644,root,root) $path" ;;
+            /etc/vmail/templates/*) echo "%config(noreplace) %attr(0644,root,root) $path" ;;
             /usr/share/man/*) echo "%attr(0644,root,root) $path" ;;
             *) echo "%attr($(stat -c '%04a' "$TREE$path"),root,root) $path" ;;
         esac

@@ -76,6 +76,13 @@ stage_tree() {
 
     put 0640 "$ROOT/config/vsisrv.ini" /etc/vmail/vsisrv.ini
     chmod 0750 "$tree/etc/vmail"
+    # The notification templates of .job drops, beside the ini (conffiles:
+    # packaging/debian/conffiles, the rpm's %config), and HylaFAX's
+    # received-fax hook (docs/fax-servers.md).
+    for entry in "$ROOT"/config/templates/*.j2; do
+        put 0644 "$entry" "/etc/vmail/templates/${entry##*/}"
+    done
+    put 0755 "$HERE/hylafax/faxrcvd-vmail" /usr/lib/vmail/faxrcvd-vmail
     put 0644 "$ROOT/systemd/vmaild.service" "$unit_dir/vmaild.service"
     put 0644 "$ROOT/README.md" /usr/share/doc/vmail/README.md
     put 0644 "$readme" "/usr/share/doc/vmail/${readme##*/}"

@@ -123,6 +123,14 @@ fn the_package_holds_the_binaries_config_unit_docs_and_nothing_of_another_mta() 
     }
     assert_eq!(mode_of("/etc/vmail/"), "drwxr-x---");
     assert_eq!(mode_of("/etc/vmail/vsisrv.ini"), "-rw-r-----");
+    // The notification templates of .job drops (conffiles) and HylaFAX's hook.
+    for template in ["fax-received.j2", "fax-sent.j2", "fax-failed.j2"] {
+        assert_eq!(
+            mode_of(&format!("/etc/vmail/templates/{template}")),
+            "-rw-r--r--"
+        );
+    }
+    assert_eq!(mode_of("/usr/lib/vmail/faxrcvd-vmail"), "-rwxr-xr-x");
     assert_eq!(mode_of("/lib/systemd/system/vmaild.service"), "-rw-r--r--");
     for doc in ["README.md", "README.Debian", "copyright"] {
         assert_eq!(
@@ -216,7 +224,11 @@ fn control_fields_and_conffiles() {
     assert!(field("Installed-Size").parse::<u64>().unwrap() > 0);
     assert!(field("Maintainer").contains('<'));
 
-    assert_eq!(dpkg_deb("-I", &["conffiles"]), "/etc/vmail/vsisrv.ini\n");
+    assert_eq!(
+        dpkg_deb("-I", &["conffiles"]),
+        "/etc/vmail/vsisrv.ini\n/etc/vmail/templates/fax-failed.j2\n\
+         /etc/vmail/templates/fax-received.j2\n/etc/vmail/templates/fax-sent.j2\n"
+    );
     let dir = tempdir("control");
     let ran = run_bounded(
         Command::new("dpkg-deb").arg("-e").arg(deb()).arg(&dir),

@@ -150,11 +150,22 @@ fn rpm_metadata_names_the_package_version_and_dependencies() {
             .any(|l| l.starts_with("libc.so.6(GLIBC_2.") && l.ends_with("(64bit)")),
         "no glibc symbol version required:\n{requires}"
     );
-    assert_eq!(query(&["--configfiles"]), "/etc/vmail/vsisrv.ini\n");
+    // The notification templates of .job drops are %config(noreplace) too.
+    assert_eq!(
+        query(&["--configfiles"]),
+        "/etc/vmail/templates/fax-failed.j2\n/etc/vmail/templates/fax-received.j2\n\
+         /etc/vmail/templates/fax-sent.j2\n/etc/vmail/vsisrv.ini\n"
+    );
     // c: %config, n: noreplace (a changed file is kept, the new one is .rpmnew).
     let flags = query(&["--qf", "[%{FILEFLAGS:fflags} %{FILENAMES}\\n]"]);
     assert!(
         flags.lines().any(|l| l == "cn /etc/vmail/vsisrv.ini"),
+        "{flags}"
+    );
+    assert!(
+        flags
+            .lines()
+            .any(|l| l == "cn /etc/vmail/templates/fax-received.j2"),
         "{flags}"
     );
 }

@@ -25,7 +25,7 @@ pub enum TemplateAction {
     Check {
         /// The template's name: templates/NAME.j2 beside the ini
         name: String,
-        /// A field for this render, as a job's [fields] gives it
+        /// A field for this render, as a job's `[fields]` gives it
         /// (`remote-id=+1 555 0100`); wins over the template's sample
         #[arg(long = "field", short = 'f', value_name = "KEY=VALUE", value_parser = parse_field)]
         fields: Vec<(String, String)>,
