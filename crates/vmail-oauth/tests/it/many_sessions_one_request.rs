@@ -1,5 +1,6 @@
 //! Eight sessions that need a token at once cause one request; a forced
-//! refresh by all of them causes one more, not eight.
+//! refresh by all of them causes one more, not eight; the client counts
+//! the requests (vmaild's `vmail_oauth_token_requests_total`).
 
 use crate::helpers::*;
 use crate::server::{Response, TokenServer};
@@ -59,4 +60,7 @@ async fn eight_concurrent_calls_make_one_request() {
     assert_eq!(client.token(true).await.unwrap().token.expose(), "at-3");
     assert_eq!(client.token(false).await.unwrap().token.expose(), "at-3");
     assert_eq!(server.count(), 3);
+    // vmaild's metrics count the requests, not the tokens handed out.
+    assert_eq!(client.token_requests(), (3, 0));
+    assert!(client.is_same(&Arc::clone(&client)));
 }
