@@ -174,14 +174,15 @@ pub struct Oldest {
 
 /// Counts the jobs in `queue/` by reading each one's state record. A job
 /// whose record cannot be read (it was delivered meanwhile, or is corrupt)
-/// counts as queued only.
+/// counts as queued only. The directory is walked, never listed whole: a
+/// scrape of a million-job queue must not hold a million ids.
 pub fn census(spool: &Spool) -> Census {
-    let ids = spool.ids().unwrap_or_default();
-    let mut census = Census {
-        queued: ids.len(),
-        ..Census::default()
+    let mut census = Census::default();
+    let Ok(ids) = spool.queue_ids() else {
+        return census;
     };
-    for id in ids {
+    for id in ids.flatten() {
+        census.queued += 1;
         let Ok(state) = spool.state(&id) else {
             continue;
         };
@@ -190,10 +191,12 @@ pub fn census(spool: &Spool) -> Census {
         } else if state.attempts > 0 {
             census.deferred += 1;
         }
+        // Ties go to the smaller id, so the answer does not depend on
+        // the directory's order.
         let older = census
             .oldest
             .as_ref()
-            .is_none_or(|oldest| state.first_queued < oldest.first_queued);
+            .is_none_or(|oldest| (state.first_queued, &id) < (oldest.first_queued, &oldest.id));
         if older {
             census.oldest = Some(Oldest {
                 id,
