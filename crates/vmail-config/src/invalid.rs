@@ -70,7 +70,10 @@ pub(crate) enum Invalid {
     TlsMode { value: String },
     #[error("\"{value}\" is not a TLS version ({})", TlsVersion::ALLOWED)]
     TlsVersion { value: String },
-    #[error("\"{value}\" is not a certificate fingerprint ({})", Fingerprint::ALLOWED)]
+    #[error(
+        "\"{value}\" is not a certificate fingerprint ({})",
+        Fingerprint::ALLOWED
+    )]
     Fingerprint { value: String },
     #[error("\"{list}\" has an empty entry ({})", Fingerprint::ALLOWED)]
     EmptyFingerprint { list: String },

@@ -26,9 +26,9 @@ pub mod worker;
 use deliver::Deliver;
 use logging::RotatingLog;
 use metrics::Metrics;
-use status::DaemonStatus;
 use relay::{Relay, TokenSources};
 use scheduler::{Exit, Inputs, Mode, Reloader, SCHED_TARGET, Scheduler};
+use status::DaemonStatus;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -165,7 +165,9 @@ fn reloader(
         metrics.set_relay(relay.destination());
         metrics.set_token_client(tokens.client());
         if loaded.config.metrics_listen != metrics.listen() {
-            warn!("[VMAIL] metrics-listen changed: a running vmaild keeps its endpoint; restart it to move");
+            warn!(
+                "[VMAIL] metrics-listen changed: a running vmaild keeps its endpoint; restart it to move"
+            );
         }
         log.set_max_bytes(loaded.config.max_debug_log);
         if let Err(err) = filter.reload(filter_for(&loaded.config)) {
@@ -197,7 +199,11 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
     metrics.set_token_client(tokens.client());
     let spool = Arc::new(spool);
     let _endpoint = match &config.metrics_listen {
-        Some(listen) => Some(metrics_http::serve(listen, metrics.clone(), Arc::clone(&spool))?),
+        Some(listen) => Some(metrics_http::serve(
+            listen,
+            metrics.clone(),
+            Arc::clone(&spool),
+        )?),
         None => None,
     };
 

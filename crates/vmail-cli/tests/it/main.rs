@@ -29,6 +29,6 @@ mod vfx_submits;
 mod vfx_to_vmaild;
 mod vfxadmin_oauth;
 mod vfxadmin_quarantine;
-mod vfxadmin_template;
 mod vfxadmin_queue;
 mod vfxadmin_status;
+mod vfxadmin_template;
