@@ -33,6 +33,8 @@ pub struct Helper {
     /// `[VMAIL] admin-address` and `local-domain`, when set.
     pub admin_address: Option<String>,
     pub local_domain: Option<String>,
+    /// `[VMAIL] fax-attach-as`: vfx sends TIFFs as PDF by default when `pdf`.
+    pub fax_attach_as: vmail_core::AttachAs,
 }
 
 impl Route {
@@ -48,6 +50,14 @@ impl Route {
         match self {
             Route::Direct(config) => config.max_message_size,
             Route::Postdrop(helper) => helper.max_message_size,
+        }
+    }
+
+    /// `[VMAIL] fax-attach-as`, as the configuration or the helper gives it.
+    pub fn fax_attach_as(&self) -> vmail_core::AttachAs {
+        match self {
+            Route::Direct(config) => config.fax_attach_as,
+            Route::Postdrop(helper) => helper.fax_attach_as,
         }
     }
 
@@ -183,6 +193,9 @@ impl Helper {
             max_message_size,
             admin_address: value("admin-address"),
             local_domain: value("local-domain"),
+            fax_attach_as: value("fax-attach-as")
+                .and_then(|v| vmail_core::AttachAs::parse(&v))
+                .unwrap_or_default(),
         })
     }
 

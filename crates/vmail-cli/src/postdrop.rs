@@ -61,6 +61,8 @@ pub struct Settings {
     /// rewriting of names without a domain (issue 17 §2).
     pub admin_address: Option<String>,
     pub local_domain: Option<String>,
+    /// `[VMAIL] fax-attach-as`: whether vfx sends TIFFs as PDF by default.
+    pub fax_attach_as: vmail_core::AttachAs,
 }
 
 pub fn main() -> ExitCode {
@@ -94,8 +96,8 @@ fn run(args: Vec<std::ffi::OsString>) -> Result<(), Refusal> {
     let settings = read_settings(config)?;
     if settings_only {
         let mut text = format!(
-            "from={}\nmax-message-size={}\n",
-            settings.from, settings.max_message_size
+            "from={}\nmax-message-size={}\nfax-attach-as={}\n",
+            settings.from, settings.max_message_size, settings.fax_attach_as
         );
         for (key, value) in [
             ("admin-address", &settings.admin_address),
@@ -223,12 +225,25 @@ pub fn read_settings(mut config: File) -> Result<Settings, Refusal> {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
+    let fax_attach_as = match optional("fax-attach-as") {
+        None => vmail_core::AttachAs::default(),
+        Some(text) => vmail_core::AttachAs::parse(&text).ok_or_else(|| {
+            refuse(
+                EX_CONFIG,
+                format!(
+                    "{SYSTEM_CONFIG}: [VMAIL] fax-attach-as: {text:?} is not one of {}",
+                    vmail_core::AttachAs::ALLOWED
+                ),
+            )
+        })?,
+    };
     Ok(Settings {
         spool,
         max_message_size,
         from,
         admin_address: optional("admin-address"),
         local_domain: optional("local-domain"),
+        fax_attach_as,
     })
 }
 
@@ -315,6 +330,7 @@ mod tests {
             &ini,
             "[VMAIL]\nauth-rsp = enc:not-even-valid\nkey-file = /nonexistent/vmail.key\n\
              from = fax@x.test\nmax-message-size = 2M\nadmin-address = ops@x.test\n\
+             fax-attach-as = PDF\n\
              [VFXSCHED]\nspool = spool\n",
         )
         .unwrap();
@@ -327,6 +343,7 @@ mod tests {
                 from: "fax@x.test".to_string(),
                 admin_address: Some("ops@x.test".to_string()),
                 local_domain: None,
+                fax_attach_as: vmail_core::AttachAs::Pdf,
             }
         );
     }

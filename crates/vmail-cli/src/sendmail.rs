@@ -454,6 +454,7 @@ mod tests {
             max_message_size: 1 << 20,
             admin_address: Some("admin@example.com".into()),
             local_domain: None,
+            fax_attach_as: vmail_core::AttachAs::Tiff,
         };
         let names = local_names(&Route::Postdrop(helper));
         assert_eq!(

@@ -66,7 +66,7 @@ pub struct Cli {
 
     /// Send each TIFF file as one PDF (name.tif as name.pdf), losslessly;
     /// a TIFF that cannot be converted is sent as it is, with the reason
-    /// in the text
+    /// in the text. The default when [VMAIL] fax-attach-as = pdf
     #[arg(long = "pdf")]
     pub pdf: bool,
 
@@ -129,7 +129,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<vmail_core::JobId> {
         bail!("nothing to send: name files, or give a note (-m) or a cover page (-C, -O)");
     }
     let mut attachments: Vec<_> = documents.iter().map(|d| d.attachment.clone()).collect();
-    let faxes = match cli.pdf {
+    let as_pdf = cli.pdf || route.fax_attach_as() == vmail_core::AttachAs::Pdf;
+    let faxes = match as_pdf {
         true => fax::attach_faxes_as_pdf(&mut attachments),
         false => Vec::new(),
     };

@@ -109,6 +109,23 @@ fn a_damaged_tiff_is_sent_as_it_is_with_a_warning_and_the_reason() {
 }
 
 #[test]
+fn fax_attach_as_pdf_in_the_file_makes_pdf_the_default() {
+    let env = Env::with_vmail("fax-attach-as = pdf");
+    let tiff = fixture("fax-1p-normal-g4.tif");
+    let fax = env.file("fax.tif", &tiff);
+    let run = env.run(
+        "vfx",
+        &["-n", "ann@example.test", fax.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let (_, _, attachments) = queued(&env);
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].0, "fax.pdf");
+    assert_eq!(attachments[0].1, vmail_fax::tiff_to_pdf(&tiff).unwrap().pdf);
+}
+
+#[test]
 fn without_pdf_a_tiff_is_sent_as_it_is() {
     let env = Env::new();
     let tiff = fixture("fax-1p-normal-g4.tif");
