@@ -55,6 +55,11 @@ pub struct Report {
     /// row in vmail-smtp's table gives the class, the reply and the advice.
     /// `None` for other deliverers and for errors outside the session.
     pub error: Option<Arc<SmtpError>>,
+    /// The mail server that took the session (`host:port`), when the
+    /// deliverer knows it: with several in `mail-server`, the status file's
+    /// last delivery and last error belong to the one that answered, not to
+    /// the list. `None` means the deliverer's destination.
+    pub server: Option<String>,
 }
 
 impl Report {
@@ -65,6 +70,7 @@ impl Report {
             transcript: Vec::new(),
             notes: Vec::new(),
             error: None,
+            server: None,
         }
     }
 

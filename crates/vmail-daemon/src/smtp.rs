@@ -146,6 +146,7 @@ impl SmtpDeliverer {
             // 7-bit for a server without 8BITMIME).
             notes: warnings(opening).into_iter().chain(warnings(own)).collect(),
             error: None,
+            server: None,
         };
         match &message.error {
             Some(error) => report.with_error(error.clone()),
@@ -225,6 +226,7 @@ impl Deliver for SmtpDeliverer {
                     .await;
             }
             report.notes.splice(0..0, tried.iter().cloned());
+            report.server = Some(session.server().to_string());
             // A message that stopped short of its dot left the gate open:
             // the record before it is still awaited before the next one.
             if let Some(unfinished) = previous.take() {

@@ -274,14 +274,18 @@ fn settle<D: Deliver>(
             None
         }
     };
+    // The server that answered, for the status's per-host facts: one of
+    // several when mail-server lists them.
+    let server = report.server.clone().unwrap_or(destination);
     let split = RecipientSplit::of(job, report);
     match split.verdict() {
-        Verdict::AllDelivered => finish_sent(ctx, job, &report.outcome, &mut log),
+        Verdict::AllDelivered => finish_sent(ctx, job, &server, &report.outcome, &mut log),
         Verdict::AllFailed => {
             let fates = split.fates(job, report);
             finish_failed(
                 ctx,
                 job,
+                &server,
                 &report.outcome,
                 fates,
                 attempt_no,
@@ -289,18 +293,29 @@ fn settle<D: Deliver>(
                 queued,
             )
         }
-        Verdict::AllDeferred => defer(ctx, job, &report.outcome, attempt_no, &mut log, queued),
-        Verdict::Mixed => settle_mixed(ctx, job, report, split, attempt_no, &mut log, queued),
+        Verdict::AllDeferred => defer(
+            ctx,
+            job,
+            &server,
+            &report.outcome,
+            attempt_no,
+            &mut log,
+            queued,
+        ),
+        Verdict::Mixed => settle_mixed(
+            ctx, job, &server, report, split, attempt_no, &mut log, queued,
+        ),
     }
 }
 
 fn finish_sent<D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &QueuedJob,
+    server: &str,
     outcome: &Outcome,
     log: &mut JobLogLines,
 ) -> Next {
-    ctx.metrics.delivered(&settled(ctx, job, outcome));
+    ctx.metrics.delivered(&settled(ctx, job, server, outcome));
     // The status goes into the log before the move, so that whoever sees the
     // job in sent/ (an administrator, `vfxadmin queue show`) reads a finished log.
     log.line("status: delivered");
@@ -315,9 +330,11 @@ fn finish_sent<D: Deliver>(
     Next::Done
 }
 
+#[allow(clippy::too_many_arguments)] // the settle's facts, passed down as they are
 fn finish_failed<D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &QueuedJob,
+    server: &str,
     outcome: &Outcome,
     fates: Vec<(String, RecipientFate)>,
     attempts: u32,
@@ -334,7 +351,7 @@ fn finish_failed<D: Deliver>(
     // the sender gets the notice twice, never not at all. (Moved first, a
     // kill -9 in between lost the notice for good.)
     send_notice(ctx, job, &failed, log, queued);
-    ctx.metrics.failed(&settled(ctx, job, outcome));
+    ctx.metrics.failed(&settled(ctx, job, server, outcome));
     log.line(&format!("status: failed ({outcome})"));
     if let Err(err) = ctx.spool.finish_failed_unsynced(&job.id) {
         log.line(&format!("warning: cannot move the job to failed/: {err}"));
@@ -348,6 +365,7 @@ fn finish_failed<D: Deliver>(
 fn defer<D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &QueuedJob,
+    server: &str,
     outcome: &Outcome,
     attempts: u32,
     log: &mut JobLogLines,
@@ -389,12 +407,12 @@ fn defer<D: Deliver>(
             .iter()
             .map(|r| (r.clone(), RecipientFate::from(expired.clone())))
             .collect();
-        return finish_failed(ctx, job, &expired, fates, attempts, log, queued);
+        return finish_failed(ctx, job, server, &expired, fates, attempts, log, queued);
     };
     if let Err(err) = ctx.spool.record_attempt(&job.id, &state) {
         warn!(job = %job.id, "cannot record the attempt: {err}");
     }
-    ctx.metrics.deferred(&settled(ctx, job, outcome));
+    ctx.metrics.deferred(&settled(ctx, job, server, outcome));
     if state.held {
         log.line("held by an administrator: no next attempt until it is released");
         debug!(job = %job.id, "{outcome}; held by an administrator");
@@ -412,9 +430,11 @@ fn defer<D: Deliver>(
 /// Some recipients took the message and some did not: the job is done for
 /// the delivered ones, the failed ones get a notice, and the deferred ones
 /// go on as a new job so the delivered ones are never sent twice.
+#[allow(clippy::too_many_arguments)] // the settle's facts, passed down as they are
 fn settle_mixed<D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &QueuedJob,
+    server: &str,
     report: &Report,
     split: RecipientSplit,
     attempts: u32,
@@ -441,11 +461,11 @@ fn settle_mixed<D: Deliver>(
             }
             Err(err) => {
                 warn!(job = %job.id, "cannot requeue the deferred recipients, retrying the whole job: {err}");
-                return defer(ctx, job, &report.outcome, attempts, log, queued);
+                return defer(ctx, job, server, &report.outcome, attempts, log, queued);
             }
         }
     }
-    finish_sent(ctx, job, &report.outcome, log)
+    finish_sent(ctx, job, server, &report.outcome, log)
 }
 
 fn requeue<D>(
@@ -475,10 +495,11 @@ fn requeue<D>(
 fn settled<'a, D: Deliver>(
     ctx: &WorkerContext<D>,
     job: &'a QueuedJob,
+    server: &str,
     outcome: &'a Outcome,
 ) -> Settled<'a> {
     Settled {
-        host: ctx.deliverer.destination(),
+        host: server.to_string(),
         job: &job.id,
         outcome,
         log: ctx.spool.log_path(&job.id),

@@ -152,6 +152,26 @@ fn a_closed_port_a_421_and_a_silent_server_give_way_to_postfix() {
             "{daemon_log}"
         );
     }
+    // The status file's last delivery belongs to the server that took the
+    // job, not to the list.
+    let took_it = at(servers.smtp_plain_port);
+    let delivered_by = |host: &str| {
+        vmail_daemon::status::DaemonStatus::read(&spool)
+            .ok()
+            .flatten()
+            .is_some_and(|status| {
+                status
+                    .hosts
+                    .iter()
+                    .any(|h| h.host == host && h.last_delivery.is_some())
+            })
+    };
+    wait_for(
+        "the status file's last delivery through Postfix",
+        || delivered_by(&took_it),
+        || format!("{:?}", vmail_daemon::status::DaemonStatus::read(&spool)),
+    );
+    assert!(!delivered_by(&list.join(" or ")));
     assert_eq!(daemon.stop().code(), Some(0));
 }
 
