@@ -9,6 +9,8 @@
 
 use crate::metrics::Metrics;
 use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -113,7 +115,19 @@ impl DaemonStatus {
             path: path.clone(),
             source,
         })?;
-        std::fs::write(&tmp, text + "\n")
+        // 0640 like every file of the spool, whatever the umask: the
+        // status names the relay and the last errors.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(vmail_spool::FILE_MODE)
+            .open(&tmp)
+            .and_then(|mut file| {
+                file.set_permissions(std::fs::Permissions::from_mode(vmail_spool::FILE_MODE))?;
+                file.write_all((text + "\n").as_bytes())
+            });
+        written
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|source| StatusFileError::Write { path, source })
     }
