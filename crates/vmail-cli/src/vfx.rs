@@ -66,7 +66,7 @@ pub struct Cli {
 
     /// Send each TIFF file as one PDF (name.tif as name.pdf), losslessly;
     /// a TIFF that cannot be converted is sent as it is, with the reason
-    /// in the text. The default when [VMAIL] fax-attach-as = pdf
+    /// in the text. The default when `[VMAIL] fax-attach-as = pdf`
     #[arg(long = "pdf")]
     pub pdf: bool,
 
