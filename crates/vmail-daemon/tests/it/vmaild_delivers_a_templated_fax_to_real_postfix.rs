@@ -75,18 +75,18 @@ fn a_templated_fax_arrives_rendered_with_its_tiff() {
         "{log}"
     );
 
-    let deadline = std::time::Instant::now() + real::DELIVERY_WAIT;
-    let path = loop {
-        if let Some(path) = real::messages_containing(&servers, to, &token).pop() {
-            break path;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fax never reached {to}\n{}\n{}",
-            daemon.log(),
-            servers.log_tails(30)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(25));
+    let mut found = None;
+    vmail_testkit::process::wait_for_within(
+        &format!("the fax to reach {to}"),
+        real::DELIVERY_WAIT,
+        || {
+            found = real::messages_containing(&servers, to, &token).pop();
+            found.is_some()
+        },
+        || format!("{}\n{}", daemon.log(), servers.log_tails(30)),
+    );
+    let Some(path) = found else {
+        unreachable!("wait_for_within returns only once the fax is there")
     };
     let bytes = std::fs::read(&path).unwrap();
     let message = MessageParser::new().parse(&bytes).unwrap();
