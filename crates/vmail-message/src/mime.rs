@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use lettre::Message;
+use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
@@ -101,6 +102,14 @@ pub fn build(draft: &Draft) -> Result<Vec<u8>, MimeError> {
     for mbox in &draft.cc {
         builder = builder.cc(mbox.clone());
     }
+    if draft.to.is_empty() && draft.cc.is_empty() {
+        // Everyone is Bcc: RFC 5322 needs no To field, but lettre derives
+        // its envelope from To and Cc and refuses a message without them.
+        // It gets an envelope it never uses: what is sent to whom is the
+        // spool's envelope, and only the formatted bytes are kept.
+        let sender = draft.from.email.clone();
+        builder = builder.envelope(Envelope::new(Some(sender.clone()), vec![sender])?);
+    }
     if let Some(subject) = &draft.subject {
         builder = builder.subject(subject.clone());
     }
@@ -193,6 +202,22 @@ mod tests {
             text.contains("filename=\"report\"\r\nContent-Type: text/plain; charset=utf-8\r\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_draft_for_bcc_recipients_only_has_no_to_or_cc_field() {
+        let mut d = draft(Vec::new());
+        d.to.clear();
+        d.cc.clear();
+        let bytes = build(&d).unwrap();
+        let message = MessageParser::new().parse(&bytes).unwrap();
+        assert!(message.to().is_none() && message.cc().is_none());
+        assert!(message.bcc().is_none());
+        assert_eq!(
+            message.from().unwrap().first().unwrap().address(),
+            Some("fax@x.test")
+        );
+        assert_eq!(message.body_text(0).unwrap().trim_end(), "Please sign.");
     }
 
     #[test]
