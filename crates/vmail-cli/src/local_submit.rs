@@ -76,9 +76,8 @@ impl Route {
                     .submit_noted(envelope, Some(note), message, config.max_message_size)
                     .map_err(|e| match e {
                         vmail_spool::SpoolError::TooLarge { .. }
-                        | vmail_spool::SpoolError::BadEnvelope { .. } => {
-                            Failure::Data(e.to_string())
-                        }
+                        | vmail_spool::SpoolError::BadEnvelope(_)
+                        | vmail_spool::SpoolError::EmptyMessage => Failure::Data(e.to_string()),
                         other => Failure::Spool(other.to_string()),
                     })
             }

@@ -200,12 +200,15 @@ impl Spool {
                     self.quarantine(Corrupt::new(path, reason))?,
                 ))
             }
-            Err(SpoolError::BadEnvelope { reason }) => {
-                let reason = format!("has a bad envelope: {reason}");
+            Err(SpoolError::BadEnvelope(why)) => {
+                let reason = format!("has a bad envelope: {why}");
                 Err(IngestError::Quarantined(
                     self.quarantine(Corrupt::new(path, reason))?,
                 ))
             }
+            Err(SpoolError::EmptyMessage) => Err(IngestError::Quarantined(
+                self.quarantine(Corrupt::new(path, "makes an empty message"))?,
+            )),
             Err(other) => Err(IngestError::Spool(other)),
         }
     }

@@ -64,9 +64,12 @@ fn queued_header(
 
 /// What pickup makes of the start of an `.eml` drop held in memory: the
 /// envelope and the header it would queue (for `fuzz/`).
-pub(crate) fn header_of(bytes: &[u8], default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
-    let header = read_header(&mut &bytes[..]).map_err(|err| err.to_string())?;
-    queued_header(&header, default_from, &Stamp::now()).map_err(|err| err.to_string())
+pub(crate) fn header_of(
+    bytes: &[u8],
+    default_from: &str,
+) -> Result<(Envelope, Vec<u8>), DropError> {
+    let header = read_header(&mut &bytes[..])?;
+    queued_header(&header, default_from, &Stamp::now())
 }
 
 #[cfg(test)]
@@ -94,11 +97,13 @@ mod tests {
     #[test]
     fn what_is_not_a_message_is_explained() {
         assert_eq!(
-            header_of(b"hello world\n\n", "").unwrap_err(),
+            header_of(b"hello world\n\n", "").unwrap_err().to_string(),
             "has no header field in line 1 (expected `Name: value`); it is not an RFC 5322 message"
         );
         assert_eq!(
-            header_of(b"From: a@x\nSubject: hi\n\n", "").unwrap_err(),
+            header_of(b"From: a@x\nSubject: hi\n\n", "")
+                .unwrap_err()
+                .to_string(),
             "has no recipients: no address in its To, Cc or Bcc fields"
         );
     }

@@ -78,12 +78,6 @@ pub fn check(envelope: &Envelope) -> Result<(), EnvelopeError> {
     Ok(())
 }
 
-/// [`check`] with the reason as text, for `submit.rs`, which puts it in
-/// `SpoolError::BadEnvelope { reason: String }` (its owner switches it).
-pub fn validate(envelope: &Envelope) -> Result<(), String> {
-    check(envelope).map_err(|e| e.to_string())
-}
-
 fn check_address(what: &'static str, address: &str) -> Result<(), EnvelopeError> {
     if address.len() > MAX_ADDRESS {
         return Err(EnvelopeError::TooLong {

@@ -34,8 +34,13 @@ pub enum SpoolError {
     AlreadyRunning { spool: PathBuf, pid: Option<u32> },
     #[error("the message is {size} bytes, over the limit of {limit} bytes; nothing was queued")]
     TooLarge { size: u64, limit: u64 },
-    #[error("bad envelope: {reason}; nothing was queued")]
-    BadEnvelope { reason: String },
+    #[error("bad envelope: {0}; nothing was queued")]
+    BadEnvelope(#[from] crate::entry::EnvelopeError),
+    #[error("the message is empty; nothing was queued")]
+    EmptyMessage,
+    /// A batch of one committed no job: a bug, said rather than panicked.
+    #[error("the job vanished before it was queued")]
+    NothingCommitted,
     #[error("no job {id} in the queue of {}", spool.display())]
     UnknownJob { id: JobId, spool: PathBuf },
     #[error(transparent)]

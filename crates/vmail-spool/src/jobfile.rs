@@ -251,15 +251,15 @@ struct Packed {
     faxes: Vec<String>,
 }
 
-/// [`pack_job`] for the fuzz targets (`vmail_spool::fuzz`): the reason in
-/// words, the Date and Message-ID from the clock when `stamp` is `None`.
+/// [`pack_job`] for the fuzz targets (`vmail_spool::fuzz`): the Date and
+/// Message-ID from the clock when `stamp` is `None`.
 pub(crate) fn pack(
     bytes: Vec<u8>,
     base: &Path,
     default_from: &str,
     limit: u64,
     stamp: Option<&Stamp>,
-) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), String> {
+) -> Result<(Vec<u8>, Envelope, Vec<PathBuf>), DropError> {
     let stamp = stamp.copied().unwrap_or_else(Stamp::now);
     let names = LocalNames::default();
     let origin = Origin {
@@ -268,9 +268,7 @@ pub(crate) fn pack(
         templates: None,
         fax_attach_as: vmail_core::AttachAs::Tiff,
     };
-    pack_job(bytes, base, &origin, limit, &stamp)
-        .map(|p| (p.message, p.envelope, p.consumed))
-        .map_err(|err| err.to_string())
+    pack_job(bytes, base, &origin, limit, &stamp).map(|p| (p.message, p.envelope, p.consumed))
 }
 
 /// Parses the bytes of a job file and packs its message; the files it names
@@ -527,6 +525,27 @@ mod tests {
     }
 
     #[test]
+    fn a_job_for_bcc_recipients_only_is_sent_to_them_and_names_no_one() {
+        let (message, envelope, _) = pack(
+            b"bcc = only@example.org, also@example.org\nbody = x\n".to_vec(),
+            Path::new("/nonexistent"),
+            "fax@example.com",
+            1 << 20,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            envelope.recipients,
+            ["only@example.org", "also@example.org"]
+        );
+        let text = String::from_utf8(message).unwrap();
+        let header = &text[..text.find("\r\n\r\n").unwrap()];
+        for field in ["\nTo:", "\nCc:", "\nBcc:", "example.org"] {
+            assert!(!header.contains(field), "{field} in {header}");
+        }
+    }
+
+    #[test]
     fn notify_and_ret_are_the_envelope_s_dsn_request_and_utf8_addresses_are_kept() {
         let (_, envelope, _) = pack(
             "to = Jörg <jörg@example.de>, 用户@例子.广告\nnotify = success, failure\nret = headers\nbody = x\n"
@@ -557,6 +576,7 @@ mod tests {
                 None,
             )
             .unwrap_err()
+            .to_string()
         };
         assert_eq!(err("[job]\nto a@x\n"), "line 2 is not `key = value`");
         assert_eq!(

@@ -176,14 +176,32 @@ pub mod fuzz {
         bytes: &[u8],
         base: &Path,
         default_from: &str,
-    ) -> Result<(Envelope, Vec<u8>), String> {
+    ) -> Result<(Envelope, Vec<u8>), Rejected> {
         crate::jobfile::pack(bytes.to_vec(), base, default_from, u64::MAX, None)
             .map(|(message, envelope, _)| (envelope, message))
+            .map_err(Rejected)
     }
 
     /// The header of an `.eml` drop: the envelope and the header that would
     /// be queued (fields added, Bcc removed).
-    pub fn eml_header(bytes: &[u8], default_from: &str) -> Result<(Envelope, Vec<u8>), String> {
-        crate::eml::header_of(bytes, default_from)
+    pub fn eml_header(bytes: &[u8], default_from: &str) -> Result<(Envelope, Vec<u8>), Rejected> {
+        crate::eml::header_of(bytes, default_from).map_err(Rejected)
+    }
+
+    /// Why pickup would quarantine the drop, in the words of its
+    /// quarantine note.
+    #[derive(Debug, thiserror::Error)]
+    #[error(transparent)]
+    pub struct Rejected(crate::error::DropError);
+
+    impl Rejected {
+        /// True when the message names no one (To, Cc and Bcc empty): what
+        /// a message packed from a Bcc-only job is, by design.
+        pub fn has_no_recipients(&self) -> bool {
+            matches!(
+                self.0,
+                crate::error::DropError::Envelope(vmail_message::EnvelopeError::NoRecipients)
+            )
+        }
     }
 }

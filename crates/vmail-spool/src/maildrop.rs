@@ -407,9 +407,7 @@ fn write_entry(
         });
     }
     if copied == 0 {
-        return Err(SpoolError::BadEnvelope {
-            reason: "the message is empty".to_string(),
-        });
+        return Err(SpoolError::EmptyMessage);
     }
     out.flush().map_err(SpoolError::io("write", temp))
 }
@@ -422,7 +420,7 @@ fn prepare(
     let (file, meta) = open_plain(path).map_err(|why| Corrupt::new(path, why.to_string()))?;
     check_size(path, &meta, limit)?;
     let mut reader = BufReader::new(file);
-    let claimed = read_user_line(&mut reader).map_err(|why| Corrupt::new(path, why))?;
+    let claimed = read_user_line(&mut reader).map_err(|why| Corrupt::new(path, why.to_string()))?;
     if claimed != meta.uid() {
         return Err(Corrupt::new(
             path,
@@ -458,19 +456,29 @@ fn check_size(path: &Path, meta: &Metadata, limit: u64) -> Result<(), Corrupt> {
     Ok(())
 }
 
+/// Why a maildrop file does not start with the helper's `U` line; the
+/// end of a sentence that starts with the file's name.
+#[derive(Debug, thiserror::Error)]
+enum UserLineError {
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] io::Error),
+    #[error("does not start with the submitter's uid line (U<uid> <name>)")]
+    Missing,
+}
+
 /// The `U<uid> <name>` line the helper writes first; the uid only (the name
 /// is looked up again).
-fn read_user_line(reader: &mut impl BufRead) -> Result<u32, String> {
+fn read_user_line(reader: &mut impl BufRead) -> Result<u32, UserLineError> {
     let mut line = Vec::new();
     reader
         .take(256)
         .read_until(b'\n', &mut line)
-        .map_err(|e| format!("cannot be read: {e}"))?;
+        .map_err(UserLineError::Unreadable)?;
     let text = std::str::from_utf8(&line).unwrap_or("");
     text.strip_prefix('U')
         .and_then(|rest| rest.split([' ', '\n']).next())
         .and_then(|uid| uid.parse().ok())
-        .ok_or_else(|| "does not start with the submitter's uid line (U<uid> <name>)".to_string())
+        .ok_or(UserLineError::Missing)
 }
 
 #[cfg(test)]

@@ -58,11 +58,7 @@ impl Spool {
         let mut batch = self.batch();
         batch.add_noted(envelope, note, message, limit)?;
         let ids = batch.commit()?;
-        ids.into_iter()
-            .next()
-            .ok_or_else(|| SpoolError::BadEnvelope {
-                reason: "the job vanished before it was queued".to_string(),
-            })
+        ids.into_iter().next().ok_or(SpoolError::NothingCommitted)
     }
 
     /// Queues a message under a fixed id, once: when a job of that id is
@@ -82,7 +78,7 @@ impl Spool {
         if done || self.message_path(id).exists() {
             return Ok(false);
         }
-        entry::validate(envelope).map_err(|reason| SpoolError::BadEnvelope { reason })?;
+        entry::check(envelope)?;
         let temp = self.temp_path(id.as_str());
         let file = fsutil::create_new(&temp)?;
         let written = write_job(&file, envelope, None, message, u64::MAX)
@@ -138,7 +134,7 @@ impl Batch<'_> {
         message: impl Read,
         limit: u64,
     ) -> Result<(), SpoolError> {
-        entry::validate(envelope).map_err(|reason| SpoolError::BadEnvelope { reason })?;
+        entry::check(envelope)?;
         let id = self.spool.new_id()?;
         let temp = self.spool.temp_path(id.as_str());
         let file = fsutil::create_new(&temp)?;

@@ -144,7 +144,7 @@ pub fn job_file_in(data: &[u8], folder: &Path) -> bool {
                 }
             }
             // Bcc-only jobs have no To or Cc: their message names no one.
-            Err(why) if why.starts_with("has no recipients") => {}
+            Err(why) if why.has_no_recipients() => {}
             Err(why) => panic!(
                 "the message packed from a job is not an .eml pickup accepts: {why}\n{}",
                 String::from_utf8_lossy(header)
