@@ -2,7 +2,6 @@
 //! auth-rsp, and never a MAIL FROM without the login.
 use crate::common;
 use vmail_core::AuthType;
-use vmail_smtp::{SmtpError, Submitter};
 use vmail_testkit::fault::{FaultServer, Script};
 
 #[tokio::test]
@@ -12,27 +11,12 @@ async fn a_535_defers_and_nothing_is_sent_unauthenticated() -> std::io::Result<(
         .auth_reply("535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6");
     let server = FaultServer::start(script).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Login;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    common::login_in_clear(&mut settings, AuthType::Login);
+    let report = common::send_simple(settings).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
-    // The reason says what happened; the table's advice names the key.
-    let advice = report
-        .session_error
-        .as_ref()
-        .and_then(|e| e.advice())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    assert!(advice.contains("VMAIL auth-rsp"), "{advice}");
-    assert_eq!(outcome.reply().map(|r| r.code), Some(535));
-    assert!(matches!(
-        report.session_error,
-        Some(SmtpError::AuthRejected { .. })
-    ));
+    // The reason says what happened (the 535); the table's advice names the key.
+    common::assert_login_refused(&report);
     assert!(!server.received("MAIL"), "{:?}", server.commands());
     // The client answered both LOGIN prompts, in base64, masked in the transcript.
     let commands = server.commands();

@@ -29,11 +29,7 @@ async fn a_megabyte_with_bare_lf_and_dot_lines_arrives_intact() -> std::io::Resu
     let report = Submitter::new(common::settings(server.port()))
         .send(vec![message])
         .await;
-    assert!(
-        report.messages[0].outcome.is_delivered(),
-        "{}",
-        report.messages[0].outcome
-    );
+    common::assert_delivered(&report);
     assert_eq!(report.messages[0].bytes, size);
     let received = server.messages();
     assert_eq!(received.len(), 1);

@@ -25,6 +25,13 @@ fn servers(first: u16, more: &[u16], timeout: Duration) -> SmtpSettings {
     settings
 }
 
+/// A server that answers every login with 535.
+fn refusing_logins() -> Script {
+    Script::new()
+        .extensions(&["PIPELINING", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES"])
+        .auth_reply("535 5.7.8 Error: authentication failed")
+}
+
 fn tried(report: &vmail_smtp::SessionReport) -> Vec<String> {
     report.failed_over.iter().map(|f| f.to_string()).collect()
 }
@@ -41,11 +48,8 @@ async fn a_closed_port_a_421_and_a_silent_server_are_passed_over_in_order() -> s
         &[busy.port(), silent.port(), good.port()],
         Duration::from_millis(800),
     );
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    let outcome = &report.messages[0].outcome;
-    assert!(outcome.is_delivered(), "{outcome}\n{}", report.transcript);
+    let report = common::send_simple(settings).await;
+    common::assert_delivered(&report);
     let tried = tried(&report);
     assert_eq!(tried.len(), 3, "{tried:?}");
     assert!(
@@ -83,9 +87,7 @@ async fn a_closed_port_a_421_and_a_silent_server_are_passed_over_in_order() -> s
 async fn every_server_failing_defers_with_each_ones_error() -> std::io::Result<()> {
     let busy = FaultServer::start(Script::new().greeting("421 4.3.2 busy")).await?;
     let closed = closed_port();
-    let report = Submitter::new(servers(closed, &[busy.port()], Duration::from_secs(5)))
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(servers(closed, &[busy.port()], Duration::from_secs(5))).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     let Some(SmtpError::AllServersFailed { failures }) = &report.session_error else {
@@ -106,12 +108,7 @@ async fn every_server_failing_defers_with_each_ones_error() -> std::io::Result<(
         )),
         "{text}"
     );
-    let advice = report
-        .session_error
-        .as_ref()
-        .and_then(|e| e.advice())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let advice = common::advice(&report);
     assert!(
         advice.contains(&format!(
             "127.0.0.1:{closed}: check [VMAIL] mail-server and mail-port"
@@ -153,9 +150,7 @@ async fn a_451_to_mail_from_moves_the_message_to_the_next_server() -> std::io::R
         common::simple(&["b@example.test"]),
     ])
     .await;
-    for message in &report.messages {
-        assert!(message.outcome.is_delivered(), "{}", message.outcome);
-    }
+    common::assert_delivered(&report);
     assert_eq!(good.messages().len(), 2);
     assert_eq!(first.messages().len(), 0);
     Ok(())
@@ -186,50 +181,24 @@ async fn a_550_recipient_is_the_messages_fate_and_not_tried_elsewhere() -> std::
 
 #[tokio::test]
 async fn a_535_is_reported_as_the_wrong_login_not_failed_over() -> std::io::Result<()> {
-    let script = Script::new()
-        .extensions(&["PIPELINING", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES"])
-        .auth_reply("535 5.7.8 Error: authentication failed");
+    let script = refusing_logins();
     let first = FaultServer::start(script.clone()).await?;
     let second = FaultServer::start(script).await?;
     let mut settings = servers(first.port(), &[second.port()], Duration::from_secs(5));
-    settings.auth_type = AuthType::Plain;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    assert!(
-        matches!(report.session_error, Some(SmtpError::AuthRejected { .. })),
-        "{:?}",
-        report.session_error
-    );
-    let outcome = &report.messages[0].outcome;
-    assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");
-    let advice = report
-        .session_error
-        .as_ref()
-        .and_then(|e| e.advice())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    assert!(advice.contains("VMAIL auth-rsp"), "{advice}");
+    common::login_in_clear(&mut settings, AuthType::Plain);
+    let report = common::send_simple(settings).await;
+    common::assert_login_refused(&report);
     assert_eq!(second.connections(), 0, "every server shares the login");
     Ok(())
 }
 
 #[tokio::test]
 async fn a_535_after_a_failover_still_names_the_server_passed_over() -> std::io::Result<()> {
-    let script = Script::new()
-        .extensions(&["PIPELINING", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES"])
-        .auth_reply("535 5.7.8 Error: authentication failed");
-    let refusing = FaultServer::start(script).await?;
+    let refusing = FaultServer::start(refusing_logins()).await?;
     let closed = closed_port();
     let mut settings = servers(closed, &[refusing.port()], Duration::from_secs(5));
-    settings.auth_type = AuthType::Plain;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    common::login_in_clear(&mut settings, AuthType::Plain);
+    let report = common::send_simple(settings).await;
     assert!(matches!(
         report.session_error,
         Some(SmtpError::AuthRejected { .. })
@@ -253,11 +222,8 @@ async fn a_certificate_failure_is_passed_over_for_a_server_that_verifies() -> st
     let mut settings = servers(bad.port(), &[good.port()], Duration::from_secs(5));
     settings.tls = vmail_core::TlsMode::Implicit;
     settings.ca_file = Some(ca);
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    let outcome = &report.messages[0].outcome;
-    assert!(outcome.is_delivered(), "{outcome}\n{}", report.transcript);
+    let report = common::send_simple(settings).await;
+    common::assert_delivered(&report);
     assert_eq!(report.failed_over.len(), 1);
     assert!(
         matches!(*report.failed_over[0].error, SmtpError::Tls { .. }),

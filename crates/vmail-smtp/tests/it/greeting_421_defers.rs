@@ -7,9 +7,7 @@ use vmail_testkit::fault::{FaultServer, Script};
 async fn a_421_greeting_defers_every_message_with_the_reply() -> std::io::Result<()> {
     let server =
         FaultServer::start(Script::new().greeting("421 4.3.2 Service shutting down")).await?;
-    let report = Submitter::new(common::settings(server.port()))
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(common::settings(server.port())).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert_eq!(

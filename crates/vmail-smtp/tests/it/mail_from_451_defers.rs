@@ -1,15 +1,12 @@
 //! 451 to MAIL FROM: the message waits, with the server's reply kept.
 use crate::common;
-use vmail_smtp::Submitter;
 use vmail_testkit::fault::{FaultServer, Script};
 
 #[tokio::test]
 async fn a_451_to_mail_from_defers_and_keeps_the_enhanced_code() -> std::io::Result<()> {
     let server =
         FaultServer::start(Script::new().mail_reply("451 4.3.0 Temporary lookup failure")).await?;
-    let report = Submitter::new(common::hurried(server.port()))
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(common::hurried(server.port())).await;
     let message = &report.messages[0];
     assert!(message.outcome.is_deferred(), "{}", message.outcome);
     let reply = message
@@ -26,9 +23,7 @@ async fn a_451_to_mail_from_defers_and_keeps_the_enhanced_code() -> std::io::Res
 #[tokio::test]
 async fn a_550_to_mail_from_fails() -> std::io::Result<()> {
     let server = FaultServer::start(Script::new().mail_reply("550 5.7.1 Sender rejected")).await?;
-    let report = Submitter::new(common::hurried(server.port()))
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(common::hurried(server.port())).await;
     assert!(
         report.messages[0].outcome.is_failed(),
         "{}",

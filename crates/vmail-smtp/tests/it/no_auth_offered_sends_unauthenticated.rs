@@ -2,23 +2,15 @@
 //! login, and the transcript says so.
 use crate::common;
 use vmail_core::AuthType;
-use vmail_smtp::Submitter;
 use vmail_testkit::fault::{FaultServer, Script};
 
 #[tokio::test]
 async fn no_auth_offered_sends_without_login_and_warns() -> std::io::Result<()> {
     let server = FaultServer::start(Script::new()).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Plain;
-    settings.auth_responses = common::credentials();
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    assert!(
-        report.messages[0].outcome.is_delivered(),
-        "{}",
-        report.messages[0].outcome
-    );
+    common::login(&mut settings, AuthType::Plain);
+    let report = common::send_simple(settings).await;
+    common::assert_delivered(&report);
     assert!(!server.received("AUTH"));
     assert!(report.authenticated.is_none());
     let warnings: Vec<&str> = report.transcript.notes().collect();

@@ -5,24 +5,16 @@ use crate::common;
 use common::oauth::{self, FakeTokens, MAILBOX};
 use std::sync::Arc;
 use vmail_core::AuthType;
-use vmail_smtp::{OAuthStatus, SmtpError, Submitter};
+use vmail_smtp::{OAuthStatus, SmtpError};
 use vmail_testkit::fault::{FaultServer, Script};
 
 const TOKENS: [&str; 3] = ["first-refused-token", "second-refused-token", "never-asked"];
 
 #[tokio::test]
 async fn two_attempts_then_deferred_with_reply_and_status() -> std::io::Result<()> {
-    let script = Script::new().extensions(&["AUTH XOAUTH2"]).oauth(
-        &[],
-        oauth::ERROR_JSON,
-        "535 5.7.8 Authentication failed",
-    );
-    let server = FaultServer::start(script).await?;
+    let server = FaultServer::start(oauth::script(&["AUTH XOAUTH2"], &[])).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&TOKENS));
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(oauth::settings(server.port(), AuthType::XOAuth2), &tokens).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert_eq!(outcome.reply().map(|r| r.code), Some(535));
@@ -34,12 +26,7 @@ async fn two_attempts_then_deferred_with_reply_and_status() -> std::io::Result<(
              too (server said: 535 5.7.8 Authentication failed)"
         )
     );
-    let advice = report
-        .session_error
-        .as_ref()
-        .and_then(|e| e.advice())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let advice = common::advice(&report);
     assert!(advice.contains("[VMAIL] oauth-user"), "{advice}");
     match &report.session_error {
         Some(SmtpError::OAuthRejected {
@@ -62,12 +49,12 @@ async fn two_attempts_then_deferred_with_reply_and_status() -> std::io::Result<(
         other => panic!("expected OAuthRejected, got {other:?}"),
     }
     assert_eq!(tokens.calls(), vec![false, true]);
-    let auths = server
-        .commands()
-        .iter()
-        .filter(|c| c.starts_with("AUTH"))
-        .count();
-    assert_eq!(auths, 2, "{:?}", server.commands());
+    assert_eq!(
+        oauth::auth_count(&server.commands()),
+        2,
+        "{:?}",
+        server.commands()
+    );
     assert!(!server.received("MAIL"), "{:?}", server.commands());
     oauth::assert_no_token(&report, &TOKENS, server.port());
     Ok(())
@@ -84,10 +71,7 @@ async fn a_direct_535_without_challenge_is_refreshed_once_too() -> std::io::Resu
     );
     let server = FaultServer::start(script).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&TOKENS));
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::Auto))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(oauth::settings(server.port(), AuthType::Auto), &tokens).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert_eq!(
@@ -104,7 +88,7 @@ async fn a_direct_535_without_challenge_is_refreshed_once_too() -> std::io::Resu
     ));
     assert_eq!(tokens.calls(), vec![false, true]);
     let commands = server.commands();
-    assert_eq!(commands.iter().filter(|c| c.starts_with("AUTH")).count(), 2);
+    assert_eq!(oauth::auth_count(&commands), 2);
     assert!(!commands.iter().any(|c| c.starts_with("AUTH LOGIN")));
     oauth::assert_no_token(&report, &TOKENS, server.port());
     Ok(())
@@ -121,22 +105,16 @@ async fn a_temporary_failure_is_not_refreshed() -> std::io::Result<()> {
     );
     let server = FaultServer::start(script).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&TOKENS));
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::OAuthBearer))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(
+        oauth::settings(server.port(), AuthType::OAuthBearer),
+        &tokens,
+    )
+    .await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert_eq!(outcome.reply().map(|r| r.code), Some(454));
     assert_eq!(tokens.calls(), vec![false]);
-    assert_eq!(
-        server
-            .commands()
-            .iter()
-            .filter(|c| c.starts_with("AUTH"))
-            .count(),
-        1
-    );
+    assert_eq!(oauth::auth_count(&server.commands()), 1);
     oauth::assert_no_token(&report, &TOKENS, server.port());
     Ok(())
 }
@@ -145,16 +123,10 @@ async fn a_temporary_failure_is_not_refreshed() -> std::io::Result<()> {
 /// refusal (reply and status), not a bare "connection closed".
 #[tokio::test]
 async fn a_server_that_hangs_up_after_the_refusal_keeps_its_reply() -> std::io::Result<()> {
-    let script = Script::new()
-        .extensions(&["AUTH XOAUTH2"])
-        .oauth(&[], oauth::ERROR_JSON, "535 5.7.8 Authentication failed")
-        .oauth_close_after_rejection();
+    let script = oauth::script(&["AUTH XOAUTH2"], &[]).oauth_close_after_rejection();
     let server = FaultServer::start(script).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&TOKENS));
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(oauth::settings(server.port(), AuthType::XOAuth2), &tokens).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");

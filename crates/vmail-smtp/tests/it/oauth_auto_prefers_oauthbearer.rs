@@ -5,8 +5,8 @@ use crate::common;
 use common::oauth::{self, FakeTokens};
 use std::sync::Arc;
 use vmail_core::AuthType;
-use vmail_smtp::{Mechanism, SmtpError, Submitter};
-use vmail_testkit::fault::{FaultServer, Script};
+use vmail_smtp::{Mechanism, SmtpError};
+use vmail_testkit::fault::FaultServer;
 
 const TOKEN: &str = "token-for-auto";
 
@@ -14,19 +14,11 @@ async fn run(
     offer: &str,
     settings_for: impl Fn(u16) -> vmail_core::SmtpSettings,
 ) -> std::io::Result<(FaultServer, Arc<FakeTokens>, vmail_smtp::SessionReport)> {
-    let script = Script::new().extensions(&["PIPELINING", offer]).oauth(
-        &[TOKEN],
-        oauth::ERROR_JSON,
-        "535 5.7.8 Authentication failed",
-    );
-    let server = FaultServer::start(script).await?;
+    let server = FaultServer::start(oauth::script(&["PIPELINING", offer], &[TOKEN])).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&[TOKEN]));
     let mut settings = settings_for(server.port());
     settings.auth_responses = common::credentials();
-    let report = Submitter::new(settings)
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(settings, &tokens).await;
     Ok((server, tokens, report))
 }
 
@@ -37,11 +29,7 @@ fn auto(port: u16) -> vmail_core::SmtpSettings {
 #[tokio::test]
 async fn auto_picks_oauthbearer_over_xoauth2_and_plain() -> std::io::Result<()> {
     let (server, _, report) = run("AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER", auto).await?;
-    assert!(
-        report.messages[0].outcome.is_delivered(),
-        "{}",
-        report.messages[0].outcome
-    );
+    common::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::OAuthBearer));
     let auths: Vec<String> = oauth::auth_lines(&server.commands())
         .into_iter()
@@ -56,7 +44,7 @@ async fn auto_picks_oauthbearer_over_xoauth2_and_plain() -> std::io::Result<()> 
 #[tokio::test]
 async fn auto_takes_xoauth2_when_it_is_the_only_oauth_offer() -> std::io::Result<()> {
     let (_, _, report) = run("AUTH PLAIN XOAUTH2", auto).await?;
-    assert!(report.messages[0].outcome.is_delivered());
+    common::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::XOAuth2));
     Ok(())
 }

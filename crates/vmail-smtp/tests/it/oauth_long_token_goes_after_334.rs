@@ -5,28 +5,15 @@ use crate::common;
 use common::oauth::{self, FakeTokens, MAILBOX};
 use std::sync::Arc;
 use vmail_core::AuthType;
-use vmail_smtp::Submitter;
-use vmail_testkit::fault::{FaultServer, Script};
+use vmail_testkit::fault::FaultServer;
 
 #[tokio::test]
 async fn a_long_token_is_sent_after_the_prompt() -> std::io::Result<()> {
     let token = format!("eyJ0eXAiOiJKV1Qi.{}.sig", "a".repeat(1500));
-    let script = Script::new().extensions(&["AUTH XOAUTH2"]).oauth(
-        &[&token],
-        oauth::ERROR_JSON,
-        "535 5.7.8 Authentication failed",
-    );
-    let server = FaultServer::start(script).await?;
+    let server = FaultServer::start(oauth::script(&["AUTH XOAUTH2"], &[&token])).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&[&token]));
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    assert!(
-        report.messages[0].outcome.is_delivered(),
-        "{}",
-        report.messages[0].outcome
-    );
+    let report = oauth::send(oauth::settings(server.port(), AuthType::XOAuth2), &tokens).await;
+    common::assert_delivered(&report);
     let commands = server.commands();
     let at = commands.iter().position(|c| c == "AUTH XOAUTH2");
     assert!(at.is_some(), "{commands:?}");

@@ -1,37 +1,24 @@
 //! The server refuses the cached token with the 334 error JSON: the status
 //! is decoded into the transcript, the empty response sent, one forced
 //! refresh, and the second token delivers in the same session.
-use crate::common;
-use common::oauth::{self, FakeTokens};
+use crate::common::oauth::{self, FakeTokens};
 use std::sync::Arc;
 use vmail_core::AuthType;
-use vmail_smtp::Submitter;
-use vmail_testkit::fault::{FaultServer, Script};
+use vmail_testkit::fault::FaultServer;
 
 const STALE: &str = "stale-token-revoked-at-noon";
 const FRESH: &str = "fresh-token-after-refresh";
 
 async fn refreshed_once(auth_type: AuthType, mechanism: &str, empty: &str) -> std::io::Result<()> {
-    let script = Script::new()
-        .extensions(&["AUTH XOAUTH2 OAUTHBEARER"])
-        .oauth(
-            &[FRESH],
-            oauth::ERROR_JSON,
-            "535 5.7.8 Authentication failed",
-        );
-    let server = FaultServer::start(script).await?;
+    let server = FaultServer::start(oauth::script(&["AUTH XOAUTH2 OAUTHBEARER"], &[FRESH])).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&[STALE, FRESH]));
-    let report = Submitter::new(oauth::settings(server.port(), auth_type))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(oauth::settings(server.port(), auth_type), &tokens).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_delivered(), "{outcome}");
     assert_eq!(tokens.calls(), vec![false, true], "one forced refresh");
     let commands = server.commands();
     assert_eq!(server.connections(), 1, "the same session");
-    let auths: Vec<&String> = commands.iter().filter(|c| c.starts_with("AUTH")).collect();
-    assert_eq!(auths.len(), 2, "{commands:?}");
+    assert_eq!(oauth::auth_count(&commands), 2, "{commands:?}");
     // The empty response right after the first AUTH.
     let first = commands.iter().position(|c| c.starts_with("AUTH"));
     assert_eq!(

@@ -11,25 +11,15 @@ use vmail_testkit::fault::{FaultServer, Script};
 const TOKEN: &str = "ya29.accepted-token-0123456789";
 
 fn script() -> Script {
-    Script::new()
-        .extensions(&["PIPELINING", "AUTH PLAIN XOAUTH2 OAUTHBEARER"])
-        .oauth(
-            &[TOKEN],
-            oauth::ERROR_JSON,
-            "535 5.7.8 Authentication failed",
-        )
+    oauth::script(&["PIPELINING", "AUTH PLAIN XOAUTH2 OAUTHBEARER"], &[TOKEN])
 }
 
 #[tokio::test]
 async fn xoauth2_delivers_with_one_token_request() -> std::io::Result<()> {
     let server = FaultServer::start(script()).await?;
     let tokens = Arc::new(FakeTokens::handing_out(&[TOKEN]));
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    let outcome = &report.messages[0].outcome;
-    assert!(outcome.is_delivered(), "{outcome}");
+    let report = oauth::send(oauth::settings(server.port(), AuthType::XOAuth2), &tokens).await;
+    common::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::XOAuth2));
     assert_eq!(tokens.calls(), vec![false]);
     assert_eq!(
@@ -67,9 +57,7 @@ async fn oauthbearer_names_the_mailbox_host_and_port() -> std::io::Result<()> {
             common::simple(&["b@example.test"]),
         ])
         .await;
-    for message in &report.messages {
-        assert!(message.outcome.is_delivered(), "{}", message.outcome);
-    }
+    common::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::OAuthBearer));
     // Two messages, one login, one token.
     assert_eq!(tokens.calls(), vec![false]);

@@ -5,17 +5,11 @@ use crate::common;
 use common::oauth::{self, FakeTokens};
 use std::sync::Arc;
 use vmail_core::{AuthType, TokenErrorKind};
-use vmail_smtp::{SmtpError, Submitter};
+use vmail_smtp::SmtpError;
 use vmail_testkit::fault::{FaultServer, Script};
 
 fn script() -> Script {
-    Script::new()
-        .extensions(&["AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER"])
-        .oauth(
-            &["any"],
-            oauth::ERROR_JSON,
-            "535 5.7.8 Authentication failed",
-        )
+    oauth::script(&["AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER"], &["any"])
 }
 
 #[tokio::test]
@@ -28,10 +22,7 @@ async fn a_failing_token_source_defers_with_its_summary() -> std::io::Result<()>
     let mut settings = oauth::settings(server.port(), AuthType::Auto);
     // A password is configured too: it must not be tried instead.
     settings.auth_responses = common::credentials();
-    let report = Submitter::new(settings)
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(settings, &tokens).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert_eq!(
@@ -39,12 +30,7 @@ async fn a_failing_token_source_defers_with_its_summary() -> std::io::Result<()>
         "deferred: no OAuth2 token for AUTH OAUTHBEARER: invalid_client: AADSTS7000215 invalid \
          client secret provided"
     );
-    let advice = report
-        .session_error
-        .as_ref()
-        .and_then(|e| e.advice())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let advice = common::advice(&report);
     assert!(advice.contains("[VMAIL] oauth-client-secret"), "{advice}");
     assert!(matches!(
         &report.session_error,
@@ -62,9 +48,7 @@ async fn a_failing_token_source_defers_with_its_summary() -> std::io::Result<()>
 #[tokio::test]
 async fn no_token_source_attached_is_a_typed_error() -> std::io::Result<()> {
     let server = FaultServer::start(script()).await?;
-    let report = Submitter::new(oauth::settings(server.port(), AuthType::XOAuth2))
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(oauth::settings(server.port(), AuthType::XOAuth2)).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert!(matches!(
@@ -87,10 +71,7 @@ async fn xoauth2_without_the_oauth_keys_names_them() -> std::io::Result<()> {
     let mut settings = oauth::settings(server.port(), AuthType::XOAuth2);
     settings.oauth = None;
     let tokens = Arc::new(FakeTokens::handing_out(&["any"]));
-    let report = Submitter::new(settings)
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(settings, &tokens).await;
     let outcome = report.messages[0].outcome.to_string();
     assert!(
         outcome.contains("auth-type=xoauth2 needs the [VMAIL] oauth-* keys"),
@@ -109,10 +90,7 @@ async fn a_hanging_token_source_times_out_and_defers() -> std::io::Result<()> {
     let tokens = Arc::new(FakeTokens::hanging());
     let mut settings = oauth::settings(server.port(), AuthType::XOAuth2);
     settings.timeout = std::time::Duration::from_millis(500);
-    let report = Submitter::new(settings)
-        .with_tokens(tokens.clone())
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = oauth::send(settings, &tokens).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
     assert!(matches!(

@@ -2,7 +2,7 @@
 //! deferred with the list of what the server offers.
 use crate::common;
 use vmail_core::AuthType;
-use vmail_smtp::{Mechanism, Submitter};
+use vmail_smtp::Mechanism;
 use vmail_testkit::fault::{FaultServer, Script};
 
 fn script() -> Script {
@@ -13,17 +13,9 @@ fn script() -> Script {
 async fn auto_logs_in_with_cram_md5() -> std::io::Result<()> {
     let server = FaultServer::start(script()).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Auto;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    assert!(
-        report.messages[0].outcome.is_delivered(),
-        "{}",
-        report.messages[0].outcome
-    );
+    common::login_in_clear(&mut settings, AuthType::Auto);
+    let report = common::send_simple(settings).await;
+    common::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::CramMd5));
     let forms = common::secret_forms(common::USER, common::PASSWORD);
     let cram_answer = &forms[4];
@@ -40,12 +32,8 @@ async fn auto_logs_in_with_cram_md5() -> std::io::Result<()> {
 async fn plain_configured_but_not_offered_defers_listing_the_offer() -> std::io::Result<()> {
     let server = FaultServer::start(script()).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Plain;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    common::login_in_clear(&mut settings, AuthType::Plain);
+    let report = common::send_simple(settings).await;
     let outcome = &report.messages[0].outcome;
     assert_eq!(
         outcome.to_string(),

@@ -1,26 +1,17 @@
 //! AUTH over an unencrypted link is refused unless allow-plaintext-auth=yes.
 use crate::common;
 use vmail_core::AuthType;
-use vmail_smtp::Submitter;
 use vmail_testkit::fault::{FaultServer, Script};
 
 #[tokio::test]
 async fn auth_in_clear_is_refused_naming_the_key() -> std::io::Result<()> {
     let server = FaultServer::start(Script::new().extensions(&["AUTH PLAIN LOGIN"])).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Plain;
-    settings.auth_responses = common::credentials();
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    common::login(&mut settings, AuthType::Plain);
+    let report = common::send_simple(settings).await;
     let outcome = &report.messages[0].outcome;
     assert!(outcome.is_deferred(), "{outcome}");
-    let advice = report
-        .session_error
-        .as_ref()
-        .and_then(|e| e.advice())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let advice = common::advice(&report);
     assert!(advice.contains("allow-plaintext-auth=yes"), "{advice}");
     assert!(!server.received("AUTH") && !server.received("MAIL"));
     Ok(())
@@ -30,17 +21,9 @@ async fn auth_in_clear_is_refused_naming_the_key() -> std::io::Result<()> {
 async fn plain_auth_in_clear_when_allowed_sends_the_seed_blob_masked() -> std::io::Result<()> {
     let server = FaultServer::start(Script::new().extensions(&["AUTH PLAIN LOGIN"])).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Plain;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
-    assert!(
-        report.messages[0].outcome.is_delivered(),
-        "{}",
-        report.messages[0].outcome
-    );
+    common::login_in_clear(&mut settings, AuthType::Plain);
+    let report = common::send_simple(settings).await;
+    common::assert_delivered(&report);
     assert!(
         server
             .commands()

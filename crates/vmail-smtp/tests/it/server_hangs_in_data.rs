@@ -2,16 +2,14 @@
 //! the timeout, never a hang.
 use crate::common;
 use std::time::{Duration, Instant};
-use vmail_smtp::{SmtpError, Step, Submitter};
+use vmail_smtp::{SmtpError, Step};
 use vmail_testkit::fault::{DataBehavior, FaultServer, Script};
 
 #[tokio::test]
 async fn a_stall_after_the_data_defers_after_the_timeout() -> std::io::Result<()> {
     let server = FaultServer::start(Script::new().data(DataBehavior::Stall)).await?;
     let started = Instant::now();
-    let report = Submitter::new(common::hurried(server.port()))
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(common::hurried(server.port())).await;
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",

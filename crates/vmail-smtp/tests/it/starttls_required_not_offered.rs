@@ -2,7 +2,6 @@
 //! message saying so, and nothing sent in clear.
 use crate::common;
 use vmail_core::TlsMode;
-use vmail_smtp::Submitter;
 use vmail_testkit::fault::{FaultServer, Script};
 
 #[tokio::test]
@@ -10,9 +9,7 @@ async fn starttls_required_but_not_offered_defers() -> std::io::Result<()> {
     let server = FaultServer::start(Script::new()).await?;
     let mut settings = common::settings(server.port());
     settings.tls = TlsMode::StartTls;
-    let report = Submitter::new(settings)
-        .send(vec![common::simple(&["a@example.test"])])
-        .await;
+    let report = common::send_simple(settings).await;
     let outcome = &report.messages[0].outcome;
     assert_eq!(
         outcome.to_string(),

@@ -9,9 +9,7 @@ async fn three_messages_one_login_rset_between() -> std::io::Result<()> {
     let server =
         FaultServer::start(Script::new().extensions(&["PIPELINING", "AUTH PLAIN"])).await?;
     let mut settings = common::settings(server.port());
-    settings.auth_type = AuthType::Auto;
-    settings.auth_responses = common::credentials();
-    settings.allow_plaintext_auth = true;
+    common::login_in_clear(&mut settings, AuthType::Auto);
     let report = Submitter::new(settings)
         .send(vec![
             common::simple(&["a@example.test"]),
@@ -23,9 +21,7 @@ async fn three_messages_one_login_rset_between() -> std::io::Result<()> {
             common::simple(&["c@example.test"]),
         ])
         .await;
-    for message in &report.messages {
-        assert!(message.outcome.is_delivered(), "{}", message.outcome);
-    }
+    common::assert_delivered(&report);
     let replies: Vec<String> = report
         .messages
         .iter()

@@ -1,5 +1,6 @@
 //! Shared by the scenario files: settings for the fault server, a message,
-//! and the secret search.
+//! the session run the scenarios share, the assertions they share, and the
+//! secret search.
 #![allow(dead_code)]
 
 pub mod oauth;
@@ -8,8 +9,8 @@ pub mod real;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::time::Duration;
-use vmail_core::{Envelope, Secret, SmtpSettings};
-use vmail_smtp::{Body, Outgoing, SessionReport};
+use vmail_core::{AuthType, Envelope, Secret, SmtpSettings};
+use vmail_smtp::{Body, Outgoing, SessionReport, SmtpError, Submitter};
 
 pub const USER: &str = "jms1@jms1.net";
 pub const PASSWORD: &str = "not.my.real.password";
@@ -36,6 +37,26 @@ pub fn credentials() -> Vec<Secret> {
     vec![Secret::new(USER), Secret::new(PASSWORD)]
 }
 
+/// Log in with `auth_type` and [`credentials`]; AUTH in clear stays refused
+/// (see [`login_in_clear`]).
+pub fn login(settings: &mut SmtpSettings, auth_type: AuthType) {
+    settings.auth_type = auth_type;
+    settings.auth_responses = credentials();
+}
+
+/// [`login`] with allow-plaintext-auth=yes: the fault server has no TLS.
+pub fn login_in_clear(settings: &mut SmtpSettings, auth_type: AuthType) {
+    login(settings, auth_type);
+    settings.allow_plaintext_auth = true;
+}
+
+/// One session sending [`simple`] to `a@example.test`.
+pub async fn send_simple(settings: SmtpSettings) -> SessionReport {
+    Submitter::new(settings)
+        .send(vec![simple(&["a@example.test"])])
+        .await
+}
+
 pub fn message(from: &str, to: &[&str], body: &str) -> Outgoing {
     Outgoing::new(
         Envelope::new(from, to.iter().map(|s| s.to_string()).collect()),
@@ -49,6 +70,43 @@ pub fn simple(to: &[&str]) -> Outgoing {
         to,
         "Subject: test\r\nMessage-ID: <t@x>\r\n\r\nhello\r\n",
     )
+}
+
+/// Every message of the session (at least one) was delivered.
+pub fn assert_delivered(report: &SessionReport) {
+    assert!(!report.messages.is_empty(), "no message in the report");
+    for message in &report.messages {
+        assert!(
+            message.outcome.is_delivered(),
+            "{}\n{}",
+            message.outcome,
+            report.transcript
+        );
+    }
+}
+
+/// The advice of the session error, or empty.
+pub fn advice(report: &SessionReport) -> String {
+    report
+        .session_error
+        .as_ref()
+        .and_then(|e| e.advice())
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+/// A login refused with 535: an AuthRejected session error whose advice
+/// names `[VMAIL] auth-rsp`, and the 535 kept in the first message's outcome.
+pub fn assert_login_refused(report: &SessionReport) {
+    assert!(
+        matches!(report.session_error, Some(SmtpError::AuthRejected { .. })),
+        "{:?}",
+        report.session_error
+    );
+    let outcome = &report.messages[0].outcome;
+    assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");
+    let advice = advice(report);
+    assert!(advice.contains("VMAIL auth-rsp"), "{advice}");
 }
 
 /// Every form of the test password that must never be shown.

@@ -1,15 +1,17 @@
-//! A fake token source that counts its calls, OAuth settings for the fault
-//! server, and the search for tokens in everything a report shows.
+//! A fake token source that counts its calls, OAuth settings and a script
+//! for the fault server, a session with the fake, and the search for tokens
+//! in everything a report shows.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use vmail_core::{
     AccessToken, AuthType, OAuthGrant, OAuthProvider, OAuthSettings, Secret, SmtpSettings,
     TokenError, TokenErrorKind, TokenFuture, TokenSource,
 };
-use vmail_smtp::SessionReport;
+use vmail_smtp::{SessionReport, Submitter};
+use vmail_testkit::fault::Script;
 
 /// The mailbox the tokens are for.
 pub const MAILBOX: &str = "fax@example.test";
@@ -101,6 +103,30 @@ pub fn settings(port: u16, auth_type: AuthType) -> SmtpSettings {
     settings.allow_plaintext_auth = true;
     settings.oauth = Some(oauth_settings(MAILBOX));
     settings
+}
+
+/// A fault server offering `extensions` that accepts the `accepted` tokens
+/// and refuses any other with [`ERROR_JSON`], then `535 5.7.8`.
+pub fn script(extensions: &[&str], accepted: &[&str]) -> Script {
+    Script::new().extensions(extensions).oauth(
+        accepted,
+        ERROR_JSON,
+        "535 5.7.8 Authentication failed",
+    )
+}
+
+/// One session with `tokens` as its token source, sending
+/// [`super::simple`] to `a@example.test`.
+pub async fn send(settings: SmtpSettings, tokens: &Arc<FakeTokens>) -> SessionReport {
+    Submitter::new(settings)
+        .with_tokens(tokens.clone())
+        .send(vec![super::simple(&["a@example.test"])])
+        .await
+}
+
+/// How many AUTH commands the server received.
+pub fn auth_count(commands: &[String]) -> usize {
+    commands.iter().filter(|c| c.starts_with("AUTH")).count()
 }
 
 /// `[VMAIL] oauth-*` for `user`; the URLs are never used (the tests hand
