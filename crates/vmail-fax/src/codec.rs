@@ -3,9 +3,9 @@
 
 use hayro_ccitt::{DecodeSettings, DecoderContext, EncodingMode};
 
-use crate::FaxError;
 use crate::g4::Group4Encoder;
 use crate::page::{Compression, Page};
+use crate::{DataError, FaxError};
 
 /// A page's image and how a PDF reader decodes it (`CCITTFaxDecode`).
 #[derive(Debug)]
@@ -30,7 +30,7 @@ pub(crate) struct Image {
 
 /// The image of `page` (number `number`, from 1) of the file `tiff`.
 pub(crate) fn image(tiff: &[u8], page: &Page, number: usize) -> Result<Image, FaxError> {
-    let bad = |why: String| FaxError::BadData {
+    let bad = |why: DataError| FaxError::BadData {
         page: number,
         compression: page.compression,
         why,
@@ -137,7 +137,12 @@ impl<R: Rows> hayro_ccitt::Decoder for Sink<'_, R> {
 
 /// Decodes one strip of CCITT data, of `rows` rows, into `sink`; the
 /// strip must give exactly that many rows.
-fn decode_ccitt<R: Rows>(data: &[u8], page: &Page, rows: u32, sink: &mut R) -> Result<(), String> {
+fn decode_ccitt<R: Rows>(
+    data: &[u8],
+    page: &Page,
+    rows: u32,
+    sink: &mut R,
+) -> Result<(), DataError> {
     let (encoding, end_of_line, aligned) = match page.compression {
         Compression::ModifiedHuffman => (EncodingMode::Group3_1D, false, true),
         Compression::Group3 {
@@ -150,7 +155,7 @@ fn decode_ccitt<R: Rows>(data: &[u8], page: &Page, rows: u32, sink: &mut R) -> R
         } => (EncodingMode::Group3_2D, true, byte_aligned),
         Compression::Group4 => (EncodingMode::Group4, false, false),
         Compression::None | Compression::PackBits => {
-            return Err("not CCITT data".into());
+            return Err(DataError::NotCcitt);
         }
     };
     let mut context = DecoderContext::new(DecodeSettings {
@@ -166,14 +171,18 @@ fn decode_ccitt<R: Rows>(data: &[u8], page: &Page, rows: u32, sink: &mut R) -> R
     let result = hayro_ccitt::decode(data, &mut Sink { rows: sink }, &mut context);
     let decoded = sink.count() - before;
     match result {
-        Err(err) => Err(format!("{err} after {decoded} of {rows} rows")),
-        Ok(_) if decoded != rows => Err(format!("{decoded} rows where there are {rows}")),
+        Err(source) => Err(DataError::Ccitt {
+            source,
+            decoded,
+            rows,
+        }),
+        Ok(_) if decoded != rows => Err(DataError::RowCount { decoded, rows }),
         Ok(_) => Ok(()),
     }
 }
 
 /// The page decoded strip by strip and encoded as Group 4.
-fn reencode(tiff: &[u8], page: &Page) -> Result<Vec<u8>, String> {
+fn reencode(tiff: &[u8], page: &Page) -> Result<Vec<u8>, DataError> {
     let mut out = Group4 {
         encoder: Group4Encoder::new(page.width),
         rows: 0,
@@ -187,22 +196,25 @@ fn reencode(tiff: &[u8], page: &Page) -> Result<Vec<u8>, String> {
         if page.reversed_bits {
             bytes.iter_mut().for_each(|b| *b = b.reverse_bits());
         }
-        let strip = || format!("strip {}: ", index + 1);
+        let in_strip = |why: DataError| DataError::Strip {
+            strip: index + 1,
+            why: Box::new(why),
+        };
         match page.compression {
             Compression::None => raw_rows(&bytes, page.width, rows, &mut changes, &mut out),
             Compression::PackBits => {
                 let row_bytes = page.width.div_ceil(8) as usize;
-                let unpacked =
-                    unpack_bits(&bytes, row_bytes * rows as usize).map_err(|why| strip() + &why)?;
-                raw_rows(&unpacked, page.width, rows, &mut changes, &mut out)
+                unpack_bits(&bytes, row_bytes * rows as usize).and_then(|unpacked| {
+                    raw_rows(&unpacked, page.width, rows, &mut changes, &mut out)
+                })
             }
             _ => decode_ccitt(&bytes, page, rows, &mut out),
         }
-        .map_err(|why| strip() + &why)?;
+        .map_err(in_strip)?;
     }
     match out.encoder.finish() {
         Ok(data) if !out.failed => Ok(data),
-        _ => Err("a row Group 4 has no code for".into()),
+        _ => Err(DataError::NoGroup4Code),
     }
 }
 
@@ -213,14 +225,16 @@ fn raw_rows(
     rows: u32,
     changes: &mut Vec<u32>,
     sink: &mut impl Rows,
-) -> Result<(), String> {
+) -> Result<(), DataError> {
     let row_bytes = width.div_ceil(8) as usize;
     let needed = row_bytes * rows as usize;
     if bytes.len() < needed {
-        return Err(format!(
-            "{} bytes where {rows} rows of {width} pixels need {needed}",
-            bytes.len()
-        ));
+        return Err(DataError::ShortRows {
+            have: bytes.len(),
+            rows,
+            width,
+            needed,
+        });
     }
     for row in bytes.chunks_exact(row_bytes).take(rows as usize) {
         changes.clear();
@@ -239,30 +253,30 @@ fn raw_rows(
 
 /// Expands PackBits data (TIFF 32773, Apple's run-length code) to `len`
 /// bytes.
-pub(crate) fn unpack_bits(data: &[u8], len: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn unpack_bits(data: &[u8], len: usize) -> Result<Vec<u8>, DataError> {
     // A PackBits byte pair expands to at most 128 bytes: the data bounds
     // what a page's tags may ask for.
     let mut out = Vec::with_capacity(len.min(data.len().saturating_mul(64)));
     let mut input = data.iter();
     while out.len() < len {
         let Some(&header) = input.next() else {
-            return Err(format!(
-                "PackBits data ends after {} of {len} bytes",
-                out.len()
-            ));
+            return Err(DataError::PackBitsShort {
+                unpacked: out.len(),
+                len,
+            });
         };
         let n = header as i8;
         if n >= 0 {
             let literal = input.as_slice();
             let count = n as usize + 1;
             if literal.len() < count {
-                return Err("PackBits literal run past the end of the strip".into());
+                return Err(DataError::PackBitsLiteral);
             }
             out.extend_from_slice(&literal[..count]);
             input = literal[count..].iter();
         } else if n != -128 {
             let Some(&byte) = input.next() else {
-                return Err("PackBits repeat run past the end of the strip".into());
+                return Err(DataError::PackBitsRepeat);
             };
             out.extend(std::iter::repeat_n(byte, (1 - isize::from(n)) as usize));
         }
@@ -409,11 +423,11 @@ mod tests {
         let data = [2, b'a', b'b', b'c', 0xfe, b'x', 0x80, 0, b'z'];
         assert_eq!(unpack_bits(&data, 7).unwrap(), b"abcxxxz");
         assert_eq!(
-            unpack_bits(&[5, 1], 6).unwrap_err(),
+            unpack_bits(&[5, 1], 6).unwrap_err().to_string(),
             "PackBits literal run past the end of the strip"
         );
         assert_eq!(
-            unpack_bits(&[0xff, 1], 4).unwrap_err(),
+            unpack_bits(&[0xff, 1], 4).unwrap_err().to_string(),
             "PackBits data ends after 2 of 4 bytes"
         );
     }
@@ -425,7 +439,9 @@ mod tests {
         p.strips = std::iter::once(0..raw.len()).collect();
         let g4 = reencode(&raw, &p).unwrap();
         let g4_page = page(1728, 100, Compression::Group4);
-        let err = decode_ccitt(&g4[..g4.len() / 2], &g4_page, 100, &mut RowCount(0)).unwrap_err();
+        let err = decode_ccitt(&g4[..g4.len() / 2], &g4_page, 100, &mut RowCount(0))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("of 100 rows") || err.contains("rows where there are 100"),
             "{err}"

@@ -24,10 +24,12 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+mod error;
 mod g4;
 mod page;
 mod pdf;
 
+pub use error::{DataError, DirectoryError, FaxError, Unsupported};
 pub use page::Compression;
 
 /// A converted fax.
@@ -40,32 +42,6 @@ pub struct Converted {
     /// How many of them were decoded and re-encoded as Group 4 (the others
     /// carry the TIFF's own CCITT data).
     pub reencoded: usize,
-}
-
-/// Why a TIFF could not be converted. Pages count from 1, as a reader of
-/// the fax does.
-#[derive(Debug, thiserror::Error)]
-pub enum FaxError {
-    /// Not a TIFF at all, or its first directory cannot be read.
-    #[error("not a readable TIFF file: {why}")]
-    NotTiff { why: String },
-    /// A page's directory is damaged (a tag of the wrong type, strips
-    /// outside the file).
-    #[error("page {page}: damaged TIFF directory: {why}")]
-    Damaged { page: usize, why: String },
-    /// A page is not something a fax is made of (colour, grey, tiles).
-    #[error("page {page}: unsupported: {what}")]
-    Unsupported { page: usize, what: String },
-    /// A page's compressed data does not decode to its rows.
-    #[error("page {page}: damaged {compression} data: {why}")]
-    BadData {
-        page: usize,
-        compression: Compression,
-        why: String,
-    },
-    /// The TIFF has more pages than [`MAX_PAGES`].
-    #[error("more than {MAX_PAGES} pages")]
-    TooManyPages,
 }
 
 /// The most pages a fax may have: a bound on the work a file can ask for.

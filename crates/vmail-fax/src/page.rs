@@ -9,7 +9,7 @@ use tiff::decoder::ifd::Value;
 use tiff::decoder::{Decoder, Limits};
 use tiff::tags::Tag;
 
-use crate::{FaxError, MAX_PAGES};
+use crate::{DirectoryError, FaxError, MAX_PAGES, Unsupported};
 
 /// The resolution a fax TIFF without one is taken to have (fine, the
 /// resolution fax2tiff and most fax servers write).
@@ -17,7 +17,7 @@ const DEFAULT_DPI: (f64, f64) = (204.0, 196.0);
 
 /// The widest and tallest page accepted, in pixels: a bound on the work a
 /// file can ask for (an A3 page at 400 dpi is 4,700 × 6,700).
-const MAX_SIDE: u32 = 20_000;
+pub(crate) const MAX_SIDE: u32 = 20_000;
 
 /// Group 3 and Group 4 options (TIFF 6.0, section 11), which the `tiff`
 /// crate has no names for.
@@ -74,7 +74,7 @@ pub(crate) struct Page {
 /// Reads every page's tags, in the order of the file's directories.
 pub(crate) fn read_pages(tiff: &[u8]) -> Result<Vec<Page>, FaxError> {
     let mut decoder = Decoder::new(Cursor::new(tiff))
-        .map_err(|err| FaxError::NotTiff { why: reason(err) })?
+        .map_err(|err| FaxError::NotTiff(err.into()))?
         .with_limits(Limits::default());
     let mut pages = Vec::new();
     loop {
@@ -88,35 +88,24 @@ pub(crate) fn read_pages(tiff: &[u8]) -> Result<Vec<Page>, FaxError> {
         }
         decoder.next_image().map_err(|err| FaxError::Damaged {
             page: number + 1,
-            why: reason(err),
+            why: err.into(),
         })?;
     }
     Ok(pages)
 }
 
-/// The `tiff` crate's error in a reader's words ("failed to fill whole
-/// buffer" is a directory cut short by the end of the file).
-fn reason(err: tiff::TiffError) -> String {
-    match err {
-        tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "the file ends inside a directory".into()
-        }
-        other => other.to_string(),
-    }
-}
-
 type Tiff<'a> = Decoder<Cursor<&'a [u8]>>;
 
 fn read_page(decoder: &mut Tiff<'_>, len: usize, page: usize) -> Result<Page, FaxError> {
-    let damaged = |why: String| FaxError::Damaged { page, why };
-    let unsupported = |what: String| FaxError::Unsupported { page, what };
+    let damaged = |why: DirectoryError| FaxError::Damaged { page, why };
+    let unsupported = |what: Unsupported| FaxError::Unsupported { page, what };
     let mut number = |tag: Tag, default: Option<u64>| -> Result<u64, FaxError> {
         match decoder.find_tag(tag) {
             Ok(Some(value)) => value
                 .into_u64()
-                .map_err(|_| damaged(format!("{tag:?} is not a number"))),
-            Ok(None) => default.ok_or_else(|| damaged(format!("no {tag:?} tag"))),
-            Err(err) => Err(damaged(format!("{tag:?}: {err}"))),
+                .map_err(|_| damaged(DirectoryError::NotANumber(tag))),
+            Ok(None) => default.ok_or_else(|| damaged(DirectoryError::Missing(tag))),
+            Err(source) => Err(damaged(DirectoryError::Tag { tag, source })),
         }
     };
     let width = number(Tag::ImageWidth, None)?;
@@ -131,54 +120,42 @@ fn read_page(decoder: &mut Tiff<'_>, len: usize, page: usize) -> Result<Page, Fa
     let rows_per_strip = number(Tag::RowsPerStrip, Some(u64::from(u32::MAX)))?;
     let unit = number(Tag::ResolutionUnit, Some(2))?;
     if bits != 1 || samples != 1 {
-        return Err(unsupported(format!(
-            "{samples} sample(s) of {bits} bit(s) per pixel (a fax is 1 sample of 1 bit)"
-        )));
+        return Err(unsupported(Unsupported::Depth { samples, bits }));
     }
     if width == 0 || height == 0 || width > MAX_SIDE.into() || height > MAX_SIDE.into() {
-        return Err(unsupported(format!(
-            "{width} × {height} pixels (at most {MAX_SIDE} each way)"
-        )));
+        return Err(unsupported(Unsupported::Size { width, height }));
     }
     if decoder.find_tag(Tag::TileWidth).ok().flatten().is_some() {
-        return Err(unsupported(
-            "tiled image (a fax is stored in strips)".into(),
-        ));
+        return Err(unsupported(Unsupported::Tiled));
     }
     let black_is_zero = match photometric {
         0 => false,
         1 => true,
         other => {
-            return Err(unsupported(format!(
-                "photometric interpretation {other} (a fax is WhiteIsZero or BlackIsZero)"
-            )));
+            return Err(unsupported(Unsupported::Photometric(other)));
         }
     };
     let reversed_bits = match fill_order {
         1 => false,
         2 => true,
-        other => return Err(damaged(format!("FillOrder {other}"))),
+        other => return Err(damaged(DirectoryError::FillOrder(other))),
     };
     let compression = match compression {
         1 => Compression::None,
         2 => Compression::ModifiedHuffman,
         3 if t4 & 2 != 0 => {
-            return Err(unsupported(
-                "Group 3 with uncompressed mode (T4Options bit 1)".into(),
-            ));
+            return Err(unsupported(Unsupported::Group3Uncompressed));
         }
         3 => Compression::Group3 {
             two_d: t4 & 1 != 0,
             byte_aligned: t4 & 4 != 0,
         },
         4 if t6 & 2 != 0 => {
-            return Err(unsupported(
-                "Group 4 with uncompressed mode (T6Options bit 1)".into(),
-            ));
+            return Err(unsupported(Unsupported::Group4Uncompressed));
         }
         4 => Compression::Group4,
         32773 => Compression::PackBits,
-        other => return Err(unsupported(format!("compression {other}"))),
+        other => return Err(unsupported(Unsupported::Compression(other))),
     };
     let width = width as u32;
     let height = height as u32;
@@ -198,21 +175,25 @@ fn read_page(decoder: &mut Tiff<'_>, len: usize, page: usize) -> Result<Page, Fa
 }
 
 /// The byte ranges of the page's `expected` strips.
-fn strips(decoder: &mut Tiff<'_>, len: usize, expected: u32) -> Result<Vec<Range<usize>>, String> {
-    let mut list = |tag: Tag| -> Result<Vec<u64>, String> {
+fn strips(
+    decoder: &mut Tiff<'_>,
+    len: usize,
+    expected: u32,
+) -> Result<Vec<Range<usize>>, DirectoryError> {
+    let mut list = |tag: Tag| -> Result<Vec<u64>, DirectoryError> {
         decoder
             .find_tag_unsigned_vec::<u64>(tag)
-            .map_err(|err| format!("{tag:?}: {err}"))?
-            .ok_or_else(|| format!("no {tag:?} tag"))
+            .map_err(|source| DirectoryError::Tag { tag, source })?
+            .ok_or(DirectoryError::Missing(tag))
     };
     let offsets = list(Tag::StripOffsets)?;
     let counts = list(Tag::StripByteCounts)?;
     if offsets.len() != expected as usize || counts.len() != offsets.len() {
-        return Err(format!(
-            "{} strip offsets and {} byte counts for {expected} strips",
-            offsets.len(),
-            counts.len()
-        ));
+        return Err(DirectoryError::StripCount {
+            offsets: offsets.len(),
+            counts: counts.len(),
+            expected,
+        });
     }
     offsets
         .iter()
@@ -222,10 +203,12 @@ fn strips(decoder: &mut Tiff<'_>, len: usize, expected: u32) -> Result<Vec<Range
             let end = offset.checked_add(count).filter(|&end| end <= len as u64);
             match end {
                 Some(end) => Ok(offset as usize..end as usize),
-                None => Err(format!(
-                    "strip {} ({count} bytes at {offset}) ends past the end of the file ({len} bytes)",
-                    index + 1
-                )),
+                None => Err(DirectoryError::StripPastTheEnd {
+                    strip: index + 1,
+                    count,
+                    offset,
+                    len,
+                }),
             }
         })
         .collect()
@@ -234,22 +217,22 @@ fn strips(decoder: &mut Tiff<'_>, len: usize, expected: u32) -> Result<Vec<Range
 /// Pixels per inch across and down, from XResolution, YResolution and
 /// ResolutionUnit (2 inch, 3 centimetre; 1, no unit, is taken as inch,
 /// which is what the numbers of a fax mean).
-fn resolution(decoder: &mut Tiff<'_>, unit: u64) -> Result<(f64, f64), String> {
-    let mut read = |tag: Tag| -> Result<Option<f64>, String> {
+fn resolution(decoder: &mut Tiff<'_>, unit: u64) -> Result<(f64, f64), DirectoryError> {
+    let mut read = |tag: Tag| -> Result<Option<f64>, DirectoryError> {
         let value = decoder
             .find_tag(tag)
-            .map_err(|err| format!("{tag:?}: {err}"))?;
+            .map_err(|source| DirectoryError::Tag { tag, source })?;
         let number = match value {
             None => return Ok(None),
             Some(Value::Rational(n, d)) if d != 0 => f64::from(n) / f64::from(d),
             Some(other) => other
                 .into_f64()
-                .map_err(|_| format!("{tag:?} is not a number"))?,
+                .map_err(|_| DirectoryError::NotANumber(tag))?,
         };
         if (1.0..=100_000.0).contains(&number) {
             Ok(Some(number))
         } else {
-            Err(format!("{tag:?} {number} is not a resolution"))
+            Err(DirectoryError::NotAResolution { tag, value: number })
         }
     };
     let (x, y) = match (read(Tag::XResolution)?, read(Tag::YResolution)?) {
@@ -259,6 +242,6 @@ fn resolution(decoder: &mut Tiff<'_>, unit: u64) -> Result<(f64, f64), String> {
     match unit {
         1 | 2 => Ok((x, y)),
         3 => Ok((x * 2.54, y * 2.54)),
-        other => Err(format!("ResolutionUnit {other}")),
+        other => Err(DirectoryError::ResolutionUnit(other)),
     }
 }
