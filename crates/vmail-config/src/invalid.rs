@@ -121,4 +121,49 @@ pub(crate) enum Invalid {
         path.display()
     )]
     NotAServiceAccountKey { path: PathBuf },
+    #[error("cannot read {}: {source} ({})", path.display(), kind.what())]
+    PemUnreadable {
+        path: PathBuf,
+        kind: PemKind,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} is not a file ({})", path.display(), kind.what())]
+    PemNotAFile { path: PathBuf, kind: PemKind },
+    /// The message never quotes the file's contents.
+    #[error("{} holds no {} ({})", path.display(), kind.noun(), kind.what())]
+    PemWithoutLabel { path: PathBuf, kind: PemKind },
+}
+
+/// Which of the client certificate's two PEM files is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PemKind {
+    Certificate,
+    PrivateKey,
+}
+
+impl PemKind {
+    /// What the file should be, for the end of a message.
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            PemKind::Certificate => "a PEM file with the client certificate",
+            PemKind::PrivateKey => "a PEM file with the certificate's private key",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            PemKind::Certificate => "PEM certificate",
+            PemKind::PrivateKey => "PEM private key",
+        }
+    }
+
+    /// The end of the PEM label: `CERTIFICATE-----`, or
+    /// `PRIVATE KEY-----` for PKCS#8, RSA and EC keys alike.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            PemKind::Certificate => "-----BEGIN CERTIFICATE-----",
+            PemKind::PrivateKey => "PRIVATE KEY-----",
+        }
+    }
 }

@@ -52,40 +52,41 @@ fn parse(value: &str) -> Option<MetricsListen> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{MetricsListen, load_str};
+    use crate::{ConfigErrors, MetricsListen, load_str};
     use std::path::Path;
 
-    fn listen(lines: &str) -> Result<Option<MetricsListen>, String> {
+    fn listen(lines: &str) -> Result<Option<MetricsListen>, ConfigErrors> {
         let text = format!("[VMAIL]\nmail-server = file:out\n{lines}\n");
         load_str(Path::new("/etc/vmail/vsisrv.ini"), &text)
             .map(|loaded| loaded.config.metrics_listen)
-            .map_err(|errors| errors.to_string())
     }
 
     #[test]
     fn off_by_default_and_loopback_or_socket_when_set() {
-        assert_eq!(listen(""), Ok(None));
+        assert_eq!(listen("").ok(), Some(None));
         assert_eq!(
-            listen("metrics-listen = 127.0.0.1:9325"),
-            Ok(Some(MetricsListen::Tcp("127.0.0.1:9325".parse().unwrap())))
+            listen("metrics-listen = 127.0.0.1:9325").ok(),
+            Some(Some(MetricsListen::Tcp("127.0.0.1:9325".parse().unwrap())))
         );
         assert_eq!(
-            listen("metrics-listen = [::1]:9325"),
-            Ok(Some(MetricsListen::Tcp("[::1]:9325".parse().unwrap())))
+            listen("metrics-listen = [::1]:9325").ok(),
+            Some(Some(MetricsListen::Tcp("[::1]:9325".parse().unwrap())))
         );
         assert_eq!(
-            listen("metrics-listen = localhost:9325"),
-            Ok(Some(MetricsListen::Tcp("127.0.0.1:9325".parse().unwrap())))
+            listen("metrics-listen = localhost:9325").ok(),
+            Some(Some(MetricsListen::Tcp("127.0.0.1:9325".parse().unwrap())))
         );
         assert_eq!(
-            listen("metrics-listen = /run/vmail/metrics.sock"),
-            Ok(Some(MetricsListen::Unix("/run/vmail/metrics.sock".into())))
+            listen("metrics-listen = /run/vmail/metrics.sock").ok(),
+            Some(Some(MetricsListen::Unix("/run/vmail/metrics.sock".into())))
         );
     }
 
     #[test]
     fn a_remote_address_needs_metrics_allow_remote() {
-        let err = listen("metrics-listen = 0.0.0.0:9325").unwrap_err();
+        let err = listen("metrics-listen = 0.0.0.0:9325")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "/etc/vmail/vsisrv.ini:3: [VMAIL] metrics-listen: \"0.0.0.0:9325\" is not a loopback \
@@ -95,8 +96,8 @@ mod tests {
              to other machines"
         );
         assert_eq!(
-            listen("metrics-listen = 192.0.2.7:9325\nmetrics-allow-remote = yes"),
-            Ok(Some(MetricsListen::Tcp("192.0.2.7:9325".parse().unwrap())))
+            listen("metrics-listen = 192.0.2.7:9325\nmetrics-allow-remote = yes").ok(),
+            Some(Some(MetricsListen::Tcp("192.0.2.7:9325".parse().unwrap())))
         );
     }
 
@@ -109,7 +110,9 @@ mod tests {
             "127.0.0.1:0",
             "sock",
         ] {
-            let err = listen(&format!("metrics-listen = {bad}")).unwrap_err();
+            let err = listen(&format!("metrics-listen = {bad}"))
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.starts_with(&format!(
                     "/etc/vmail/vsisrv.ini:3: [VMAIL] metrics-listen: \"{bad}\" is not an address to listen on ("

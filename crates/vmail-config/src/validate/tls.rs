@@ -4,7 +4,7 @@
 //! (and `vfxadmin config -a` to write) rather than every session failing.
 
 use super::{Ctx, Section, Set};
-use crate::invalid::Invalid;
+use crate::invalid::{Invalid, PemKind};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use vmail_core::{ClientCertificate, Fingerprint, TlsMode, TlsVersion};
@@ -102,15 +102,15 @@ fn client_certificate(cx: &mut Ctx<'_>, vmail: &Section) -> Option<ClientCertifi
             let key_file = cx.path_value(&key.value);
             let cert_ok = match check_pem(&cert_file, PemKind::Certificate) {
                 Ok(()) => true,
-                Err(msg) => {
-                    cx.error(Some(cert.line), V, "tls-cert-file", msg);
+                Err(why) => {
+                    cx.error(Some(cert.line), V, "tls-cert-file", why.to_string());
                     false
                 }
             };
             let key_ok = match check_pem(&key_file, PemKind::PrivateKey) {
                 Ok(()) => true,
-                Err(msg) => {
-                    cx.error(Some(key.line), V, "tls-key-file", msg);
+                Err(why) => {
+                    cx.error(Some(key.line), V, "tls-key-file", why.to_string());
                     false
                 }
             };
@@ -122,61 +122,36 @@ fn client_certificate(cx: &mut Ctx<'_>, vmail: &Section) -> Option<ClientCertifi
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum PemKind {
-    Certificate,
-    PrivateKey,
-}
-
-impl PemKind {
-    fn what(self) -> &'static str {
-        match self {
-            PemKind::Certificate => "a PEM file with the client certificate",
-            PemKind::PrivateKey => "a PEM file with the certificate's private key",
-        }
-    }
-
-    /// The end of the PEM label: `CERTIFICATE-----`, or
-    /// `PRIVATE KEY-----` for PKCS#8, RSA and EC keys alike.
-    fn label(self) -> &'static str {
-        match self {
-            PemKind::Certificate => "-----BEGIN CERTIFICATE-----",
-            PemKind::PrivateKey => "PRIVATE KEY-----",
-        }
-    }
-}
-
 /// Why `path` cannot serve as `kind`, in words that name the file and the
 /// fix. The private key is refused when its mode lets group or others read
 /// or write it, before it is read (like ssh does). Never quotes the file.
-fn check_pem(path: &Path, kind: PemKind) -> Result<(), String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read {shown}: {e} ({})", kind.what()))?;
+fn check_pem(path: &Path, kind: PemKind) -> Result<(), Invalid> {
+    let unreadable = |source| Invalid::PemUnreadable {
+        path: PathBuf::from(path),
+        kind,
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(format!("{shown} is not a file ({})", kind.what()));
+        return Err(Invalid::PemNotAFile {
+            path: PathBuf::from(path),
+            kind,
+        });
     }
     let mode = meta.permissions().mode() & 0o777;
     if kind == PemKind::PrivateKey && mode & 0o077 != 0 {
         return Err(Invalid::KeyFileShared {
             path: PathBuf::from(path),
             mode,
-        }
-        .to_string());
+        });
     }
-    let text = zeroize::Zeroizing::new(
-        std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e} ({})", kind.what()))?,
-    );
+    let text = zeroize::Zeroizing::new(std::fs::read(path).map_err(unreadable)?);
     let label = kind.label().as_bytes();
     if !text.windows(label.len()).any(|w| w == label) {
-        return Err(format!(
-            "{shown} holds no {} ({})",
-            match kind {
-                PemKind::Certificate => "PEM certificate",
-                PemKind::PrivateKey => "PEM private key",
-            },
-            kind.what()
-        ));
+        return Err(Invalid::PemWithoutLabel {
+            path: PathBuf::from(path),
+            kind,
+        });
     }
     Ok(())
 }
