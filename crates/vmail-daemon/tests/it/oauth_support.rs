@@ -88,14 +88,9 @@ impl Case {
             token = self.service.urls().token(),
             device = self.service.urls().device(),
         );
-        real::write_config(
-            self.path(),
-            &self.servers,
-            self.servers.oauth_port,
-            "starttls",
-            None,
-            &lines,
-        );
+        real::Ini::starttls(&self.servers, self.servers.oauth_port)
+            .with(&lines)
+            .write(self.path());
     }
 
     /// Drops one message for the test user and returns its Message-ID.

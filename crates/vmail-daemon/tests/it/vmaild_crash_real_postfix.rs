@@ -535,16 +535,11 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     let mut rng = Rng(seed);
 
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.submission_port,
-        "starttls",
-        Some(("plain", &servers.user)),
+    real::Ini::submission(&servers)
         // A deferred recipient fails within seconds, so its notice comes
         // while kills go on.
-        "retry-min = 1s\nretry-max = 2s\nmax-lifetime = 3s",
-    );
+        .with("retry-min = 1s\nretry-max = 2s\nmax-lifetime = 3s")
+        .write(dir.path());
     let spool = dir.path().join("spool");
     fs::create_dir_all(spool.join("in")).unwrap();
     let stderr = dir.path().join("vmaild.stderr");

@@ -14,14 +14,7 @@ const FAX: &[u8] = include_bytes!("../../../vmail-fax/tests/data/fax-2p-normal-g
 fn a_fax_arrives_in_the_mailbox_as_pdf() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.submission_port,
-        "starttls",
-        Some(("plain", &servers.user)),
-        "",
-    );
+    real::Ini::submission(&servers).write(dir.path());
     let spool = dir.path().join("spool");
     let files = spool.join("in/rx.files");
     std::fs::create_dir_all(&files).unwrap();
@@ -38,13 +31,7 @@ fn a_fax_arrives_in_the_mailbox_as_pdf() {
         ),
     );
     let daemon = Daemon::start(dir.path());
-    wait_for(
-        "the job in sent/",
-        || real::jobs_in(&spool, "sent").len() == 1,
-        || daemon.log(),
-    );
-    let id = real::jobs_in(&spool, "sent")[0].clone();
-    let log = real::job_log(&spool, &id);
+    let log = real::job_log_in(&spool, "sent");
     assert!(
         log.lines().next().unwrap().ends_with(
             " queued from in/rx.job; fax000042.tif attached as fax000042.pdf (2 page(s))"
@@ -52,19 +39,7 @@ fn a_fax_arrives_in_the_mailbox_as_pdf() {
         "{log}"
     );
 
-    let mut found = None;
-    vmail_testkit::process::wait_for_within(
-        &format!("the fax to reach {to}"),
-        real::DELIVERY_WAIT,
-        || {
-            found = real::messages_containing(&servers, to, &token).pop();
-            found.is_some()
-        },
-        || format!("{}\n{}", daemon.log(), servers.log_tails(30)),
-    );
-    let Some(path) = found else {
-        unreachable!("wait_for_within returns only once the fax is there")
-    };
+    let path = real::wait_for_message_containing(&servers, to, &token, || daemon.log());
     let bytes = std::fs::read(&path).unwrap();
     let message = MessageParser::new().parse(&bytes).unwrap();
     assert_eq!(message.attachment_count(), 1);

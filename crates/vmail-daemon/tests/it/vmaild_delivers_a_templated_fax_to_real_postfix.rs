@@ -29,14 +29,7 @@ fn a_templated_fax_arrives_rendered_with_its_tiff() {
 
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.submission_port,
-        "starttls",
-        Some(("plain", &servers.user)),
-        "",
-    );
+    real::Ini::submission(&servers).write(dir.path());
     shipped_templates(dir.path());
     let spool = dir.path().join("spool");
     let files = spool.join("in/fax7.files");
@@ -60,13 +53,7 @@ fn a_templated_fax_arrives_rendered_with_its_tiff() {
     );
     let daemon = Daemon::start(dir.path());
 
-    wait_for(
-        "the job in sent/",
-        || real::jobs_in(&spool, "sent").len() == 1,
-        || daemon.log(),
-    );
-    let id = real::jobs_in(&spool, "sent")[0].clone();
-    let log = real::job_log(&spool, &id);
+    let log = real::job_log_in(&spool, "sent");
     assert!(
         log.lines()
             .next()
@@ -75,19 +62,7 @@ fn a_templated_fax_arrives_rendered_with_its_tiff() {
         "{log}"
     );
 
-    let mut found = None;
-    vmail_testkit::process::wait_for_within(
-        &format!("the fax to reach {to}"),
-        real::DELIVERY_WAIT,
-        || {
-            found = real::messages_containing(&servers, to, &token).pop();
-            found.is_some()
-        },
-        || format!("{}\n{}", daemon.log(), servers.log_tails(30)),
-    );
-    let Some(path) = found else {
-        unreachable!("wait_for_within returns only once the fax is there")
-    };
+    let path = real::wait_for_message_containing(&servers, to, &token, || daemon.log());
     let bytes = std::fs::read(&path).unwrap();
     let message = MessageParser::new().parse(&bytes).unwrap();
     assert_eq!(

@@ -20,50 +20,28 @@ fn an_eml_arrives_over_starttls_and_auth_with_no_secret_written() {
     ] {
         let case = dir.path().join(auth_type);
         std::fs::create_dir_all(&case).unwrap();
-        real::write_config(
-            &case,
-            &servers,
-            servers.submission_port,
-            "starttls",
-            Some((auth_type, user)),
-            "debug = 2",
-        );
-        let daemon = Daemon::start(&case);
+        let daemon = real::Ini::starttls(&servers, servers.submission_port)
+            .login(auth_type, user)
+            .with("debug = 2")
+            .start(&case);
+        let spool = daemon.spool();
         let id = real::message_id(auth_type);
         let body = "first line\n.\n.dot line\nlast line\n";
         drop_eml(
-            &case.join("spool"),
+            &spool,
             "a.eml",
             &real::eml("fax@example.test", &[&servers.user.user], &id, body),
         );
-        let arrived = servers
-            .delivered_message(&id, real::DELIVERY_WAIT)
-            .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+        let arrived = real::arrived(&servers, &id, || daemon.log());
         let arrived = String::from_utf8_lossy(&arrived).replace("\r\n", "\n");
         assert!(arrived.ends_with(body), "{arrived}");
-        let spool = case.join("spool");
-        wait_for(
-            "the job in sent/",
-            || real::jobs_in(&spool, "sent").len() == 1,
-            || daemon.log(),
-        );
-        let job = &real::jobs_in(&spool, "sent")[0];
-        let log = real::job_log(&spool, job);
+        let log = real::job_log_in(&spool, "sent");
         assert!(log.contains("status: delivered"), "{log}");
         assert!(log.contains(" S: 235 2.7.0"), "no AUTH reply in\n{log}");
         assert!(log.contains(" S: 250 2.0.0 Ok: queued"), "{log}");
         assert!(log.contains(" C: STARTTLS"), "{log}");
         assert_eq!(daemon.stop().code(), Some(0));
-        let key = case.join("vmail.key");
-        for (path, text) in real::all_text_under(&case, &[key.as_path()]) {
-            for form in real::secret_forms(&user.user, &user.password) {
-                assert!(
-                    !text.contains(&form),
-                    "{auth_type}: `{form}` written in {}",
-                    path.display()
-                );
-            }
-        }
+        real::assert_no_secret_under(&case, &user.user, &user.password, auth_type);
     }
 }
 
@@ -72,42 +50,22 @@ fn a_refused_recipient_fails_the_job_with_one_notice() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
     // The sender is a mailbox of the test server, so the notice can be read.
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.smtp_plain_port,
-        "none",
-        None,
-        &format!("from = {}", servers.user.user),
-    );
-    let daemon = Daemon::start(dir.path());
+    let daemon = real::Ini::plain(&servers, servers.smtp_plain_port)
+        .with(&format!("from = {}", servers.user.user))
+        .start(dir.path());
+    let spool = daemon.spool();
     let id = real::message_id("rejected");
     drop_eml(
-        &dir.path().join("spool"),
+        &spool,
         "r.eml",
         &real::eml(&servers.user.user, &[&servers.reject_rcpt], &id, "x\n"),
     );
-    let spool = dir.path().join("spool");
-    wait_for(
-        "the job in failed/",
-        || real::jobs_in(&spool, "failed").len() == 1,
-        || daemon.log(),
-    );
-    let job = &real::jobs_in(&spool, "failed")[0];
-    let log = real::job_log(&spool, job);
+    let log = real::job_log_in(&spool, "failed");
     assert!(log.contains("550"), "the 550 is not in the job log:\n{log}");
     assert!(log.contains("status: failed"), "{log}");
     // The notice names the job's Message-ID; wait for it, then for the
     // queue to be empty, and count.
-    let deadline = std::time::Instant::now() + real::DELIVERY_WAIT;
-    while real::messages_containing(&servers, &servers.user.user, &id).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no notice arrived\n{}",
-            daemon.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    real::wait_for_message_containing(&servers, &servers.user.user, &id, || daemon.log());
     wait_for(
         "an empty queue",
         || real::jobs_in(&spool, "queue").is_empty(),
@@ -174,14 +132,9 @@ fn a_job_with_two_attachments_arrives_byte_for_byte() {
 
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.submission_port,
-        "starttls",
-        Some(("plain", &servers.user)),
-        "debug = 2",
-    );
+    real::Ini::submission(&servers)
+        .with("debug = 2")
+        .write(dir.path());
     let spool = dir.path().join("spool");
     let pdf = pdf_like_blob();
     let text = long_line_text();
@@ -208,12 +161,7 @@ fn a_job_with_two_attachments_arrives_byte_for_byte() {
     drop_eml(&spool, "invoice-42.job", &job);
     let daemon = Daemon::start(dir.path());
 
-    wait_for(
-        "the job in sent/",
-        || real::jobs_in(&spool, "sent").len() == 1,
-        || daemon.log(),
-    );
-    let id = real::jobs_in(&spool, "sent")[0].clone();
+    let id = real::one_job_in(&spool, "sent");
     // The status line is written before the move; wait for it anyway,
     // bounded, so a regression shows as this message and not a flake.
     wait_for(

@@ -53,29 +53,6 @@ fn at(port: u16) -> String {
     format!("127.0.0.1:{port}")
 }
 
-/// The one job in `folder`, once it is there, and its log.
-fn job_in(spool: &Path, folder: &str, daemon: &Daemon) -> String {
-    wait_for(
-        &format!("the job in {folder}/"),
-        || real::jobs_in(spool, folder).len() == 1,
-        || show(spool, daemon),
-    );
-    real::job_log(spool, &real::jobs_in(spool, folder)[0])
-}
-
-fn show(spool: &Path, daemon: &Daemon) -> String {
-    let mut text = daemon.log();
-    for folder in ["queue", "sent", "failed"] {
-        for id in real::jobs_in(spool, folder) {
-            text.push_str(&format!(
-                "\n--- {folder}/{id}:\n{}",
-                real::job_log(spool, &id)
-            ));
-        }
-    }
-    text
-}
-
 /// Drops a message to `to`; its Message-ID.
 fn send(spool: &Path, to: &str, tag: &str) -> String {
     let id = real::message_id(tag);
@@ -111,10 +88,8 @@ fn a_closed_port_a_421_and_a_silent_server_give_way_to_postfix() {
     let daemon = Daemon::start(dir.path());
     let spool = dir.path().join("spool");
     let id = send(&spool, &servers.user.user, "failover");
-    servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", show(&spool, &daemon)));
-    let log = job_in(&spool, "sent", &daemon);
+    real::arrived(&servers, &id, || real::show(&spool));
+    let log = real::job_log_in(&spool, "sent");
     let tried_closed = format!(
         "  note: tried {}: cannot connect to 127.0.0.1:{closed}: ",
         at(closed)
@@ -188,16 +163,7 @@ fn every_server_down_defers_with_each_error_then_one_coming_back_delivers() {
         "down.eml",
         &real::eml("fax@example.test", &["a@example.test"], "down.1@x", "x\n"),
     );
-    wait_for(
-        "the first deferral",
-        || {
-            real::jobs_in(&spool, "queue")
-                .first()
-                .is_some_and(|id| real::job_log(&spool, id).contains("next attempt at"))
-        },
-        || show(&spool, &daemon),
-    );
-    let id = real::jobs_in(&spool, "queue")[0].clone();
+    let id = real::wait_for_queued_log("the first deferral", &spool, "next attempt at");
     let log = real::job_log(&spool, &id);
     let expected = format!(
         "attempt 1 via {} or {}: deferred: no mail server took the session (2 tried): {}: cannot connect to 127.0.0.1:{first}: ",
@@ -225,7 +191,7 @@ fn every_server_down_defers_with_each_error_then_one_coming_back_delivers() {
     let back = rt
         .block_on(FaultServer::start_on(Script::new(), second))
         .unwrap();
-    let log = job_in(&spool, "sent", &daemon);
+    let log = real::job_log_in(&spool, "sent");
     assert!(log.contains("status: delivered"), "{log}");
     assert!(
         log.contains(&format!("then {} took the session", at(second))),
@@ -255,7 +221,7 @@ fn a_550_fails_the_job_without_asking_the_next_server() {
     let daemon = Daemon::start(dir.path());
     let spool = dir.path().join("spool");
     send(&spool, &servers.reject_rcpt, "refused");
-    let log = job_in(&spool, "failed", &daemon);
+    let log = real::job_log_in(&spool, "failed");
     assert!(log.contains("550"), "{log}");
     assert!(!log.contains("note: tried"), "{log}");
     assert_eq!(next.connections(), 0, "the next server was asked:\n{log}");
@@ -289,16 +255,8 @@ fn a_535_is_a_wrong_login_not_a_failover() {
     let daemon = Daemon::start(dir.path());
     let spool = dir.path().join("spool");
     send(&spool, &servers.user.user, "login");
-    wait_for(
-        "the deferral",
-        || {
-            real::jobs_in(&spool, "queue")
-                .first()
-                .is_some_and(|id| real::job_log(&spool, id).contains("next attempt at"))
-        },
-        || show(&spool, &daemon),
-    );
-    let log = real::job_log(&spool, &real::jobs_in(&spool, "queue")[0]);
+    let id = real::wait_for_queued_log("the deferral", &spool, "next attempt at");
+    let log = real::job_log(&spool, &id);
     assert!(
         log.contains("deferred: the server rejected the login (AUTH PLAIN) (server said: 535"),
         "{log}"
@@ -324,10 +282,8 @@ fn a_451_to_mail_from_sends_the_jobs_through_the_next_server() {
     let daemon = Daemon::start(dir.path());
     let spool = dir.path().join("spool");
     let id = send(&spool, &servers.user.user, "mail451");
-    servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", show(&spool, &daemon)));
-    let log = job_in(&spool, "sent", &daemon);
+    real::arrived(&servers, &id, || real::show(&spool));
+    let log = real::job_log_in(&spool, "sent");
     assert!(
         log.contains(&format!(
             "  note: tried {}: the server refused the sender in MAIL FROM (server said: 451 4.3.0 Temporary lookup failure)",

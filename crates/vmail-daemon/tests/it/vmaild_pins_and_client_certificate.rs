@@ -17,26 +17,18 @@ fn the_client_certificate_relays_a_job() {
         servers.client_cert.display(),
         servers.client_key.display()
     );
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.clientcert_port,
-        "starttls",
-        None,
-        &extra,
-    );
-    let daemon = Daemon::start(dir.path());
+    let daemon = real::Ini::starttls(&servers, servers.clientcert_port)
+        .with(&extra)
+        .start(dir.path());
     let id = real::message_id("clientcert");
-    let spool = dir.path().join("spool");
+    let spool = daemon.spool();
     let to = servers.user.user.as_str();
     drop_eml(
         &spool,
         "c.eml",
         &real::eml("fax@example.test", &[to], &id, "hello\n"),
     );
-    servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+    real::arrived(&servers, &id, || daemon.log());
     assert_eq!(daemon.stop().code(), Some(0));
 }
 
@@ -46,14 +38,11 @@ fn a_wrong_pin_defers_with_the_fingerprint_seen_and_the_pasted_one_delivers() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = format!("sha256:{}", "ab".repeat(32));
     let write = |pin: &str| {
-        real::write_config(
-            dir.path(),
-            &servers,
-            servers.selfsigned_port,
-            "starttls",
-            None,
-            &format!("tls-fingerprint = {pin}\nretry-min = 1s\nretry-max = 2s"),
-        )
+        real::Ini::starttls(&servers, servers.selfsigned_port)
+            .with(&format!(
+                "tls-fingerprint = {pin}\nretry-min = 1s\nretry-max = 2s"
+            ))
+            .write(dir.path())
     };
     write(&wrong);
     let daemon = Daemon::start(dir.path());
@@ -87,8 +76,6 @@ fn a_wrong_pin_defers_with_the_fingerprint_seen_and_the_pasted_one_delivers() {
     // The fingerprint as the log shows it, pasted into the file.
     write(&servers.selfsigned_fingerprint);
     daemon.signal("HUP");
-    servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+    real::arrived(&servers, &id, || daemon.log());
     assert_eq!(daemon.stop().code(), Some(0));
 }

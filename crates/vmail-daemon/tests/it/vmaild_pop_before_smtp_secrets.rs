@@ -39,7 +39,9 @@ fn write_config(
         host = servers.host,
         tls = if pop_tls { "yes" } else { "no" },
     );
-    real::write_config(dir, servers, servers.smtp_plain_port, "none", None, &pop);
+    real::Ini::plain(servers, servers.smtp_plain_port)
+        .with(&pop)
+        .write(dir);
 }
 
 /// Every file under `dir` but the key file, searched for every form of

@@ -95,17 +95,12 @@ fn prometheus_reads_what_the_spool_holds() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.smtp_plain_port,
-        "none",
-        None,
-        &format!(
+    real::Ini::plain(&servers, servers.smtp_plain_port)
+        .with(&format!(
             "from = {}\nmetrics-listen = 127.0.0.1:{port}\nretry-min = 1h\nretry-max = 2h",
             servers.user.user
-        ),
-    );
+        ))
+        .write(dir.path());
     let spool_dir = dir.path().join("spool");
     // A held job, queued before the start.
     let spool = Spool::open(&spool_dir).unwrap();

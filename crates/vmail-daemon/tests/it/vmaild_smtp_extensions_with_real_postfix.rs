@@ -8,7 +8,6 @@ use crate::common::daemon;
 use crate::common::real;
 
 use daemon::*;
-use vmail_testkit::process::wait_for_within;
 
 fn utf8_eml(id: &str) -> String {
     format!(
@@ -22,33 +21,20 @@ fn utf8_eml(id: &str) -> String {
 fn a_utf8_address_is_delivered_with_smtputf8() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.utf8_port,
-        "none",
-        None,
-        "debug = 2",
-    );
-    let daemon = Daemon::start(dir.path());
+    let daemon = real::Ini::plain(&servers, servers.utf8_port)
+        .with("debug = 2")
+        .start(dir.path());
     let id = real::message_id("utf8");
-    let spool = dir.path().join("spool");
+    let spool = daemon.spool();
     drop_eml(&spool, "u.eml", &utf8_eml(&id));
-    let arrived = servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+    let arrived = real::arrived(&servers, &id, || daemon.log());
     let arrived = String::from_utf8(arrived).unwrap();
     assert!(
         arrived.contains("Delivered-To: jörg@example.test"),
         "{arrived}"
     );
     assert!(arrived.ends_with("Sehr geehrter Herr Jörg Müller,\nanbei Ihr Fax.\n"));
-    wait_for(
-        "the job in sent/",
-        || real::jobs_in(&spool, "sent").len() == 1,
-        || daemon.log(),
-    );
-    let log = real::job_log(&spool, &real::jobs_in(&spool, "sent")[0]);
+    let log = real::job_log_in(&spool, "sent");
     assert!(log.contains(" BODY=8BITMIME SMTPUTF8"), "{log}");
     assert!(log.contains(" C: RCPT TO:<jörg@example.test>"), "{log}");
     assert_eq!(daemon.stop().code(), Some(0));
@@ -58,24 +44,11 @@ fn a_utf8_address_is_delivered_with_smtputf8() {
 fn a_utf8_address_fails_at_once_where_smtputf8_is_not_offered() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.no8bitmime_port,
-        "none",
-        None,
-        "",
-    );
-    let daemon = Daemon::start(dir.path());
+    let daemon = real::Ini::plain(&servers, servers.no8bitmime_port).start(dir.path());
     let id = real::message_id("no-utf8");
-    let spool = dir.path().join("spool");
+    let spool = daemon.spool();
     drop_eml(&spool, "u.eml", &utf8_eml(&id));
-    wait_for(
-        "the job in failed/",
-        || real::jobs_in(&spool, "failed").len() == 1,
-        || daemon.log(),
-    );
-    let log = real::job_log(&spool, &real::jobs_in(&spool, "failed")[0]);
+    let log = real::job_log_in(&spool, "failed");
     assert!(
         log.contains(
             "the address jörg@example.test is not ASCII and the server does not offer SMTPUTF8 \
@@ -96,17 +69,9 @@ fn a_utf8_address_fails_at_once_where_smtputf8_is_not_offered() {
 fn an_8bit_message_is_made_7bit_for_a_server_without_8bitmime() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.no8bitmime_port,
-        "none",
-        None,
-        "",
-    );
-    let daemon = Daemon::start(dir.path());
+    let daemon = real::Ini::plain(&servers, servers.no8bitmime_port).start(dir.path());
     let id = real::message_id("8bit");
-    let spool = dir.path().join("spool");
+    let spool = daemon.spool();
     let text = "Größe: 12 €\nÜbersicht über 3 Seiten\n";
     drop_eml(
         &spool,
@@ -117,9 +82,7 @@ fn an_8bit_message_is_made_7bit_for_a_server_without_8bitmime() {
              Content-Transfer-Encoding: 8bit\n\n{text}"
         ),
     );
-    let arrived = servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", daemon.log()));
+    let arrived = real::arrived(&servers, &id, || daemon.log());
     assert!(
         !arrived.iter().any(|&b| b >= 0x80),
         "{}",
@@ -128,12 +91,7 @@ fn an_8bit_message_is_made_7bit_for_a_server_without_8bitmime() {
     let parsed = mail_parser::MessageParser::new().parse(&arrived).unwrap();
     assert_eq!(parsed.subject(), Some("Fax für Sie"));
     assert_eq!(parsed.body_text(0).unwrap(), text);
-    wait_for(
-        "the job in sent/",
-        || real::jobs_in(&spool, "sent").len() == 1,
-        || daemon.log(),
-    );
-    let log = real::job_log(&spool, &real::jobs_in(&spool, "sent")[0]);
+    let log = real::job_log_in(&spool, "sent");
     assert!(
         log.contains(
             "the server does not offer 8BITMIME: the message was made 7-bit before sending (1 \
@@ -150,26 +108,13 @@ fn a_job_asking_notify_success_gets_postfix_s_notice_quoting_its_id() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
     let sender = "dsn-job@example.test";
-    real::write_config(
-        dir.path(),
-        &servers,
-        servers.smtp_plain_port,
-        "none",
-        None,
-        &format!("from = {sender}\ndsn-return = headers\ndebug = 2"),
-    );
-    let daemon = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+    let daemon = real::Ini::plain(&servers, servers.smtp_plain_port)
+        .with(&format!("from = {sender}\ndsn-return = headers\ndebug = 2"))
+        .start(dir.path());
+    let spool = daemon.spool();
     let job = "to = jms1@jms1.net\nsubject = dsn\nbody = hello\nnotify = success\n";
-    let temp = spool.join("in").join(".n.job");
-    std::fs::write(&temp, job).unwrap();
-    std::fs::rename(&temp, spool.join("in").join("n.job")).unwrap();
-    wait_for(
-        "the job in sent/",
-        || real::jobs_in(&spool, "sent").len() == 1,
-        || daemon.log(),
-    );
-    let id = &real::jobs_in(&spool, "sent")[0];
+    drop_eml(&spool, "n.job", job);
+    let id = &real::one_job_in(&spool, "sent");
     let log = real::job_log(&spool, id);
     assert!(log.contains(&format!(" RET=HDRS ENVID={id}")), "{log}");
     assert!(
@@ -177,14 +122,8 @@ fn a_job_asking_notify_success_gets_postfix_s_notice_quoting_its_id() {
         "{log}"
     );
     let needle = format!("Original-Envelope-Id: {id}");
-    wait_for_within(
-        "Postfix's success notice in the sender's Maildir",
-        real::DELIVERY_WAIT,
-        || !real::messages_containing(&servers, sender, &needle).is_empty(),
-        || servers.log_tails(30),
-    );
-    let notice =
-        std::fs::read_to_string(&real::messages_containing(&servers, sender, &needle)[0]).unwrap();
+    let notice = real::wait_for_message_containing(&servers, sender, &needle, || daemon.log());
+    let notice = std::fs::read_to_string(&notice).unwrap();
     assert!(notice.contains("Action: delivered"), "{notice}");
     assert_eq!(daemon.stop().code(), Some(0));
 }

@@ -36,6 +36,11 @@ impl Daemon {
         }
     }
 
+    /// The spool beside the ini, `dir/spool`.
+    pub fn spool(&self) -> PathBuf {
+        self.dir.join("spool")
+    }
+
     pub fn pid(&self) -> u32 {
         self.vmaild.pid()
     }

@@ -5,7 +5,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use vmail_testkit::process::wait_for_within;
 use vmail_testkit::servers::{TestServers, TestUser};
+
+use super::daemon::{Daemon, wait_for};
 
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(20);
 
@@ -13,55 +16,207 @@ pub fn servers() -> TestServers {
     TestServers::from_env()
 }
 
-/// Writes `dir/vsisrv.ini` for `port`, trusting the servers' throwaway CA,
-/// with a spool in `dir/spool`. `login` is sealed with a key in `dir`, so
-/// the ini never holds the password in clear. `extra` is more `[VMAIL]`
-/// lines.
-pub fn write_config(
-    dir: &Path,
-    servers: &TestServers,
+/// A `vsisrv.ini` for one port of the private servers: trusting their
+/// throwaway CA, with a spool in `spool/` beside it and a key file
+/// `vmail.key` there too. What differs between tests (port, TLS, login,
+/// more `[VMAIL]` lines) is set here; the rest is written in one place.
+pub struct Ini<'a> {
+    servers: &'a TestServers,
     port: u16,
-    tls: &str,
-    login: Option<(&str, &TestUser)>,
-    extra: &str,
-) -> PathBuf {
-    let key_path = dir.join("vmail.key");
-    let mut auth = String::new();
-    if let Some((auth_type, user)) = login {
-        let delim = if user.password.contains('|') {
-            "\u{1}"
-        } else {
-            "|"
-        };
-        let sealed = seal(&key_path, &format!("{}{delim}{}", user.user, user.password));
-        auth = format!("auth-type = {auth_type}\nauth-delim = {delim}\nauth-rsp = {sealed}\n");
+    tls: &'static str,
+    login: Option<(&'a str, &'a TestUser)>,
+    extra: Vec<String>,
+}
+
+impl<'a> Ini<'a> {
+    /// Plain SMTP to `port`: no TLS, no login.
+    pub fn plain(servers: &'a TestServers, port: u16) -> Ini<'a> {
+        Ini {
+            servers,
+            port,
+            tls: "none",
+            login: None,
+            extra: Vec::new(),
+        }
     }
-    let text = format!(
-        "[VMAIL]\n\
-         mail-server = {host}\n\
-         mail-port = {port}\n\
-         tls = {tls}\n\
-         ca-file = {ca}\n\
-         helo-name = vmail-test.example.test\n\
-         {from}\
-         timeout = 10s\n\
-         key-file = {key}\n\
-         {auth}{extra}\n\
-         [VFXSCHED]\n\
-         spool = spool\n\
-         debug = On\n",
-        host = servers.host,
-        ca = servers.ca_cert.display(),
-        key = key_path.display(),
-        from = if extra.contains("from =") {
-            ""
-        } else {
-            "from = fax@example.test\n"
-        },
+
+    /// STARTTLS to `port`, no login yet.
+    pub fn starttls(servers: &'a TestServers, port: u16) -> Ini<'a> {
+        Ini {
+            tls: "starttls",
+            ..Ini::plain(servers, port)
+        }
+    }
+
+    /// The submission port with STARTTLS and AUTH PLAIN as the servers'
+    /// main user: how most real deliveries go.
+    pub fn submission(servers: &'a TestServers) -> Ini<'a> {
+        Ini::starttls(servers, servers.submission_port).login("plain", &servers.user)
+    }
+
+    /// Logs in with `auth_type` as `user`; the login is sealed with the
+    /// key in the ini's folder, so the ini never holds the password in
+    /// clear.
+    pub fn login(self, auth_type: &'a str, user: &'a TestUser) -> Ini<'a> {
+        Ini {
+            login: Some((auth_type, user)),
+            ..self
+        }
+    }
+
+    /// More `[VMAIL]` lines; a `from =` among them replaces the default
+    /// sender.
+    pub fn with(mut self, lines: &str) -> Ini<'a> {
+        self.extra.push(lines.to_string());
+        self
+    }
+
+    /// Writes `dir/vsisrv.ini` (and, for a login, `dir/vmail.key`).
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let key_path = dir.join("vmail.key");
+        let mut auth = String::new();
+        if let Some((auth_type, user)) = self.login {
+            let delim = if user.password.contains('|') {
+                "\u{1}"
+            } else {
+                "|"
+            };
+            let sealed = seal(&key_path, &format!("{}{delim}{}", user.user, user.password));
+            auth = format!("auth-type = {auth_type}\nauth-delim = {delim}\nauth-rsp = {sealed}\n");
+        }
+        let extra = self.extra.join("\n");
+        let text = format!(
+            "[VMAIL]\n\
+             mail-server = {host}\n\
+             mail-port = {port}\n\
+             tls = {tls}\n\
+             ca-file = {ca}\n\
+             helo-name = vmail-test.example.test\n\
+             {from}\
+             timeout = 10s\n\
+             key-file = {key}\n\
+             {auth}{extra}\n\
+             [VFXSCHED]\n\
+             spool = spool\n\
+             debug = On\n",
+            host = self.servers.host,
+            port = self.port,
+            tls = self.tls,
+            ca = self.servers.ca_cert.display(),
+            key = key_path.display(),
+            from = if extra.contains("from =") {
+                ""
+            } else {
+                "from = fax@example.test\n"
+            },
+        );
+        let ini = dir.join("vsisrv.ini");
+        std::fs::write(&ini, text).unwrap();
+        ini
+    }
+
+    /// Writes the ini into `dir` and starts vmaild on it.
+    pub fn start(&self, dir: &Path) -> Daemon {
+        self.write(dir);
+        Daemon::start(dir)
+    }
+}
+
+/// Waits, bounded, until `folder` (`queue`, `sent`, `failed`) of `spool`
+/// holds exactly one job; its id.
+pub fn one_job_in(spool: &Path, folder: &str) -> String {
+    wait_for(
+        &format!("the job in {folder}/"),
+        || jobs_in(spool, folder).len() == 1,
+        || show(spool),
     );
-    let ini = dir.join("vsisrv.ini");
-    std::fs::write(&ini, text).unwrap();
-    ini
+    jobs_in(spool, folder)[0].clone()
+}
+
+/// [`one_job_in`]'s log.
+pub fn job_log_in(spool: &Path, folder: &str) -> String {
+    job_log(spool, &one_job_in(spool, folder))
+}
+
+/// Waits, bounded, until the log of a job in `queue/` contains `text`
+/// (`next attempt at` for a deferral); that job's id.
+pub fn wait_for_queued_log(what: &str, spool: &Path, text: &str) -> String {
+    let mut found = None;
+    wait_for(
+        what,
+        || {
+            found = jobs_in(spool, "queue")
+                .into_iter()
+                .find(|id| job_log(spool, id).contains(text));
+            found.is_some()
+        },
+        || show(spool),
+    );
+    let Some(id) = found else {
+        unreachable!("wait_for returns only once the log is there")
+    };
+    id
+}
+
+/// What a failed wait shows: the daemon log of `spool` and every job log.
+pub fn show(spool: &Path) -> String {
+    let mut text = std::fs::read_to_string(spool.join("logs/vmail")).unwrap_or_default();
+    for folder in ["queue", "sent", "failed"] {
+        for id in jobs_in(spool, folder) {
+            text.push_str(&format!("\n--- {folder}/{id}:\n{}", job_log(spool, &id)));
+        }
+    }
+    text
+}
+
+/// The message with Message-ID `id` as delivered, waiting at most
+/// [`DELIVERY_WAIT`]; panics with `show` if it never comes.
+pub fn arrived(servers: &TestServers, id: &str, show: impl Fn() -> String) -> Vec<u8> {
+    servers
+        .delivered_message(id, DELIVERY_WAIT)
+        .unwrap_or_else(|| panic!("{id} never arrived\n{}", show()))
+}
+
+/// Waits at most [`DELIVERY_WAIT`] until `address`'s Maildir holds a
+/// message containing `needle`; the path of one such message.
+pub fn wait_for_message_containing(
+    servers: &TestServers,
+    address: &str,
+    needle: &str,
+    show: impl Fn() -> String,
+) -> PathBuf {
+    let mut found = None;
+    wait_for_within(
+        &format!("a message containing `{needle}` for {address}"),
+        DELIVERY_WAIT,
+        || {
+            found = messages_containing(servers, address, needle).pop();
+            found.is_some()
+        },
+        || format!("{}\n{}", show(), servers.log_tails(30)),
+    );
+    let Some(path) = found else {
+        unreachable!("wait_for_within returns only once the message is there")
+    };
+    path
+}
+
+/// Asserts that no form of `user`'s `password` (see [`secret_forms`]) is
+/// written in any file under `dir` but its key file `vmail.key`; the
+/// files it searched. `case` starts each failure message.
+pub fn assert_no_secret_under(dir: &Path, user: &str, password: &str, case: &str) -> Vec<PathBuf> {
+    let key = dir.join("vmail.key");
+    let files = all_text_under(dir, &[key.as_path()]);
+    for (path, text) in &files {
+        for form in secret_forms(user, password) {
+            assert!(
+                !text.contains(&form),
+                "{case}: `{form}` written in {}",
+                path.display()
+            );
+        }
+    }
+    files.into_iter().map(|(path, _)| path).collect()
 }
 
 /// Seals `plaintext` the way `vfxadmin config -e` does.
