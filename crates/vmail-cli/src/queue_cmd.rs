@@ -84,7 +84,7 @@ pub struct ListFilter {
     pub deferred: bool,
     /// Only jobs queued longer ago than this: seconds, or a number with
     /// s, m, h or d (`2h`, `3d`)
-    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    #[arg(long, value_name = "AGE", value_parser = vmail_config::parse_duration)]
     pub older_than: Option<Duration>,
 }
 
@@ -102,26 +102,6 @@ impl ListFilter {
     fn is_empty(&self) -> bool {
         !self.held && !self.deferred && self.older_than.is_none()
     }
-}
-
-/// `45`, `45s`, `30m`, `2h`, `3d`: the units of the configuration's times.
-fn parse_age(value: &str) -> Result<Duration, String> {
-    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = value.split_at(digits);
-    let scale: u64 = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => 0,
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .filter(|_| scale > 0)
-        .and_then(|n| n.checked_mul(scale))
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{value}` is not an age like 90, 45s, 30m, 2h or 3d"))
 }
 
 pub fn run(config_path: Option<&Path>, args: &QueueArgs) -> anyhow::Result<ExitCode> {

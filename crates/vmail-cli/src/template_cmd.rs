@@ -37,14 +37,23 @@ pub enum TemplateAction {
     List,
 }
 
+/// Why a `--field` is refused; clap prints it after the flag.
+#[derive(Debug, thiserror::Error)]
+enum BadField {
+    #[error("`{0}` is not KEY=VALUE")]
+    NoEquals(String),
+    #[error("`{0}` has no key before `=`")]
+    NoKey(String),
+}
+
 /// `KEY=VALUE` as a field: the key in lower case, as pickup takes it.
-fn parse_field(text: &str) -> Result<(String, String), String> {
+fn parse_field(text: &str) -> Result<(String, String), BadField> {
     let (key, value) = text
         .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+        .ok_or_else(|| BadField::NoEquals(text.to_string()))?;
     let key = key.trim().to_ascii_lowercase();
     if key.is_empty() {
-        return Err(format!("`{text}` has no key before `=`"));
+        return Err(BadField::NoKey(text.to_string()));
     }
     Ok((key, value.trim().to_string()))
 }

@@ -175,6 +175,20 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> {
     validate::validate(path, text)
 }
 
+/// A value a command-line flag takes in the configuration's own spelling,
+/// refused: the text says what was given and what is accepted, as a
+/// diagnostic of the ini does after `[SECTION] key: `.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct InvalidValue(invalid::Invalid);
+
+/// A length of time as the configuration writes one (`45`, `30s`, `5m`,
+/// `2h`, `3d`), for a flag that takes one, so that `--older-than 2h`
+/// means what `max-lifetime = 2h` does.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, InvalidValue> {
+    values::duration(value).map_err(InvalidValue)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,5 +241,9 @@ fn list_filters_held_deferred_and_old_jobs_and_stops_at_the_limit() {
     assert_eq!(jobs, serde_json::json!([]), "{}", run.stdout);
     let run = admin(&env, &["list", "--older-than", "soon"]);
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("`soon` is not an age"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("\"soon\" is not a duration (seconds, or a number with s, m, h or d"),
+        "{run:?}"
+    );
 }
