@@ -33,23 +33,29 @@ fn multipart(id: &str) -> String {
     )
 }
 
-async fn send(port: u16, text: &str) -> SessionReport {
+/// Sends what `compose` writes under a new Message-ID tagged `tag` to
+/// `port` and checks it was delivered: the report, the Message-ID and the
+/// text sent.
+async fn send(
+    port: u16,
+    tag: &str,
+    compose: fn(&str) -> String,
+) -> (SessionReport, String, String) {
     let servers = real::servers();
     let settings = real::settings(&servers, port, TlsMode::None);
+    let id = real::message_id(tag);
+    let text = compose(&id);
     let message = Outgoing::new(
         Envelope::new("fax@example.test", vec!["jms1@jms1.net".to_string()]),
         Body::Bytes(text.as_bytes().to_vec()),
     );
     let report = Submitter::new(settings).send(vec![message]).await;
     real::assert_delivered(&report);
-    report
+    (report, id, text)
 }
 
 fn arrived(id: &str) -> Vec<u8> {
-    let servers = real::servers();
-    servers
-        .delivered_message(id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", servers.log_tails(30)))
+    real::arrived(&real::servers(), id)
 }
 
 /// What a reader sees: the subject, the From name, and every part decoded
@@ -74,6 +80,15 @@ fn read(bytes: &[u8]) -> (Option<String>, Option<String>, Vec<Vec<u8>>) {
     (message.subject().map(str::to_string), name, parts)
 }
 
+/// Not a single 8-bit byte arrived.
+fn assert_7bit(got: &[u8]) {
+    assert!(
+        !got.iter().any(|&b| b >= 0x80),
+        "{}",
+        String::from_utf8_lossy(got)
+    );
+}
+
 fn body_of(bytes: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
     text.split_once("\n\n")
@@ -84,9 +99,7 @@ fn body_of(bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn an_8bit_message_goes_with_body_8bitmime_and_arrives_intact() {
     let servers = real::servers();
-    let id = real::message_id("8bitmime");
-    let text = single_part(&id);
-    let report = send(servers.smtp_plain_port, &text).await;
+    let (report, id, text) = send(servers.smtp_plain_port, "8bitmime", single_part).await;
     let transcript = report.transcript.to_string();
     assert!(transcript.contains(" BODY=8BITMIME"), "{transcript}");
     assert!(!transcript.contains("made 7-bit"), "{transcript}");
@@ -101,9 +114,7 @@ async fn an_8bit_message_goes_with_body_8bitmime_and_arrives_intact() {
 #[tokio::test]
 async fn without_8bitmime_a_single_part_message_is_re_encoded_and_reads_the_same() {
     let servers = real::servers();
-    let id = real::message_id("no8bitmime");
-    let text = single_part(&id);
-    let report = send(servers.no8bitmime_port, &text).await;
+    let (report, id, text) = send(servers.no8bitmime_port, "no8bitmime", single_part).await;
     let transcript = report.transcript.to_string();
     assert!(!transcript.contains("BODY=8BITMIME"), "{transcript}");
     assert!(
@@ -114,11 +125,7 @@ async fn without_8bitmime_a_single_part_message_is_re_encoded_and_reads_the_same
         "{transcript}"
     );
     let got = arrived(&id);
-    assert!(
-        !got.iter().any(|&b| b >= 0x80),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
+    assert_7bit(&got);
     let got_text = String::from_utf8_lossy(&got);
     assert!(
         got_text.contains("Content-Transfer-Encoding: quoted-printable"),
@@ -134,16 +141,10 @@ async fn without_8bitmime_a_single_part_message_is_re_encoded_and_reads_the_same
 #[tokio::test]
 async fn without_8bitmime_only_the_8bit_parts_of_a_multipart_message_change() {
     let servers = real::servers();
-    let id = real::message_id("no8bitmime-multi");
-    let text = multipart(&id);
-    let report = send(servers.no8bitmime_port, &text).await;
+    let (report, id, text) = send(servers.no8bitmime_port, "no8bitmime-multi", multipart).await;
     assert!(!report.transcript.to_string().contains("BODY=8BITMIME"));
     let got = arrived(&id);
-    assert!(
-        !got.iter().any(|&b| b >= 0x80),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
+    assert_7bit(&got);
     let got_text = String::from_utf8_lossy(&got).replace("\r\n", "\n");
     assert!(
         got_text.contains("Content-Type: text/plain; charset=us-ascii\n\nplain ascii part\n"),

@@ -4,7 +4,7 @@
 use crate::common;
 use common::real;
 use vmail_core::{AuthType, TlsMode};
-use vmail_smtp::{Mechanism, Submitter};
+use vmail_smtp::Mechanism;
 use vmail_testkit::servers::TestUser;
 
 async fn deliver_with(
@@ -16,20 +16,13 @@ async fn deliver_with(
     let user = pick(&servers);
     let mut settings = real::settings(&servers, servers.submission_port, TlsMode::StartTls);
     real::login(&mut settings, auth_type, &user);
-    let id = real::message_id(mechanism.name());
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &id,
-        )])
-        .await;
+    let (report, id) = real::send_to_user(&servers, settings, mechanism.name()).await;
     real::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(mechanism));
     let tls = report.tls.clone().unwrap_or_else(|| panic!("no TLS info"));
     let peer = tls.peer.unwrap_or_else(|| panic!("no peer certificate"));
     assert_eq!(peer.verification, Ok(()));
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
     let transcript = report.transcript.to_string();
     assert!(transcript.contains("* TLS established"), "{transcript}");
     common::assert_no_secret(&report, &user.user, &user.password);

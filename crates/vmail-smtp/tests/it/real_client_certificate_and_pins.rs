@@ -12,19 +12,6 @@ use vmail_smtp::{CertificateCheck, SessionReport, Submitter};
 
 const WRONG_PIN: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-async fn send_one(settings: vmail_core::SmtpSettings, tag: &str) -> (SessionReport, String) {
-    let servers = real::servers();
-    let id = real::message_id(tag);
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &id,
-        )])
-        .await;
-    (report, id)
-}
-
 fn pin(text: &str) -> Fingerprint {
     Fingerprint::parse(text).unwrap_or_else(|| panic!("not a fingerprint: {text}"))
 }
@@ -41,7 +28,7 @@ fn session_error(report: &SessionReport) -> String {
 async fn the_client_certificate_listener_relays_with_the_certificate_and_refuses_without() {
     let servers = real::servers();
     let mut settings = real::settings(&servers, servers.clientcert_port, TlsMode::StartTls);
-    let (report, _) = send_one(settings.clone(), "nocert").await;
+    let (report, _) = real::send_to_user(&servers, settings.clone(), "nocert").await;
     let message = &report.messages[0];
     assert!(
         message.outcome.is_failed(),
@@ -60,9 +47,9 @@ async fn the_client_certificate_listener_relays_with_the_certificate_and_refuses
         cert_file: servers.client_cert.clone(),
         key_file: servers.client_key.clone(),
     });
-    let (report, id) = send_one(settings, "clientcert").await;
+    let (report, id) = real::send_to_user(&servers, settings, "clientcert").await;
     real::assert_delivered(&report);
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
 }
 
 #[tokio::test]
@@ -77,7 +64,7 @@ async fn a_key_file_others_may_read_is_refused_before_connecting() {
         cert_file: servers.client_cert.clone(),
         key_file: key.clone(),
     });
-    let (report, _) = send_one(settings, "sharedkey").await;
+    let (report, _) = real::send_to_user(&servers, settings, "sharedkey").await;
     assert_eq!(
         session_error(&report),
         format!(
@@ -86,7 +73,7 @@ async fn a_key_file_others_may_read_is_refused_before_connecting() {
             key.display()
         )
     );
-    assert!(report.messages[0].outcome.is_deferred());
+    common::assert_deferred(&report);
 }
 
 #[tokio::test]
@@ -94,15 +81,11 @@ async fn a_pinned_self_signed_certificate_is_accepted() {
     let servers = real::servers();
     let mut settings = real::settings(&servers, servers.selfsigned_port, TlsMode::StartTls);
     // Without the pin the self-signed certificate is refused (the CA check).
-    let (report, _) = send_one(settings.clone(), "selfsigned").await;
-    assert!(
-        report.messages[0].outcome.is_deferred(),
-        "{}",
-        report.transcript
-    );
+    let (report, _) = real::send_to_user(&servers, settings.clone(), "selfsigned").await;
+    common::assert_deferred(&report);
 
     settings.tls_fingerprints = vec![pin(WRONG_PIN), pin(&servers.selfsigned_fingerprint)];
-    let (report, id) = send_one(settings, "pinned").await;
+    let (report, id) = real::send_to_user(&servers, settings, "pinned").await;
     real::assert_delivered(&report);
     let tls = report.tls.clone().unwrap_or_else(|| panic!("no TLS"));
     assert_eq!(
@@ -121,7 +104,7 @@ async fn a_pinned_self_signed_certificate_is_accepted() {
         "{}",
         report.transcript
     );
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
 }
 
 #[tokio::test]
@@ -129,12 +112,8 @@ async fn a_wrong_pin_is_a_tls_failure_that_shows_the_fingerprint_seen() {
     let servers = real::servers();
     let mut settings = real::settings(&servers, servers.selfsigned_port, TlsMode::StartTls);
     settings.tls_fingerprints = vec![pin(WRONG_PIN)];
-    let (report, _) = send_one(settings, "wrongpin").await;
-    assert!(
-        report.messages[0].outcome.is_deferred(),
-        "{}",
-        report.transcript
-    );
+    let (report, _) = real::send_to_user(&servers, settings, "wrongpin").await;
+    common::assert_deferred(&report);
     let error = session_error(&report);
     assert!(
         error.starts_with(&format!(
@@ -149,12 +128,8 @@ async fn a_wrong_pin_is_a_tls_failure_that_shows_the_fingerprint_seen() {
     // refused too when it is not pinned.
     let mut settings = real::settings(&servers, servers.submission_port, TlsMode::StartTls);
     settings.tls_fingerprints = vec![pin(&servers.selfsigned_fingerprint)];
-    let (report, _) = send_one(settings, "capinned").await;
-    assert!(
-        report.messages[0].outcome.is_deferred(),
-        "{}",
-        report.transcript
-    );
+    let (report, _) = real::send_to_user(&servers, settings, "capinned").await;
+    common::assert_deferred(&report);
     assert!(
         session_error(&report).contains("which is not in [VMAIL] tls-fingerprint"),
         "{}",
@@ -181,12 +156,8 @@ async fn tls_min_version_1_3_gets_tls_1_3_and_refuses_a_server_capped_at_1_2() {
     let mut settings = real::settings(&servers, servers.selfsigned_port, TlsMode::StartTls);
     settings.tls_fingerprints = vec![pin(&servers.selfsigned_fingerprint)];
     settings.tls_min_version = TlsVersion::V1_3;
-    let (report, _) = send_one(settings, "tls13").await;
-    assert!(
-        report.messages[0].outcome.is_deferred(),
-        "{}",
-        report.transcript
-    );
+    let (report, _) = real::send_to_user(&servers, settings, "tls13").await;
+    common::assert_deferred(&report);
     let error = session_error(&report);
     assert!(
         error.starts_with(&format!("TLS with {} failed: ", servers.host)),

@@ -4,28 +4,21 @@
 use crate::common;
 use common::real;
 use vmail_core::{AuthType, TlsMode};
-use vmail_smtp::{CertificateCheck, SmtpError, Submitter};
+use vmail_smtp::{CertificateCheck, SmtpError};
 
 #[tokio::test]
 async fn implicit_tls_delivers_and_reports_the_certificate() {
     let servers = real::servers();
     let mut settings = real::settings(&servers, servers.smtps_port, TlsMode::Implicit);
     real::login(&mut settings, AuthType::Auto, &servers.user);
-    let id = real::message_id("implicit");
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &id,
-        )])
-        .await;
+    let (report, id) = real::send_to_user(&servers, settings, "implicit").await;
     real::assert_delivered(&report);
     let peer = report.tls.as_ref().and_then(|t| t.peer.clone());
     let peer = peer.unwrap_or_else(|| panic!("no certificate in {report:?}"));
     assert_eq!(peer.verification, Ok(()));
     assert_eq!(peer.check, CertificateCheck::Chain);
     assert!(!peer.subject.is_empty() && !peer.issuer.is_empty() && !peer.not_after.is_empty());
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
 }
 
 #[tokio::test]
@@ -33,13 +26,7 @@ async fn an_unknown_ca_is_refused_unless_verification_is_off() {
     let servers = real::servers();
     let mut settings = real::settings(&servers, servers.smtps_port, TlsMode::Implicit);
     settings.ca_file = None;
-    let report = Submitter::new(settings.clone())
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &real::message_id("ca"),
-        )])
-        .await;
+    let (report, _) = real::send_to_user(&servers, settings.clone(), "ca").await;
     assert!(
         matches!(report.session_error, Some(SmtpError::Tls { .. })),
         "{report:?}"
@@ -48,14 +35,7 @@ async fn an_unknown_ca_is_refused_unless_verification_is_off() {
 
     settings.tls_verify = false;
     real::login(&mut settings, AuthType::Auto, &servers.user);
-    let id = real::message_id("noverify");
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &id,
-        )])
-        .await;
+    let (report, _) = real::send_to_user(&servers, settings, "noverify").await;
     real::assert_delivered(&report);
     let warned = report
         .transcript

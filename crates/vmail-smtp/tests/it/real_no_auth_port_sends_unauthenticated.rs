@@ -3,21 +3,13 @@
 use crate::common;
 use common::real;
 use vmail_core::{AuthType, TlsMode};
-use vmail_smtp::Submitter;
 
 #[tokio::test]
 async fn no_auth_offered_delivers_unauthenticated() {
     let servers = real::servers();
     let mut settings = real::settings(&servers, servers.smtp_plain_port, TlsMode::None);
     real::login(&mut settings, AuthType::Plain, &servers.user);
-    let id = real::message_id("noauth");
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &id,
-        )])
-        .await;
+    let (report, id) = real::send_to_user(&servers, settings, "noauth").await;
     real::assert_delivered(&report);
     assert!(report.authenticated.is_none());
     assert!(
@@ -26,5 +18,5 @@ async fn no_auth_offered_delivers_unauthenticated() {
             .notes()
             .any(|n| n.contains("offers no AUTH"))
     );
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
 }

@@ -48,20 +48,38 @@ fn settings(servers: &real::Servers, auth_type: AuthType) -> SmtpSettings {
     settings
 }
 
+/// One session with `tokens` as its token source, sending
+/// [`real::to_user`] under a new Message-ID tagged `tag`: the report and
+/// that Message-ID.
 async fn send(
     servers: &real::Servers,
     settings: SmtpSettings,
-    tokens: Arc<FakeTokens>,
-    id: &str,
-) -> SessionReport {
-    Submitter::new(settings)
-        .with_tokens(tokens)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            id,
-        )])
-        .await
+    tokens: &Arc<FakeTokens>,
+    tag: &str,
+) -> (SessionReport, String) {
+    let id = real::message_id(tag);
+    let report = Submitter::new(settings)
+        .with_tokens(tokens.clone())
+        .send(vec![real::to_user(servers, &id)])
+        .await;
+    (report, id)
+}
+
+/// No form of `tokens` for the test user on the OAuth listener, nor the
+/// client secret, is shown anywhere in the report.
+fn assert_no_token(servers: &real::Servers, report: &SessionReport, tokens: &[&str]) {
+    oauth::assert_no_token_for(report, tokens, &servers.user.user, servers.oauth_port);
+}
+
+/// Refused twice (the second token after a refresh): deferred with the 535.
+fn assert_deferred_with_535(report: &SessionReport) {
+    common::assert_deferred(report);
+    assert_eq!(
+        report.messages[0].outcome.reply().map(|r| r.code),
+        Some(535),
+        "{}",
+        report.transcript
+    );
 }
 
 #[tokio::test]
@@ -69,19 +87,13 @@ async fn xoauth2_delivers_with_a_live_token() {
     let servers = real::servers();
     let (_, _, token) = client(&servers, "smtp-xoauth2");
     let tokens = Arc::new(FakeTokens::handing_out(&[&token]));
-    let id = real::message_id("xoauth2");
-    let report = send(
-        &servers,
-        settings(&servers, AuthType::XOAuth2),
-        tokens.clone(),
-        &id,
-    )
-    .await;
+    let settings = settings(&servers, AuthType::XOAuth2);
+    let (report, id) = send(&servers, settings, &tokens, "xoauth2").await;
     real::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::XOAuth2));
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
     assert_eq!(tokens.calls(), vec![false]);
-    oauth::assert_no_token_for(&report, &[&token], &servers.user.user, servers.oauth_port);
+    assert_no_token(&servers, &report, &[&token]);
 }
 
 /// The listener offers `LOGIN XOAUTH2 OAUTHBEARER` like Microsoft 365: auto
@@ -94,8 +106,7 @@ async fn auto_takes_oauthbearer_and_delivers() {
     let tokens = Arc::new(FakeTokens::handing_out(&[&token]));
     let mut settings = settings(&servers, AuthType::Auto);
     real::login(&mut settings, AuthType::Auto, &servers.user);
-    let id = real::message_id("oauthbearer");
-    let report = send(&servers, settings, tokens, &id).await;
+    let (report, _) = send(&servers, settings, &tokens, "oauthbearer").await;
     real::assert_delivered(&report);
     assert_eq!(report.authenticated, Some(Mechanism::OAuthBearer));
     let transcript = report.transcript.to_string();
@@ -104,7 +115,7 @@ async fn auto_takes_oauthbearer_and_delivers() {
         transcript.contains("C: AUTH OAUTHBEARER <redacted>"),
         "{transcript}"
     );
-    oauth::assert_no_token_for(&report, &[&token], &servers.user.user, servers.oauth_port);
+    assert_no_token(&servers, &report, &[&token]);
     common::assert_no_secret(&report, &servers.user.user, &servers.user.password);
 }
 
@@ -120,14 +131,8 @@ async fn a_revoked_token_is_refreshed_once_and_delivers() {
         .unwrap_or_else(|e| panic!("reinstate: {e}"));
     let fresh = new_token(&service, &client_id);
     let tokens = Arc::new(FakeTokens::handing_out(&[&stale, &fresh]));
-    let id = real::message_id("refreshed");
-    let report = send(
-        &servers,
-        settings(&servers, AuthType::XOAuth2),
-        tokens.clone(),
-        &id,
-    )
-    .await;
+    let settings = settings(&servers, AuthType::XOAuth2);
+    let (report, _) = send(&servers, settings, &tokens, "refreshed").await;
     real::assert_delivered(&report);
     assert_eq!(tokens.calls(), vec![false, true]);
     let transcript = report.transcript.to_string();
@@ -136,12 +141,7 @@ async fn a_revoked_token_is_refreshed_once_and_delivers() {
         "{transcript}"
     );
     assert_eq!(transcript.matches("C: AUTH XOAUTH2 <redacted>").count(), 2);
-    oauth::assert_no_token_for(
-        &report,
-        &[&stale, &fresh],
-        &servers.user.user,
-        servers.oauth_port,
-    );
+    assert_no_token(&servers, &report, &[&stale, &fresh]);
 }
 
 #[tokio::test]
@@ -149,17 +149,9 @@ async fn bogus_tokens_are_tried_twice_then_deferred() {
     let servers = real::servers();
     let bogus = ["vmail-at-0000not-a-token", "vmail-at-0001not-a-token"];
     let tokens = Arc::new(FakeTokens::handing_out(&bogus));
-    let id = real::message_id("bogus");
-    let report = send(
-        &servers,
-        settings(&servers, AuthType::OAuthBearer),
-        tokens.clone(),
-        &id,
-    )
-    .await;
-    let outcome = &report.messages[0].outcome;
-    assert!(outcome.is_deferred(), "{outcome}\n{}", report.transcript);
-    assert_eq!(outcome.reply().map(|r| r.code), Some(535));
+    let settings = settings(&servers, AuthType::OAuthBearer);
+    let (report, _) = send(&servers, settings, &tokens, "bogus").await;
+    assert_deferred_with_535(&report);
     assert_eq!(tokens.calls(), vec![false, true]);
     match &report.session_error {
         Some(SmtpError::OAuthRejected {
@@ -182,7 +174,7 @@ async fn bogus_tokens_are_tried_twice_then_deferred() {
         transcript.contains("C: AQ== (the empty response)"),
         "{transcript}"
     );
-    oauth::assert_no_token_for(&report, &bogus, &servers.user.user, servers.oauth_port);
+    assert_no_token(&servers, &report, &bogus);
 }
 
 /// A token too long for a 512-byte AUTH line (Microsoft's JWTs are) goes
@@ -193,22 +185,9 @@ async fn a_long_token_goes_after_the_334_and_is_answered() {
     let servers = real::servers();
     let long = format!("vmail-at-{}", "x".repeat(1500));
     let tokens = Arc::new(FakeTokens::handing_out(&[&long]));
-    let id = real::message_id("long");
-    let report = send(
-        &servers,
-        settings(&servers, AuthType::XOAuth2),
-        tokens.clone(),
-        &id,
-    )
-    .await;
-    let outcome = &report.messages[0].outcome;
-    assert!(outcome.is_deferred(), "{outcome}\n{}", report.transcript);
-    assert_eq!(
-        outcome.reply().map(|r| r.code),
-        Some(535),
-        "{}",
-        report.transcript
-    );
+    let settings = settings(&servers, AuthType::XOAuth2);
+    let (report, _) = send(&servers, settings, &tokens, "long").await;
+    assert_deferred_with_535(&report);
     let transcript = report.transcript.to_string();
     assert_eq!(
         transcript.matches("C: AUTH XOAUTH2\n").count(),
@@ -219,5 +198,5 @@ async fn a_long_token_goes_after_the_334_and_is_answered() {
         transcript.contains("* the server refused the OAuth2 token: status"),
         "{transcript}"
     );
-    oauth::assert_no_token_for(&report, &[&long], &servers.user.user, servers.oauth_port);
+    assert_no_token(&servers, &report, &[&long]);
 }

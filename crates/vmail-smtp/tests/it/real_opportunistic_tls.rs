@@ -8,7 +8,6 @@ use vmail_smtp::Submitter;
 #[tokio::test]
 async fn starttls_when_offered_plain_otherwise() {
     let servers = real::servers();
-    let to = [servers.user.user.as_str()];
     // The submission port relays only for logged-in users; use the plain
     // port's relay for delivery and the submission port only for TLS.
     let settings = real::settings(&servers, servers.submission_port, TlsMode::Opportunistic);
@@ -22,11 +21,8 @@ async fn starttls_when_offered_plain_otherwise() {
     session.quit().await;
 
     let settings = real::settings(&servers, servers.smtp_plain_port, TlsMode::Opportunistic);
-    let id = real::message_id("opportunistic");
-    let report = Submitter::new(settings)
-        .send(vec![real::message("fax@example.test", &to, &id)])
-        .await;
+    let (report, id) = real::send_to_user(&servers, settings, "opportunistic").await;
     real::assert_delivered(&report);
     assert!(report.tls.is_none());
-    assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+    real::assert_arrived(&servers, &id);
 }

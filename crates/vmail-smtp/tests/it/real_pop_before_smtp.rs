@@ -3,7 +3,7 @@
 use crate::common;
 use common::real;
 use vmail_core::TlsMode;
-use vmail_smtp::{SmtpError, Submitter};
+use vmail_smtp::SmtpError;
 
 #[tokio::test]
 async fn a_good_pop_login_then_smtp() {
@@ -17,19 +17,12 @@ async fn a_good_pop_login_then_smtp() {
             &servers.user,
             &servers.user.password,
         ));
-        let id = real::message_id("pop");
-        let report = Submitter::new(settings)
-            .send(vec![real::message(
-                "fax@example.test",
-                &[servers.user.user.as_str()],
-                &id,
-            )])
-            .await;
+        let (report, id) = real::send_to_user(&servers, settings, "pop").await;
         real::assert_delivered(&report);
         let transcript = report.transcript.to_string();
         assert!(transcript.contains("C: PASS <redacted>"), "{transcript}");
         common::assert_no_secret(&report, &servers.user.user, &servers.user.password);
-        assert_eq!(real::arrived_body(&servers, &id), real::EXPECTED_BODY);
+        real::assert_arrived(&servers, &id);
     }
 }
 
@@ -44,13 +37,7 @@ async fn a_bad_pop_password_defers_with_the_pop_reply() {
         &servers.user,
         "wrong.password",
     ));
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &real::message_id("badpop"),
-        )])
-        .await;
+    let (report, _) = real::send_to_user(&servers, settings, "badpop").await;
     let outcome = report.messages[0].outcome.to_string();
     assert!(report.messages[0].outcome.is_deferred(), "{outcome}");
     assert!(

@@ -2,19 +2,13 @@
 use crate::common;
 use common::real;
 use vmail_core::TlsMode;
-use vmail_smtp::{SmtpError, Submitter};
+use vmail_smtp::SmtpError;
 
 #[tokio::test]
 async fn starttls_required_but_not_offered() {
     let servers = real::servers();
     let settings = real::settings(&servers, servers.smtp_plain_port, TlsMode::StartTls);
-    let report = Submitter::new(settings)
-        .send(vec![real::message(
-            "fax@example.test",
-            &[servers.user.user.as_str()],
-            &real::message_id("notls"),
-        )])
-        .await;
+    let (report, _) = real::send_to_user(&servers, settings, "notls").await;
     assert!(matches!(
         report.session_error,
         Some(SmtpError::StartTlsNotOffered { .. })

@@ -6,7 +6,7 @@
 use crate::common;
 use common::real;
 use vmail_core::{Envelope, TlsMode};
-use vmail_smtp::{Body, Outgoing, SmtpError, Submitter};
+use vmail_smtp::{Body, Outgoing, SessionReport, SmtpError, Submitter};
 
 fn utf8_message(from: &str, to: &str, id: &str) -> Outgoing {
     let body = format!(
@@ -20,18 +20,27 @@ fn utf8_message(from: &str, to: &str, id: &str) -> Outgoing {
     )
 }
 
+/// One session on `port` sending [`utf8_message`] from `fax@example.test`
+/// to `to` under a new Message-ID tagged `tag`: the report and that id.
+async fn send_utf8(
+    servers: &real::Servers,
+    port: u16,
+    to: &str,
+    tag: &str,
+) -> (SessionReport, String) {
+    let settings = real::settings(servers, port, TlsMode::None);
+    let id = real::message_id(tag);
+    let report = Submitter::new(settings)
+        .send(vec![utf8_message("fax@example.test", to, &id)])
+        .await;
+    (report, id)
+}
+
 #[tokio::test]
 async fn a_utf8_address_goes_with_smtputf8_and_arrives() {
     let servers = real::servers();
-    let settings = real::settings(&servers, servers.utf8_port, TlsMode::None);
-    let id = real::message_id("smtputf8");
-    let report = Submitter::new(settings)
-        .send(vec![utf8_message(
-            "fax@example.test",
-            "jörg@example.test",
-            &id,
-        )])
-        .await;
+    let (report, id) =
+        send_utf8(&servers, servers.utf8_port, "jörg@example.test", "smtputf8").await;
     real::assert_delivered(&report);
     let transcript = report.transcript.to_string();
     assert!(
@@ -43,10 +52,7 @@ async fn a_utf8_address_goes_with_smtputf8_and_arrives() {
         transcript.contains("C: RCPT TO:<jörg@example.test>"),
         "{transcript}"
     );
-    let arrived = servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", servers.log_tails(30)));
-    let arrived = String::from_utf8(arrived).unwrap();
+    let arrived = String::from_utf8(real::arrived(&servers, &id)).unwrap();
     assert!(
         arrived.contains("Delivered-To: jörg@example.test"),
         "{arrived}"
@@ -57,15 +63,13 @@ async fn a_utf8_address_goes_with_smtputf8_and_arrives() {
 #[tokio::test]
 async fn a_utf8_address_without_smtputf8_fails_before_mail_from() {
     let servers = real::servers();
-    let settings = real::settings(&servers, servers.no8bitmime_port, TlsMode::None);
-    let id = real::message_id("nosmtputf8");
-    let report = Submitter::new(settings)
-        .send(vec![utf8_message(
-            "fax@example.test",
-            "用户@example.test",
-            &id,
-        )])
-        .await;
+    let (report, id) = send_utf8(
+        &servers,
+        servers.no8bitmime_port,
+        "用户@example.test",
+        "nosmtputf8",
+    )
+    .await;
     let message = &report.messages[0];
     assert_eq!(message.outcome.label(), "failed", "{}", report.transcript);
     let error = message.error.as_deref().unwrap();
@@ -105,9 +109,7 @@ async fn an_idna_domain_goes_as_its_a_label_without_smtputf8() {
         report.messages[0].recipients[0].address, "ann@bücher.example",
         "the report names the address as the job gave it"
     );
-    let arrived = servers
-        .delivered_message(&id, real::DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{id} never arrived\n{}", servers.log_tails(30)));
+    let arrived = real::arrived(&servers, &id);
     let arrived = String::from_utf8_lossy(&arrived);
     assert!(
         arrived.contains("Delivered-To: ann@xn--bcher-kva.example"),

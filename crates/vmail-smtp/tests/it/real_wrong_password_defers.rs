@@ -3,7 +3,6 @@
 use crate::common;
 use common::real;
 use vmail_core::{AuthType, TlsMode};
-use vmail_smtp::{SmtpError, Submitter};
 use vmail_testkit::servers::TestUser;
 
 #[tokio::test]
@@ -16,27 +15,10 @@ async fn a_wrong_password_is_deferred_with_the_535() {
     for auth_type in [AuthType::Plain, AuthType::Login, AuthType::CramMd5] {
         let mut settings = real::settings(&servers, servers.submission_port, TlsMode::StartTls);
         real::login(&mut settings, auth_type, &wrong);
-        let report = Submitter::new(settings)
-            .send(vec![real::message(
-                "fax@example.test",
-                &[servers.user.user.as_str()],
-                &real::message_id("wrong"),
-            )])
-            .await;
+        let (report, _) = real::send_to_user(&servers, settings, "wrong").await;
         let outcome = &report.messages[0].outcome;
         assert!(outcome.is_deferred(), "{outcome}");
-        assert_eq!(outcome.reply().map(|r| r.code), Some(535), "{outcome}");
-        let advice = report
-            .session_error
-            .as_ref()
-            .and_then(|e| e.advice())
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        assert!(advice.contains("VMAIL auth-rsp"), "{advice}");
-        assert!(matches!(
-            report.session_error,
-            Some(SmtpError::AuthRejected { .. })
-        ));
+        common::assert_login_refused(&report);
         assert!(
             !report.transcript.to_string().contains("C: MAIL"),
             "{}",

@@ -85,6 +85,12 @@ pub fn assert_delivered(report: &SessionReport) {
     }
 }
 
+/// The (first) message was deferred.
+pub fn assert_deferred(report: &SessionReport) {
+    let outcome = &report.messages[0].outcome;
+    assert!(outcome.is_deferred(), "{outcome}\n{}", report.transcript);
+}
+
 /// The advice of the session error, or empty.
 pub fn advice(report: &SessionReport) -> String {
     report

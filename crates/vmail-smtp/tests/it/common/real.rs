@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vmail_core::{AuthType, Envelope, PopSettings, Secret, SmtpSettings, TlsMode};
-use vmail_smtp::{Body, Outgoing, SessionReport};
+use vmail_smtp::{Body, Outgoing, SessionReport, Submitter};
 use vmail_testkit::servers::{TestServers, TestUser};
 
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(20);
@@ -73,11 +73,40 @@ pub fn message(from: &str, to: &[&str], message_id: &str) -> Outgoing {
     )
 }
 
+/// [`message`] from `fax@example.test` to the test user.
+pub fn to_user(servers: &TestServers, message_id: &str) -> Outgoing {
+    message(
+        "fax@example.test",
+        &[servers.user.user.as_str()],
+        message_id,
+    )
+}
+
+/// One session sending [`to_user`] under a new Message-ID tagged `tag`:
+/// the report and that Message-ID.
+pub async fn send_to_user(
+    servers: &TestServers,
+    settings: SmtpSettings,
+    tag: &str,
+) -> (SessionReport, String) {
+    let id = message_id(tag);
+    let report = Submitter::new(settings)
+        .send(vec![to_user(servers, &id)])
+        .await;
+    (report, id)
+}
+
+/// The message `message_id` as it arrived in the Maildir, waiting up to
+/// [`DELIVERY_WAIT`]; a panic with the servers' logs if it never does.
+pub fn arrived(servers: &TestServers, message_id: &str) -> Vec<u8> {
+    servers
+        .delivered_message(message_id, DELIVERY_WAIT)
+        .unwrap_or_else(|| panic!("{message_id} never arrived\n{}", servers.log_tails(30)))
+}
+
 /// The body part of what arrived, after Postfix's own headers and ours.
 pub fn arrived_body(servers: &TestServers, message_id: &str) -> String {
-    let bytes = servers
-        .delivered_message(message_id, DELIVERY_WAIT)
-        .unwrap_or_else(|| panic!("{message_id} never arrived\n{}", servers.log_tails(30)));
+    let bytes = arrived(servers, message_id);
     let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
     text.split_once("\n\n")
         .map(|(_, body)| body.to_string())
@@ -86,13 +115,9 @@ pub fn arrived_body(servers: &TestServers, message_id: &str) -> String {
 
 pub const EXPECTED_BODY: &str = "first line\n.\n.dot line\nbare LF above\nlast line\n";
 
-pub fn assert_delivered(report: &SessionReport) {
-    for message in &report.messages {
-        assert!(
-            message.outcome.is_delivered(),
-            "{}\n{}",
-            message.outcome,
-            report.transcript
-        );
-    }
+/// The message `message_id` arrived with the body [`message`] sent.
+pub fn assert_arrived(servers: &TestServers, message_id: &str) {
+    assert_eq!(arrived_body(servers, message_id), EXPECTED_BODY);
 }
+
+pub use super::assert_delivered;
