@@ -9,58 +9,36 @@
 //! killed (stop.sh sends TERM by PID); it keeps nothing on disk.
 #![forbid(unsafe_code)]
 
+use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use vmail_testkit::oauth::{ServiceOptions, TlsSetup, TokenService};
 
+/// The flags start.sh passes; clap refuses anything else with exit code 2.
+#[derive(Parser)]
+#[command(name = "vmail-test-token-service")]
 struct Args {
+    /// The loopback address and port to serve HTTPS on
+    #[arg(long)]
     listen: SocketAddr,
+    /// The server certificate (PEM)
+    #[arg(long)]
     cert: PathBuf,
+    /// Its private key (PEM)
+    #[arg(long)]
     key: PathBuf,
+    /// The CA that signed the certificate (PEM)
+    #[arg(long)]
     ca: PathBuf,
+    /// Where to write the service's URL once it listens
+    #[arg(long)]
     ready_file: PathBuf,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut listen = None;
-    let (mut cert, mut key, mut ca, mut ready_file) = (None, None, None, None);
-    let mut args = std::env::args_os().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{} needs a value", flag.to_string_lossy()))?;
-        match flag.to_str() {
-            Some("--listen") => {
-                let text = value.to_string_lossy();
-                listen = Some(text.parse().map_err(|e| format!("--listen {text}: {e}"))?);
-            }
-            Some("--cert") => cert = Some(PathBuf::from(value)),
-            Some("--key") => key = Some(PathBuf::from(value)),
-            Some("--ca") => ca = Some(PathBuf::from(value)),
-            Some("--ready-file") => ready_file = Some(PathBuf::from(value)),
-            _ => return Err(format!("unknown argument {}", flag.to_string_lossy())),
-        }
-    }
-    let missing = |name: &str| format!("{name} is required");
-    Ok(Args {
-        listen: listen.ok_or_else(|| missing("--listen"))?,
-        cert: cert.ok_or_else(|| missing("--cert"))?,
-        key: key.ok_or_else(|| missing("--key"))?,
-        ca: ca.ok_or_else(|| missing("--ca"))?,
-        ready_file: ready_file.ok_or_else(|| missing("--ready-file"))?,
-    })
-}
-
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("vmail-test-token-service: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let options = ServiceOptions {
         listen: args.listen,
         tls: TlsSetup::Files {
