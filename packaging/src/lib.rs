@@ -3,7 +3,7 @@
 //! The package itself is built by `packaging/build-deb.sh`.
 #![forbid(unsafe_code)]
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
@@ -28,15 +28,71 @@ impl Ran {
     }
 }
 
+/// Why a command did not give what a test needs; `what` names the command
+/// as the test ran it.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{what}: cannot start: {source}")]
+    Start {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{what}: cannot wait for it: {source}")]
+    Wait {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{what}: still running after {limit:?}, killed; stderr so far:\n{stderr}")]
+    TimedOut {
+        what: String,
+        limit: Duration,
+        stderr: String,
+    },
+    #[error("{what} failed ({status}):\n{stderr}")]
+    Failed {
+        what: String,
+        status: ExitStatus,
+        stderr: String,
+    },
+}
+
+impl Ran {
+    /// The run itself when it succeeded, else [`RunError::Failed`] with its
+    /// stderr.
+    pub fn succeeded(self, what: &str) -> Result<Ran, RunError> {
+        if self.ok() {
+            Ok(self)
+        } else {
+            Err(RunError::Failed {
+                what: what.to_string(),
+                status: self.status,
+                stderr: self.stderr,
+            })
+        }
+    }
+}
+
+/// A line of `dpkg-deb -c` that is not an entry.
+#[derive(Debug, thiserror::Error)]
+#[error("not a dpkg-deb -c line: {line:?}")]
+pub struct NotAnEntry {
+    pub line: String,
+}
+
 /// Runs `cmd` (stdin closed) and waits at most `limit`; past it the command
 /// is killed and the error says so. `what` names it in every message.
-pub fn run_bounded(cmd: &mut Command, what: &str, limit: Duration) -> Result<Ran, String> {
+pub fn run_bounded(cmd: &mut Command, what: &str, limit: Duration) -> Result<Ran, RunError> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|err| format!("{what}: cannot start: {err}"))?;
+        .map_err(|source| RunError::Start {
+            what: what.to_string(),
+            source,
+        })?;
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
     let out_reader = thread::spawn(move || read_all(out.as_mut()));
@@ -50,11 +106,18 @@ pub fn run_bounded(cmd: &mut Command, what: &str, limit: Duration) -> Result<Ran
                 let _ = child.kill();
                 let _ = child.wait();
                 let stderr = err_reader.join().unwrap_or_default();
-                return Err(format!(
-                    "{what}: still running after {limit:?}, killed; stderr so far:\n{stderr}"
-                ));
+                return Err(RunError::TimedOut {
+                    what: what.to_string(),
+                    limit,
+                    stderr,
+                });
             }
-            Err(e) => return Err(format!("{what}: cannot wait for it: {e}")),
+            Err(source) => {
+                return Err(RunError::Wait {
+                    what: what.to_string(),
+                    source,
+                });
+            }
         }
     };
     Ok(Ran {
@@ -92,14 +155,16 @@ pub struct Entry {
 }
 
 /// Parses the output of `dpkg-deb -c`.
-pub fn parse_contents(listing: &str) -> Result<Vec<Entry>, String> {
+pub fn parse_contents(listing: &str) -> Result<Vec<Entry>, NotAnEntry> {
     listing
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() < 6 {
-                return Err(format!("not a dpkg-deb -c line: {line:?}"));
+                return Err(NotAnEntry {
+                    line: line.to_string(),
+                });
             }
             let rest = fields[5..].join(" ");
             let (path, link) = match rest.split_once(" -> ") {
@@ -117,17 +182,15 @@ pub fn parse_contents(listing: &str) -> Result<Vec<Entry>, String> {
 }
 
 /// Owner, group and permission bits of a path, as `stat -c '%U:%G %a'` says.
-pub fn owner_mode(path: &Path) -> Result<String, String> {
+pub fn owner_mode(path: &Path) -> Result<String, RunError> {
+    let what = format!("stat {}", path.display());
     let ran = run_bounded(
         Command::new("stat").args(["-c", "%U:%G %a"]).arg(path),
-        "stat",
+        &what,
         Duration::from_secs(10),
-    )?;
-    if ran.ok() {
-        Ok(ran.stdout.trim().to_string())
-    } else {
-        Err(format!("stat {}: {}", path.display(), ran.stderr.trim()))
-    }
+    )?
+    .succeeded(&what)?;
+    Ok(ran.stdout.trim().to_string())
 }
 
 #[cfg(test)]
@@ -159,6 +222,7 @@ mod tests {
             Duration::from_millis(200),
         )
         .err()
+        .map(|err| err.to_string())
         .unwrap_or_default();
         assert!(err.starts_with("sleep 30: still running after"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));

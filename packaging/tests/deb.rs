@@ -27,7 +27,9 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use vmail_packaging_tests::{Entry, have, owner_mode, parse_contents, repo_root, run_bounded};
+use vmail_packaging_tests::{
+    Entry, RunError, have, owner_mode, parse_contents, repo_root, run_bounded,
+};
 
 const SCRIPTS: [&str; 3] = ["postinst", "prerm", "postrm"];
 /// The release build of the whole daemon and CLI on a busy 2-core machine.
@@ -36,7 +38,7 @@ const SHORT: Duration = Duration::from_secs(60);
 
 /// The built package, or why there is none (built once per test binary).
 fn deb() -> &'static Path {
-    static DEB: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static DEB: OnceLock<Result<PathBuf, RunError>> = OnceLock::new();
     let built = DEB.get_or_init(|| {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deb");
         let _ = fs::remove_dir_all(&out);
@@ -49,13 +51,8 @@ fn deb() -> &'static Path {
                 .env("CARGO", cargo),
             "packaging/build-deb.sh",
             BUILD_LIMIT,
-        )?;
-        if !ran.ok() {
-            return Err(format!(
-                "packaging/build-deb.sh failed ({}):\n{}",
-                ran.status, ran.stderr
-            ));
-        }
+        )?
+        .succeeded("packaging/build-deb.sh")?;
         Ok(PathBuf::from(ran.stdout.trim()))
     });
     match built {

@@ -24,7 +24,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use vmail_packaging_tests::{have, repo_root, run_bounded};
+use vmail_packaging_tests::{RunError, have, repo_root, run_bounded};
 
 /// The release build of the whole daemon and CLI on a busy 2-core machine.
 const BUILD_LIMIT: Duration = Duration::from_secs(45 * 60);
@@ -62,7 +62,7 @@ fn rpm_tools() -> bool {
     false
 }
 
-fn build(script: &str, out: &Path, args: &[&str]) -> Result<PathBuf, String> {
+fn build(script: &str, out: &Path, args: &[&str]) -> Result<PathBuf, RunError> {
     let _ = fs::remove_dir_all(out);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let ran = run_bounded(
@@ -74,16 +74,14 @@ fn build(script: &str, out: &Path, args: &[&str]) -> Result<PathBuf, String> {
             .env("CARGO", cargo),
         script,
         BUILD_LIMIT,
-    )?;
-    if !ran.ok() {
-        return Err(format!("{script} failed ({}):\n{}", ran.status, ran.stderr));
-    }
+    )?
+    .succeeded(script)?;
     Ok(PathBuf::from(ran.stdout.trim()))
 }
 
 /// The built package (once per test binary).
 fn package() -> &'static Path {
-    static RPM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static RPM: OnceLock<Result<PathBuf, RunError>> = OnceLock::new();
     let built = RPM.get_or_init(|| {
         build(
             "build-rpm.sh",
