@@ -92,7 +92,7 @@ pub fn run(
             Some(seed) => seed.clone(),
             None => mutator.mutate(&pool, &mut rng),
         };
-        let accepted = call(target, &input).map_err(|message| Finding {
+        let accepted = call(target, &input).map_err(|Panicked(message)| Finding {
             input: input.clone(),
             message,
             index: report.inputs,
@@ -115,14 +115,19 @@ pub fn run(
     Ok(report)
 }
 
+/// A target's panic, with its message.
+struct Panicked(String);
+
 /// Calls the target, turning a panic into its message.
-fn call(target: &dyn Fn(&[u8]) -> bool, input: &[u8]) -> Result<bool, String> {
+fn call(target: &dyn Fn(&[u8]) -> bool, input: &[u8]) -> Result<bool, Panicked> {
     panic::catch_unwind(AssertUnwindSafe(|| target(input))).map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic without a message".to_string())
+        Panicked(
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".to_string()),
+        )
     })
 }
 
@@ -297,17 +302,24 @@ pub fn read_dir_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
         .collect()
 }
 
+/// A line of a dictionary file that holds no token; lines count from 1.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("dictionary line {line}: not \"token\" or name=\"token\"")]
+pub struct BadDictionaryLine {
+    pub line: usize,
+}
+
 /// The tokens of a libFuzzer dictionary file: one `"token"` (or
 /// `name="token"`) per line with `\\`, `\"` and `\xNN` escapes; `#` starts a
 /// comment line.
-pub fn parse_dictionary(text: &str) -> Result<Vec<Vec<u8>>, String> {
+pub fn parse_dictionary(text: &str) -> Result<Vec<Vec<u8>>, BadDictionaryLine> {
     let mut tokens = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = || format!("dictionary line {}: not \"token\" or name=\"token\"", n + 1);
+        let bad = || BadDictionaryLine { line: n + 1 };
         let start = line.find('"').ok_or_else(bad)?;
         let quoted = &line[start + 1..];
         let body = quoted.strip_suffix('"').ok_or_else(bad)?;
@@ -356,7 +368,10 @@ mod tests {
             parse_dictionary(text),
             Ok(vec![b"[VMAIL]".to_vec(), b"a=b".to_vec(), b"\\\"".to_vec()])
         );
-        assert!(parse_dictionary("no quotes\n").is_err());
+        assert_eq!(
+            parse_dictionary("# c\nno quotes\n"),
+            Err(BadDictionaryLine { line: 2 })
+        );
         assert!(parse_dictionary("\"\\q\"\n").is_err());
     }
 
