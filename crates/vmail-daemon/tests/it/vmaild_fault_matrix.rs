@@ -67,22 +67,8 @@ impl Rig {
         self.dir.path().join("spool")
     }
 
-    /// What a failed wait shows: the daemon log and every job log.
-    fn show(&self) -> String {
-        let mut text = std::fs::read_to_string(self.spool().join("logs/vmail")).unwrap_or_default();
-        for folder in ["queue", "sent", "failed"] {
-            for id in real::jobs_in(&self.spool(), folder) {
-                text.push_str(&format!(
-                    "\n--- {folder}/{id}:\n{}",
-                    real::job_log(&self.spool(), &id)
-                ));
-            }
-        }
-        text
-    }
-
     fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
-        wait_for(what, done, || self.show());
+        wait_for(what, done, || real::show(&self.spool()));
     }
 
     /// Drops one .eml and waits until it is a job; returns its id.
@@ -111,6 +97,11 @@ impl Rig {
     fn state(&self, id: &str) -> String {
         std::fs::read_to_string(self.spool().join("queue").join(format!("{id}.state")))
             .unwrap_or_default()
+    }
+
+    fn assert_state_contains(&self, id: &str, text: &str) {
+        let state = self.state(id);
+        assert!(state.contains(text), "{state}");
     }
 
     /// Stops vmaild by its PID and checks it exited cleanly.
@@ -188,23 +179,23 @@ fn assert_deferred_and_retried(rig: &mut Rig, id: &str, expect: &str) -> String 
     log
 }
 
+/// A rig on `script`, one .eml (subject `subject`) dropped, and
+/// [`assert_deferred_and_retried`] with `expect`: the rig and the job id.
+fn one_deferred_job(script: Script, subject: &str, expect: &str) -> (Rig, String) {
+    let mut rig = Rig::start(script, "");
+    let id = rig.drop_one("a.eml", &eml(subject));
+    assert_deferred_and_retried(&mut rig, &id, expect);
+    (rig, id)
+}
+
 #[test]
 fn a_421_greeting_keeps_the_job_queued_for_a_retry() {
-    let mut rig = Rig::start(
+    let (rig, id) = one_deferred_job(
         Script::new().greeting("421 4.3.2 Service not available, closing channel"),
-        "",
-    );
-    let id = rig.drop_one("a.eml", &eml("greeting-421"));
-    assert_deferred_and_retried(
-        &mut rig,
-        &id,
+        "greeting-421",
         "(server said: 421 4.3.2 Service not available",
     );
-    assert!(
-        rig.state(&id).contains("last-code=421"),
-        "{}",
-        rig.state(&id)
-    );
+    rig.assert_state_contains(&id, "last-code=421");
     assert!(!rig.server.received("EHLO"));
 }
 
@@ -229,21 +220,12 @@ fn a_silent_banner_times_out_and_keeps_the_job_queued() {
 
 #[test]
 fn a_451_to_mail_from_keeps_the_job_queued_for_a_retry() {
-    let mut rig = Rig::start(
+    let (rig, id) = one_deferred_job(
         Script::new().mail_reply("451 4.3.0 Temporary lookup failure"),
-        "",
-    );
-    let id = rig.drop_one("a.eml", &eml("mail-451"));
-    assert_deferred_and_retried(
-        &mut rig,
-        &id,
+        "mail-451",
         "(server said: 451 4.3.0 Temporary lookup failure)",
     );
-    assert!(
-        rig.state(&id).contains("last-enhanced=4.3.0"),
-        "{}",
-        rig.state(&id)
-    );
+    rig.assert_state_contains(&id, "last-enhanced=4.3.0");
     // DATA may be pipelined behind MAIL and RCPT; no message went.
     assert!(rig.server.messages().is_empty());
 }
@@ -257,7 +239,6 @@ fn a_535_to_auth_keeps_the_job_queued_and_writes_no_secret() {
         let sealed = real::seal(&dir.join("vmail.key"), &format!("{USER}:{PASSWORD}"));
         format!("auth-type = plain\nauth-rsp = {sealed}\nallow-plaintext-auth = yes\ndebug = 2")
     });
-    let key = rig.dir.path().join("vmail.key");
     let id = rig.drop_one("a.eml", &eml("auth-535"));
     let log = assert_deferred_and_retried(&mut rig, &id, "535 5.7.8 Error: authentication failed");
     assert!(log.contains(" C: AUTH PLAIN"), "{log}");
@@ -270,23 +251,17 @@ fn a_535_to_auth_keeps_the_job_queued_and_writes_no_secret() {
     );
     assert!(rig.server.received("AUTH PLAIN"));
     assert!(!rig.server.received("MAIL FROM"));
-    for (path, text) in real::all_text_under(rig.dir.path(), &[key.as_path()]) {
-        for form in real::secret_forms(USER, PASSWORD) {
-            assert!(
-                !text.contains(&form),
-                "`{form}` written in {}",
-                path.display()
-            );
-        }
-    }
+    real::assert_no_secret_under(rig.dir.path(), USER, PASSWORD, "auth-535");
 }
 
 #[test]
 fn a_connection_dropped_in_data_keeps_the_job_queued_for_a_retry() {
-    let mut rig = Rig::start(Script::new().data(DataBehavior::Disconnect), "");
-    let id = rig.drop_one("a.eml", &eml("dropped-in-data"));
     // A closed socket or a reset, whichever the kernel reports first.
-    assert_deferred_and_retried(&mut rig, &id, "during sending the message data");
+    let (rig, _) = one_deferred_job(
+        Script::new().data(DataBehavior::Disconnect),
+        "dropped-in-data",
+        "during sending the message data",
+    );
     assert!(rig.server.messages().is_empty());
 }
 
@@ -396,7 +371,7 @@ fn the_queue_keeps_flowing_while_one_session_hangs_in_data() {
     assert!(
         !rig.job_log(&hung).contains("attempt 1"),
         "the hang ended before the others were delivered ({delivered_after:?}):\n{}",
-        rig.show()
+        real::show(&rig.spool())
     );
     assert_eq!(real::jobs_in(&rig.spool(), "queue"), [hung.as_str()]);
     // Then the hang ends at the timeout, and the job waits for its retry.
@@ -462,7 +437,7 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
     assert!(
         !timed_out(&rig),
         "the hang ended before the other session delivered:\n{}",
-        rig.show()
+        real::show(&rig.spool())
     );
     // The server stalls only on the first connection: every retry goes.
     rig.wait_for("all six jobs in sent/", || {
@@ -477,7 +452,7 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
                 .contains("deferred: no answer from the server")
         })
         .collect();
-    assert_eq!(hung.len(), 1, "{}", rig.show());
+    assert_eq!(hung.len(), 1, "{}", real::show(&rig.spool()));
     let log = rig.job_log(hung[0]);
     assert!(
         log.contains("attempt 1 via 127.0.0.1")
@@ -494,7 +469,7 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
                 .contains("not tried: an earlier error ended the connection")
         })
         .collect();
-    assert_eq!(behind.len(), 2, "{}", rig.show());
+    assert_eq!(behind.len(), 2, "{}", real::show(&rig.spool()));
     for id in behind {
         assert!(
             rig.job_log(id).contains("attempt 2 via"),
@@ -547,7 +522,7 @@ fn due_jobs_are_shared_between_sessions_when_others_wait_for_a_retry() {
     assert!(
         !hang_ended,
         "nothing was delivered until the hung session ended:\n{}",
-        rig.show()
+        real::show(&rig.spool())
     );
     rig.wait_for("two due jobs in sent/", || {
         real::jobs_in(&rig.spool(), "sent").len() == 2
@@ -555,7 +530,11 @@ fn due_jobs_are_shared_between_sessions_when_others_wait_for_a_retry() {
     rig.stop();
     let sent = real::jobs_in(&rig.spool(), "sent");
     for id in &sent {
-        assert!(rig.job_log(id).contains("attempt 1 via"), "{}", rig.show());
+        assert!(
+            rig.job_log(id).contains("attempt 1 via"),
+            "{}",
+            real::show(&rig.spool())
+        );
     }
     let bodies: Vec<String> = rig
         .server

@@ -59,15 +59,7 @@ fn a_wrong_pin_defers_with_the_fingerprint_seen_and_the_pasted_one_delivers() {
          [VMAIL] tls-fingerprint",
         servers.host, servers.selfsigned_fingerprint
     );
-    wait_for(
-        "the job log to name the fingerprint seen",
-        || {
-            real::jobs_in(&spool, "queue")
-                .iter()
-                .any(|job| real::job_log(&spool, job).contains(&seen))
-        },
-        || daemon.log(),
-    );
+    real::wait_for_queued_log("the job log to name the fingerprint seen", &spool, &seen);
     assert!(
         real::jobs_in(&spool, "failed").is_empty(),
         "deferred, not failed"

@@ -9,7 +9,7 @@
 use crate::common::daemon;
 use crate::common::real;
 
-use daemon::{Daemon, drop_eml, wait_for};
+use daemon::{Daemon, drop_eml};
 use std::path::Path;
 use vmail_testkit::servers::{TestServers, TestUser};
 
@@ -47,23 +47,11 @@ fn write_config(
 /// Every file under `dir` but the key file, searched for every form of
 /// `password`.
 fn assert_no_secret_under(dir: &Path, user: &str, password: &str, case: &str) {
-    let key = dir.join("vmail.key");
-    let files = real::all_text_under(dir, &[key.as_path()]);
+    let searched = real::assert_no_secret_under(dir, user, password, case);
     assert!(
-        files
-            .iter()
-            .any(|(path, _)| path.ends_with("vmaild.stderr")),
+        searched.iter().any(|path| path.ends_with("vmaild.stderr")),
         "{case}: the search did not see vmaild's stderr"
     );
-    for (path, text) in files {
-        for form in real::secret_forms(user, password) {
-            assert!(
-                !text.contains(&form),
-                "{case}: `{form}` written in {}",
-                path.display()
-            );
-        }
-    }
 }
 
 #[test]
@@ -95,19 +83,12 @@ fn a_pop_login_then_the_eml_arrives_and_no_secret_is_written() {
             "p.eml",
             &real::eml("fax@example.test", &[&servers.user.user], &id, body),
         );
-        let arrived = servers
-            .delivered_message(&id, real::DELIVERY_WAIT)
-            .unwrap_or_else(|| panic!("{case}: {id} never arrived\n{}", daemon.log()));
+        let arrived = real::arrived(&servers, &id, || format!("{case}: {}", daemon.log()));
         let arrived = String::from_utf8_lossy(&arrived).replace("\r\n", "\n");
         assert!(arrived.ends_with(body), "{case}: {arrived}");
-        wait_for(
-            "the job in sent/",
-            || real::jobs_in(&spool, "sent").len() == 1,
-            || daemon.log(),
-        );
+        let job = real::one_job_in(&spool, "sent");
         assert_eq!(daemon.stop().code(), Some(0), "{case}");
-        let job = &real::jobs_in(&spool, "sent")[0];
-        let log = real::job_log(&spool, job);
+        let log = real::job_log(&spool, &job);
         // The POP3 login is in the transcript, before the SMTP greeting.
         let pop = log
             .find(&format!("POP-before-SMTP: {}:{port}", servers.host))
@@ -156,15 +137,7 @@ fn a_wrong_pop_password_keeps_the_job_queued_and_writes_no_secret() {
         &real::eml("fax@example.test", &[&user.user], &id, "never sent\n"),
     );
     // Dovecot answers a bad login after its failure delay (2 s by default).
-    wait_for(
-        "the first attempt in a job log",
-        || {
-            real::jobs_in(&spool, "queue")
-                .iter()
-                .any(|job| real::job_log(&spool, job).contains("next attempt at"))
-        },
-        || daemon.log(),
-    );
+    real::wait_for_queued_log("the first attempt in a job log", &spool, "next attempt at");
     assert_eq!(daemon.stop().code(), Some(0));
     let queued = real::jobs_in(&spool, "queue");
     assert_eq!(queued.len(), 1, "{queued:?}");

@@ -4,22 +4,74 @@ use crate::common::daemon;
 
 use daemon::*;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// vmaild on `ini` as systemd starts a `Type=notify` unit: its
+/// notifications go to a socket bound in `dir` (read with a 200 ms
+/// timeout), `env` is more of the environment systemd sets.
+fn start_under_systemd(dir: &Path, ini: &Path, env: &[(&str, &str)]) -> (UnixDatagram, Child) {
+    let socket_path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vmaild"))
+        .arg("--config")
+        .arg(ini)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (socket, child)
+}
+
+/// One datagram (if one comes within the socket's timeout) added to `seen`.
+fn receive(socket: &UnixDatagram, seen: &mut String) {
+    let mut buf = [0u8; 4096];
+    if let Ok(n) = socket.recv(&mut buf) {
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen.push('\n');
+    }
+}
 
 /// Every datagram received until `until` appears or 20 s pass.
 fn read_until(socket: &UnixDatagram, seen: &mut String, until: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 4096];
     while !seen.contains(until) {
         assert!(
             Instant::now() < deadline,
             "no `{until}` from vmaild; got:\n{seen}"
         );
-        if let Ok(n) = socket.recv(&mut buf) {
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            seen.push('\n');
+        receive(socket, seen);
+    }
+}
+
+/// SIGTERM to `child` by its PID.
+fn terminate(child: &Child) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+}
+
+/// `child`'s exit status, waiting until 20 s after `since`; panics with
+/// `show` if it is still running then.
+fn exited(child: &mut Child, since: Instant, show: impl Fn() -> String) -> ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
+        assert!(
+            since.elapsed() < Duration::from_secs(20),
+            "vmaild did not exit after SIGTERM{}",
+            show()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -37,20 +89,7 @@ fn ready_status_watchdog_and_stopping_reach_systemd() {
         )
         .unwrap();
 
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmaild"))
-        .arg("--config")
-        .arg(&ini)
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "400000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (socket, mut child) = start_under_systemd(dir.path(), &ini, &[("WATCHDOG_USEC", "400000")]);
     let mut seen = String::new();
     read_until(&socket, &mut seen, "READY=1");
     assert!(seen.contains("STATUS="), "{seen}");
@@ -62,23 +101,9 @@ fn ready_status_watchdog_and_stopping_reach_systemd() {
     );
     read_until(&socket, &mut seen, "STATUS=0 job(s) queued");
 
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
+    terminate(&child);
     read_until(&socket, &mut seen, "STOPPING=1");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "vmaild did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exited(&mut child, Instant::now(), String::new);
     assert!(status.success());
 }
 
@@ -120,19 +145,7 @@ fn a_long_drain_asks_systemd_for_more_time_and_renews_it() {
         ),
     )
     .unwrap();
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmaild"))
-        .arg("--config")
-        .arg(&ini)
-        .env("NOTIFY_SOCKET", &socket_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (socket, mut child) = start_under_systemd(dir.path(), &ini, &[]);
     let mut seen = String::new();
     read_until(&socket, &mut seen, "READY=1");
     drop_eml(&dir.path().join("spool"), "hang.eml", &eml("HANG-ME"));
@@ -145,11 +158,7 @@ fn a_long_drain_asks_systemd_for_more_time_and_renews_it() {
     );
 
     let asked = Instant::now();
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
+    terminate(&child);
     read_until(&socket, &mut seen, "EXTEND_TIMEOUT_USEC=");
     let first = extensions(&seen)[0];
     assert!(
@@ -163,28 +172,14 @@ fn a_long_drain_asks_systemd_for_more_time_and_renews_it() {
             Instant::now() < deadline,
             "the extension was not renewed:\n{seen}"
         );
-        let mut buf = [0u8; 4096];
-        if let Ok(n) = socket.recv(&mut buf) {
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            seen.push('\n');
-        }
+        receive(&socket, &mut seen);
     }
     let renewed = extensions(&seen)[1];
     assert!(
         renewed < first && renewed > 10_000_000,
         "the renewal covers what is left of the drain: {renewed} µs after {first} µs\n{seen}"
     );
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            asked.elapsed() < Duration::from_secs(20),
-            "vmaild did not exit after SIGTERM:\n{}",
-            daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exited(&mut child, asked, || format!(":\n{}", daemon_log()));
     assert!(status.success(), "{status}\n{}", daemon_log());
     assert!(
         daemon_log().contains("waiting up to 16s for 1 busy session(s)"),
