@@ -7,7 +7,6 @@ use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
-use vmail_daemon::watcher::Hint;
 
 #[tokio::test(start_paused = true)]
 async fn a_busy_session_finishes_before_the_scheduler_stops() {
@@ -20,36 +19,19 @@ async fn a_busy_session_finishes_before_the_scheduler_stops() {
     config.max_connections = 1;
     let fake = Fake::scripted(vec![Answer::Gate]);
     let run = start(config, fake.clone(), Mode::Daemon);
-    run.spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("one").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    run.hints.send(Hint::Rescan).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), fake.gate_entered.notified())
-        .await
-        .unwrap();
+    submit(&run.spool, &["a@example.test"], "one");
+    run.rescan().await;
+    fake.wait_at_gate().await;
 
     run.control.send(Control::Shutdown).await.unwrap();
     // Queued after the stop request: must not be started.
-    run.spool
-        .submit(
-            &envelope(&["b@example.test"]),
-            message("two").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    run.hints.send(Hint::Rescan).await.unwrap();
+    submit(&run.spool, &["b@example.test"], "two");
+    run.rescan().await;
     // 29 of the drain's 30 seconds pass: the scheduler still waits.
     tokio::time::sleep(Duration::from_secs(29)).await;
     assert!(!run.task.is_finished(), "stopped while a session was busy");
     fake.gate.notify_one();
-    let exit = tokio::time::timeout(Duration::from_secs(10), run.task)
-        .await
-        .unwrap()
-        .unwrap();
+    let exit = exit_of(run.task).await;
     assert_eq!(
         fake.attempts().len(),
         1,
@@ -66,17 +48,9 @@ async fn a_session_still_busy_when_the_drain_runs_out_is_left_behind() {
     config.max_connections = 1;
     let fake = Fake::scripted(vec![Answer::Gate]);
     let run = start(config, fake.clone(), Mode::Daemon);
-    run.spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("hung").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    run.hints.send(Hint::Rescan).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), fake.gate_entered.notified())
-        .await
-        .unwrap();
+    submit(&run.spool, &["a@example.test"], "hung");
+    run.rescan().await;
+    fake.wait_at_gate().await;
     let asked = tokio::time::Instant::now();
     run.control.send(Control::Shutdown).await.unwrap();
     let exit = tokio::time::timeout(Duration::from_secs(60), run.task)

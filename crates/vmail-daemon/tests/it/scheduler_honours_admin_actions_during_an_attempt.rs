@@ -23,15 +23,8 @@ async fn one_job_in_an_attempt(
     config.max_connections = 1;
     let fake = Fake::scripted(vec![Answer::GateThen(Box::new(then))]);
     let run = start(config, fake.clone(), Mode::Daemon);
-    let id = run
-        .spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("admin").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    run.hints.send(Hint::Rescan).await.unwrap();
+    let id = submit(&run.spool, &["a@example.test"], "admin");
+    run.rescan().await;
     wait_until("the attempt at the gate", || fake.in_gate.load(SeqCst) == 1).await;
     (dir, fake, run, id)
 }

@@ -5,7 +5,6 @@ use crate::common::*;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
-use vmail_daemon::watcher::Hint;
 
 #[tokio::test]
 async fn delivered_jobs_are_removed_at_once() {
@@ -18,14 +17,8 @@ async fn delivered_jobs_are_removed_at_once() {
     config.sent_retention = Duration::ZERO;
     let fake = Fake::scripted(vec![]);
     let run = start(config, fake.clone(), Mode::Daemon);
-    run.spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("gone").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    run.hints.send(Hint::Rescan).await.unwrap();
+    submit(&run.spool, &["a@example.test"], "gone");
+    run.rescan().await;
     wait_until("one delivery", || fake.attempts().len() == 1).await;
     let spool = run.spool.clone();
     wait_until("sent/ emptied", || {

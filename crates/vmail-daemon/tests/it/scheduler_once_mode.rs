@@ -14,26 +14,11 @@ async fn once_delivers_what_is_due_and_counts_what_remains() {
     );
     let fake = Fake::scripted(vec![Answer::Deliver, Answer::Defer(451)]);
     let spool = vmail_spool::Spool::open(&config.spool).unwrap();
-    spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("a").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    spool
-        .submit(
-            &envelope(&["b@example.test"]),
-            message("b").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
+    submit(&spool, &["a@example.test"], "a");
+    submit(&spool, &["b@example.test"], "b");
     std::fs::write(spool.in_dir().join("c.eml"), message("c")).unwrap();
     let run = start(config, fake.clone(), Mode::Once);
-    let exit = tokio::time::timeout(Duration::from_secs(10), run.task)
-        .await
-        .unwrap()
-        .unwrap();
+    let exit = exit_of(run.task).await;
     assert_eq!(fake.attempts().len(), 3, "two queued jobs and one drop");
     assert_eq!(exit.remaining, 1, "the deferred job remains");
     assert_eq!(count(&run.spool.sent_dir()), 2);

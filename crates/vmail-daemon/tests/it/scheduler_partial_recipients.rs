@@ -7,7 +7,6 @@ use mail_parser::MimeHeaders;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
-use vmail_daemon::watcher::Hint;
 
 #[tokio::test]
 async fn each_recipient_gets_what_its_reply_says() {
@@ -24,10 +23,8 @@ async fn each_recipient_gets_what_its_reply_says() {
     ])]);
     let run = start(config, fake.clone(), Mode::Daemon);
     let rcpts = ["ok@example.test", "bad@example.test", "later@example.test"];
-    run.spool
-        .submit(&envelope(&rcpts), message("split").as_slice(), u64::MAX)
-        .unwrap();
-    run.hints.send(Hint::Rescan).await.unwrap();
+    submit(&run.spool, &rcpts, "split");
+    run.rescan().await;
     wait_until("the job, its notice and the requeued rest sent", || {
         count(&run.spool.sent_dir()) == 3
     })

@@ -16,19 +16,10 @@ async fn a_failed_job_sends_one_notice_and_notices_never_loop() {
     // The job fails with 550; its notice fails with 550 too.
     let fake = Fake::scripted(vec![Answer::Fail(550), Answer::Fail(550)]);
     let spool = vmail_spool::Spool::open(&config.spool).unwrap();
-    spool
-        .submit(
-            &envelope(&["nobody@example.test"]),
-            message("doomed").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
+    submit(&spool, &["nobody@example.test"], "doomed");
     // --once runs until nothing is due: a looping notice would show up here.
     let run = start(config, fake.clone(), Mode::Once);
-    let exit = tokio::time::timeout(Duration::from_secs(10), run.task)
-        .await
-        .unwrap()
-        .unwrap();
+    let exit = exit_of(run.task).await;
     assert_eq!(exit.remaining, 0);
     assert_eq!(
         count(&spool.failed_dir()),

@@ -55,13 +55,7 @@ async fn the_notice_is_queued_before_the_job_leaves_the_queue() {
         Duration::from_secs(60),
     );
     let spool = Arc::new(Spool::open(&config.spool).unwrap());
-    let id = spool
-        .submit(
-            &envelope(&["nobody@example.test"]),
-            message("doomed").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
+    let id = submit(&spool, &["nobody@example.test"], "doomed");
     let deliverer = Arc::new(BreaksFailedDir {
         failed_dir: spool.failed_dir(),
         attempts: Mutex::new(Vec::new()),

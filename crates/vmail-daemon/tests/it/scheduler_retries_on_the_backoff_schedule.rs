@@ -19,17 +19,8 @@ async fn deferred_jobs_come_back_after_a_doubling_wait() {
         Answer::Defer(421),
     ]);
     let run = start(config, fake.clone(), Mode::Daemon);
-    run.spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("retry").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    run.hints
-        .send(vmail_daemon::watcher::Hint::Rescan)
-        .await
-        .unwrap();
+    submit(&run.spool, &["a@example.test"], "retry");
+    run.rescan().await;
     wait_until("four attempts", || fake.attempts().len() >= 4).await;
     wait_until("the job in sent/", || count(&run.spool.sent_dir()) == 1).await;
 

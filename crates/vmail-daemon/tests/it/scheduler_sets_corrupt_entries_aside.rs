@@ -15,20 +15,8 @@ async fn corrupt_entries_are_set_aside_and_never_stop_the_queue() {
         Duration::from_secs(86_400),
     );
     let spool = vmail_spool::Spool::open(&config.spool).unwrap();
-    let good = spool
-        .submit(
-            &envelope(&["a@example.test"]),
-            message("good").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
-    let bad_state = spool
-        .submit(
-            &envelope(&["b@example.test"]),
-            message("state").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
+    let good = submit(&spool, &["a@example.test"], "good");
+    let bad_state = submit(&spool, &["b@example.test"], "state");
     std::fs::write(spool.state_path(&bad_state), "attempts=many\n\u{0}garbage").unwrap();
     std::fs::write(
         spool.queue_dir().join("20261123-000000-00000000ff"),
@@ -38,10 +26,7 @@ async fn corrupt_entries_are_set_aside_and_never_stop_the_queue() {
 
     let fake = Fake::scripted(vec![]);
     let run = start(config, fake.clone(), Mode::Once);
-    let exit = tokio::time::timeout(Duration::from_secs(10), run.task)
-        .await
-        .unwrap()
-        .unwrap();
+    let exit = exit_of(run.task).await;
 
     let delivered: Vec<_> = fake.attempts().iter().map(|(_, a)| a.id.clone()).collect();
     assert!(delivered.contains(&good), "{delivered:?}");

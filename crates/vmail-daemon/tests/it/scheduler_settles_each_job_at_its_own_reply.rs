@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
-use vmail_daemon::watcher::Hint;
 
 #[tokio::test(start_paused = true)]
 async fn a_delivered_job_is_in_sent_while_its_session_goes_on() {
@@ -26,17 +25,9 @@ async fn a_delivered_job_is_in_sent_while_its_session_goes_on() {
     ]);
     let run = start(config, fake.clone(), Mode::Daemon);
     let mut submitted: Vec<_> = (0..3)
-        .map(|n| {
-            run.spool
-                .submit(
-                    &envelope(&["a@example.test"]),
-                    message(&format!("m{n}")).as_slice(),
-                    u64::MAX,
-                )
-                .unwrap()
-        })
+        .map(|n| submit(&run.spool, &["a@example.test"], &format!("m{n}")))
         .collect();
-    run.hints.send(Hint::Rescan).await.unwrap();
+    run.rescan().await;
     wait_until("the third message in the session", || {
         fake.in_gate.load(SeqCst) == 1
     })
@@ -73,14 +64,7 @@ async fn a_job_that_fails_again_after_a_crash_gets_one_notice() {
     );
     let fake = Fake::scripted(vec![Answer::Fail(550), Answer::Deliver, Answer::Fail(550)]);
     let run = start(config.clone(), fake.clone(), Mode::Once);
-    let id = run
-        .spool
-        .submit(
-            &envelope(&["nobody@example.test"]),
-            message("doomed").as_slice(),
-            u64::MAX,
-        )
-        .unwrap();
+    let id = submit(&run.spool, &["nobody@example.test"], "doomed");
     run.task.await.unwrap();
     assert_eq!(fake.attempts().len(), 2, "the job, then its notice");
     let notice = fake.attempts()[1].1.id.clone();

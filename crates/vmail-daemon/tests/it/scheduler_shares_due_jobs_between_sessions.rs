@@ -22,33 +22,19 @@ async fn one_blocked_session_does_not_hold_every_due_job() {
     let spool = Spool::open(&config.spool).unwrap();
     let later = SystemTime::now() + Duration::from_secs(3600);
     for n in 0..6 {
-        let id = spool
-            .submit(
-                &envelope(&["w@example.test"]),
-                message(&format!("waiting {n}")).as_slice(),
-                u64::MAX,
-            )
-            .unwrap();
+        let id = submit(&spool, &["w@example.test"], &format!("waiting {n}"));
         let mut state = JobState::fresh(SystemTime::now());
         state.attempts = 1;
         state.next_due = Some(later);
         spool.record_attempt(&id, &state).unwrap();
     }
     for n in 0..4 {
-        spool
-            .submit(
-                &envelope(&["d@example.test"]),
-                message(&format!("due {n}")).as_slice(),
-                u64::MAX,
-            )
-            .unwrap();
+        submit(&spool, &["d@example.test"], &format!("due {n}"));
     }
     // The first attempt blocks until the test opens the gate.
     let fake = Fake::scripted(vec![Answer::Gate]);
     let run = start(config, fake.clone(), Mode::Daemon);
-    tokio::time::timeout(Duration::from_secs(10), fake.gate_entered.notified())
-        .await
-        .unwrap();
+    fake.wait_at_gate().await;
     wait_until("two due jobs delivered by the other session", || {
         count(&run.spool.sent_dir()) == 2
     })

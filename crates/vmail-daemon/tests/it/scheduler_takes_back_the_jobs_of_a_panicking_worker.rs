@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
-use vmail_daemon::watcher::Hint;
 
 #[tokio::test(start_paused = true)]
 async fn the_jobs_of_a_panicked_session_are_retried_and_its_slot_is_freed() {
@@ -19,15 +18,9 @@ async fn the_jobs_of_a_panicked_session_are_retried_and_its_slot_is_freed() {
     let fake = Fake::scripted(vec![Answer::Panic, Answer::Panic]);
     let run = start(config, fake.clone(), Mode::Daemon);
     for n in 0..4 {
-        run.spool
-            .submit(
-                &envelope(&["a@example.test"]),
-                message(&format!("panic {n}")).as_slice(),
-                u64::MAX,
-            )
-            .unwrap();
+        submit(&run.spool, &["a@example.test"], &format!("panic {n}"));
     }
-    run.hints.send(Hint::Rescan).await.unwrap();
+    run.rescan().await;
     wait_until("all four delivered", || count(&run.spool.sent_dir()) == 4).await;
     let attempts = fake.attempts();
     let first = attempts[0].0;
@@ -47,15 +40,9 @@ async fn the_jobs_of_a_panicked_session_are_retried_and_its_slot_is_freed() {
     // Both session slots are free again: two sessions run at once.
     for n in 0..2 {
         fake.script.lock().unwrap().push_back(Answer::Gate);
-        run.spool
-            .submit(
-                &envelope(&["b@example.test"]),
-                message(&format!("slot {n}")).as_slice(),
-                u64::MAX,
-            )
-            .unwrap();
+        submit(&run.spool, &["b@example.test"], &format!("slot {n}"));
     }
-    run.hints.send(Hint::Rescan).await.unwrap();
+    run.rescan().await;
     wait_until("two sessions at the gate at once", || {
         fake.in_gate.load(SeqCst) == 2
     })

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use vmail_config::Config;
-use vmail_core::{Envelope, Outcome, Reply, RetryPolicy};
+use vmail_core::{Envelope, JobId, Outcome, Reply, RetryPolicy};
 use vmail_daemon::deliver::{Attempt, Deliver, Report, ReportSink};
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::{Exit, Inputs, Mode, Scheduler};
@@ -60,6 +60,13 @@ impl Fake {
 
     pub fn attempts(&self) -> Vec<(Instant, Attempt)> {
         self.attempts.lock().unwrap().clone()
+    }
+
+    /// Waits at most 10 s (of tokio's clock) until a session is at the gate.
+    pub async fn wait_at_gate(&self) {
+        tokio::time::timeout(Duration::from_secs(10), self.gate_entered.notified())
+            .await
+            .unwrap();
     }
 
     async fn answer(&self, attempt: &Attempt) -> Report {
@@ -172,6 +179,21 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Exit>,
 }
 
+impl Running {
+    /// Tells the scheduler to look at the queue now, as the watcher does.
+    pub async fn rescan(&self) {
+        self.hints.send(Hint::Rescan).await.unwrap();
+    }
+}
+
+/// The scheduler's exit, waiting at most 10 s (of tokio's clock) for it.
+pub async fn exit_of(task: tokio::task::JoinHandle<Exit>) -> Exit {
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 pub fn start(config: Config, fake: Arc<Fake>, mode: Mode) -> Running {
     let spool = Arc::new(Spool::open(&config.spool).unwrap());
     let (control, control_rx) = mpsc::channel(8);
@@ -205,6 +227,14 @@ pub fn envelope(recipients: &[&str]) -> Envelope {
 
 pub fn message(subject: &str) -> Vec<u8> {
     format!("From: fax@example.test\nTo: a@example.test\nSubject: {subject}\n\nbody\n").into_bytes()
+}
+
+/// Queues [`message`] `subject` for `recipients` in `spool`, with no size
+/// limit; its job id.
+pub fn submit(spool: &Spool, recipients: &[&str], subject: &str) -> JobId {
+    spool
+        .submit(&envelope(recipients), message(subject).as_slice(), u64::MAX)
+        .unwrap()
 }
 
 /// Waits, bounded, until `done` holds; panics with `what` otherwise.
