@@ -11,11 +11,7 @@ use vmail_daemon::scheduler::Mode;
 #[tokio::test(start_paused = true)]
 async fn a_busy_session_finishes_before_the_scheduler_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(
-        dir.path(),
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    );
+    let mut config = config(dir.path(), TENTH, MINUTE);
     config.max_connections = 1;
     let fake = Fake::scripted(vec![Answer::Gate]);
     let run = start(config, fake.clone(), Mode::Daemon);
@@ -44,7 +40,7 @@ async fn a_busy_session_finishes_before_the_scheduler_stops() {
 #[tokio::test(start_paused = true)]
 async fn a_session_still_busy_when_the_drain_runs_out_is_left_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(dir.path(), Duration::from_secs(1), Duration::from_secs(60));
+    let mut config = config(dir.path(), Duration::from_secs(1), MINUTE);
     config.max_connections = 1;
     let fake = Fake::scripted(vec![Answer::Gate]);
     let run = start(config, fake.clone(), Mode::Daemon);

@@ -11,15 +11,13 @@ use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
 use vmail_daemon::watcher::Hint;
 
-const HOUR: Duration = Duration::from_secs(3600);
-
 /// A spool with one job whose first attempt waits at the gate and then
 /// gets `then`; retries an hour apart.
 async fn one_job_in_an_attempt(
     then: Answer,
 ) -> (tempfile::TempDir, std::sync::Arc<Fake>, Running, JobId) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(dir.path(), HOUR, HOUR * 24);
+    let mut config = config(dir.path(), HOUR, DAY);
     config.max_connections = 1;
     let fake = Fake::scripted(vec![Answer::GateThen(Box::new(then))]);
     let run = start(config, fake.clone(), Mode::Daemon);

@@ -9,11 +9,7 @@ use vmail_daemon::scheduler::Mode;
 #[tokio::test]
 async fn delivered_jobs_are_removed_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(
-        dir.path(),
-        Duration::from_secs(60),
-        Duration::from_secs(3600),
-    );
+    let mut config = config(dir.path(), MINUTE, HOUR);
     config.sent_retention = Duration::ZERO;
     let fake = Fake::scripted(vec![]);
     let run = start(config, fake.clone(), Mode::Daemon);

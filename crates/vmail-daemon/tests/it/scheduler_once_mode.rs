@@ -1,17 +1,12 @@
 //! `vmaild --once`: deliver what is due, then stop and say what is left.
 
 use crate::common::*;
-use std::time::Duration;
 use vmail_daemon::scheduler::Mode;
 
 #[tokio::test]
 async fn once_delivers_what_is_due_and_counts_what_remains() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        Duration::from_secs(3600),
-        Duration::from_secs(86_400),
-    );
+    let config = config(dir.path(), HOUR, DAY);
     let fake = Fake::scripted(vec![Answer::Deliver, Answer::Defer(451)]);
     let spool = vmail_spool::Spool::open(&config.spool).unwrap();
     submit(&spool, &["a@example.test"], "a");

@@ -4,18 +4,13 @@
 
 use crate::common::*;
 use mail_parser::MimeHeaders;
-use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
 
 #[tokio::test]
 async fn each_recipient_gets_what_its_reply_says() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    );
+    let config = config(dir.path(), TENTH, MINUTE);
     let fake = Fake::scripted(vec![Answer::Recipients(vec![
         Some(true),
         Some(false),

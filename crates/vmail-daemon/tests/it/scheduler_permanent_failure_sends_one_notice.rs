@@ -2,17 +2,12 @@
 //! notice that fails in turn produces no further notice.
 
 use crate::common::*;
-use std::time::Duration;
 use vmail_daemon::scheduler::Mode;
 
 #[tokio::test]
 async fn a_failed_job_sends_one_notice_and_notices_never_loop() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    );
+    let config = config(dir.path(), TENTH, MINUTE);
     // The job fails with 550; its notice fails with 550 too.
     let fake = Fake::scripted(vec![Answer::Fail(550), Answer::Fail(550)]);
     let spool = vmail_spool::Spool::open(&config.spool).unwrap();

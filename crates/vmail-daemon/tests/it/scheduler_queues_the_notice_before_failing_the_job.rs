@@ -49,11 +49,7 @@ impl Deliver for BreaksFailedDir {
 #[tokio::test]
 async fn the_notice_is_queued_before_the_job_leaves_the_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    );
+    let config = config(dir.path(), TENTH, MINUTE);
     let spool = Arc::new(Spool::open(&config.spool).unwrap());
     let id = submit(&spool, &["nobody@example.test"], "doomed");
     let deliverer = Arc::new(BreaksFailedDir {

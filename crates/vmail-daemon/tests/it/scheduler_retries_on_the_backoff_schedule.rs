@@ -11,8 +11,8 @@ use vmail_daemon::scheduler::Mode;
 #[tokio::test(start_paused = true)]
 async fn deferred_jobs_come_back_after_a_doubling_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let min = Duration::from_secs(60);
-    let config = config(dir.path(), min, Duration::from_secs(3600));
+    let min = MINUTE;
+    let config = config(dir.path(), min, HOUR);
     let fake = Fake::scripted(vec![
         Answer::Defer(451),
         Answer::Defer(451),

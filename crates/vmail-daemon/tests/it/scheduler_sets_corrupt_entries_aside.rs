@@ -3,17 +3,12 @@
 //! queue flows; a job whose state alone was bad is delivered as a fresh one.
 
 use crate::common::*;
-use std::time::Duration;
 use vmail_daemon::scheduler::Mode;
 
 #[tokio::test]
 async fn corrupt_entries_are_set_aside_and_never_stop_the_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        Duration::from_secs(3600),
-        Duration::from_secs(86_400),
-    );
+    let config = config(dir.path(), HOUR, DAY);
     let spool = vmail_spool::Spool::open(&config.spool).unwrap();
     let good = submit(&spool, &["a@example.test"], "good");
     let bad_state = submit(&spool, &["b@example.test"], "state");

@@ -5,18 +5,13 @@
 
 use crate::common::*;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
 
 #[tokio::test(start_paused = true)]
 async fn a_delivered_job_is_in_sent_while_its_session_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(
-        dir.path(),
-        Duration::from_secs(60),
-        Duration::from_secs(3600),
-    );
+    let mut config = config(dir.path(), MINUTE, HOUR);
     config.max_connections = 1;
     let fake = Fake::scripted(vec![
         Answer::Deliver,
@@ -57,11 +52,7 @@ async fn a_delivered_job_is_in_sent_while_its_session_goes_on() {
 #[tokio::test(start_paused = true)]
 async fn a_job_that_fails_again_after_a_crash_gets_one_notice() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        Duration::from_secs(60),
-        Duration::from_secs(3600),
-    );
+    let config = config(dir.path(), MINUTE, HOUR);
     let fake = Fake::scripted(vec![Answer::Fail(550), Answer::Deliver, Answer::Fail(550)]);
     let run = start(config.clone(), fake.clone(), Mode::Once);
     let id = submit(&run.spool, &["nobody@example.test"], "doomed");

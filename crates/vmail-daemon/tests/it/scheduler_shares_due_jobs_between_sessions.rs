@@ -13,11 +13,7 @@ use vmail_spool::{JobState, Spool};
 async fn one_blocked_session_does_not_hold_every_due_job() {
     let dir = tempfile::tempdir().unwrap();
     // Two connections (the helper's default).
-    let config = config(
-        dir.path(),
-        Duration::from_secs(60),
-        Duration::from_secs(3600),
-    );
+    let config = config(dir.path(), MINUTE, HOUR);
     assert_eq!(config.max_connections, 2);
     let spool = Spool::open(&config.spool).unwrap();
     let later = SystemTime::now() + Duration::from_secs(3600);

@@ -4,15 +4,14 @@
 
 use crate::common::*;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::Duration;
 use vmail_daemon::lifecycle::Control;
 use vmail_daemon::scheduler::Mode;
 
 #[tokio::test(start_paused = true)]
 async fn the_jobs_of_a_panicked_session_are_retried_and_its_slot_is_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let min = Duration::from_secs(60);
-    let mut config = config(dir.path(), min, Duration::from_secs(86_400));
+    let min = MINUTE;
+    let mut config = config(dir.path(), min, DAY);
     config.max_connections = 2;
     // Both sessions of the first round panic; the retries deliver.
     let fake = Fake::scripted(vec![Answer::Panic, Answer::Panic]);

@@ -156,6 +156,12 @@ impl Deliver for Fake {
     }
 }
 
+/// Retry bounds the scheduler tests pass to [`config`].
+pub const TENTH: Duration = Duration::from_millis(100);
+pub const MINUTE: Duration = Duration::from_secs(60);
+pub const HOUR: Duration = Duration::from_secs(3600);
+pub const DAY: Duration = Duration::from_secs(86_400);
+
 /// A configuration for a spool in `dir`, with retries shortened to `min`.
 pub fn config(dir: &Path, min: Duration, lifetime: Duration) -> Config {
     let ini = dir.join("vsisrv.ini");
