@@ -26,17 +26,50 @@ pub fn wait_for(what: &str, done: impl FnMut() -> bool, show: impl Fn() -> Strin
 pub fn wait_for_within(
     what: &str,
     within: Duration,
-    mut done: impl FnMut() -> bool,
+    done: impl FnMut() -> bool,
     show: impl Fn() -> String,
 ) {
+    assert!(
+        poll(within, done),
+        "timed out after {} s waiting for {what}\n{}",
+        within.as_secs_f64(),
+        show()
+    );
+}
+
+/// Waits at most `within` for `child` to exit and returns how it did.
+/// Past the bound the child is killed and reaped before the test fails,
+/// so no process outlives a failed test.
+pub fn wait_exit(child: &mut Child, what: &str, within: Duration) -> ExitStatus {
+    let mut status = None;
+    let exited = poll(within, || {
+        status = match child.try_wait() {
+            Ok(status) => status,
+            Err(err) => panic!("cannot wait for {what}: {err}"),
+        };
+        status.is_some()
+    });
+    match status {
+        Some(status) if exited => status,
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {} s", within.as_secs_f64());
+        }
+    }
+}
+
+/// Polls `done` every [`POLL`] until it holds or `within` has passed;
+/// whether it held. The one polling loop of the test helpers.
+fn poll(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {} s waiting for {what}\n{}",
-            within.as_secs_f64(),
-            show()
-        );
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(POLL);
     }
 }

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::{Run, bin_path, run_in, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vmail_testkit::oauth::{
     ClientSpec, Grant, TokenServiceClient, TokenServiceControl, unique_client_id,
 };
@@ -278,19 +278,11 @@ fn spawn_login(case: &mut Case) -> (Child, PathBuf) {
     (child, stdout)
 }
 
-fn wait_exit(child: &mut Child, what: &str) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// The exit code of `child`, which must exit within a minute.
+fn exit_code(child: &mut Child, what: &str) -> i32 {
+    vmail_testkit::process::wait_exit(child, what, Duration::from_secs(60))
+        .code()
+        .unwrap_or(-1)
 }
 
 fn pending_code(case: &Case) -> String {
@@ -357,7 +349,7 @@ fn login_pending_then_approved_stores_a_refresh_token_that_vmaild_uses() {
     case.service
         .approve_device(&case.client_id, Some(&code))
         .unwrap();
-    let status = wait_exit(&mut child, "vfxadmin oauth login");
+    let status = exit_code(&mut child, "vfxadmin oauth login");
     let printed = std::fs::read_to_string(&stdout).unwrap();
     assert_eq!(status, 0, "{printed}");
     assert!(printed.contains("Logged in"), "{printed}");
@@ -427,7 +419,7 @@ fn ctrl_c_while_pending_stores_nothing() {
         .status()
         .unwrap();
     assert!(killed.success());
-    assert_eq!(wait_exit(&mut child, "vfxadmin oauth login"), 130);
+    assert_eq!(exit_code(&mut child, "vfxadmin oauth login"), 130);
     // Approving now changes nothing: nobody polls any more.
     case.service
         .approve_device(&case.client_id, Some(&code))
@@ -476,7 +468,7 @@ impl Daemon {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        wait_exit(&mut self.child, "vmaild");
+        exit_code(&mut self.child, "vmaild");
     }
 }
 
