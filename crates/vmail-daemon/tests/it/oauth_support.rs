@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use crate::common::daemon::{Daemon, drop_eml, wait_for};
+use crate::common::ini::Ini;
 use crate::common::real;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -88,7 +89,7 @@ impl Case {
             token = self.service.urls().token(),
             device = self.service.urls().device(),
         );
-        real::Ini::starttls(&self.servers, self.servers.oauth_port)
+        Ini::starttls(&self.servers, self.servers.oauth_port)
             .with(&lines)
             .write(self.path());
     }

@@ -25,6 +25,7 @@
 //! Subject (and, for an `.eml`, by its Message-ID, which must match; a
 //! `.job` gets its Message-ID at pickup), each notice by
 //! `Undelivered mail: <token>`.
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -535,7 +536,7 @@ fn kill_dash_nine_at_random_moments_loses_no_job() {
     let mut rng = Rng(seed);
 
     let dir = tempfile::tempdir().unwrap();
-    real::Ini::submission(&servers)
+    Ini::submission(&servers)
         // A deferred recipient fails within seconds, so its notice comes
         // while kills go on.
         .with("retry-min = 1s\nretry-max = 2s\nmax-lifetime = 3s")

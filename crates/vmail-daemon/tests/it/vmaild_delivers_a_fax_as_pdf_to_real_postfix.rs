@@ -3,6 +3,7 @@
 //! mailbox holds the fax as one PDF, the one vmail-fax makes from the TIFF,
 //! and the job log's first line says so.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::*;
@@ -14,7 +15,7 @@ const FAX: &[u8] = include_bytes!("../../../vmail-fax/tests/data/fax-2p-normal-g
 fn a_fax_arrives_in_the_mailbox_as_pdf() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::Ini::submission(&servers).write(dir.path());
+    Ini::submission(&servers).write(dir.path());
     let spool = dir.path().join("spool");
     let files = spool.join("in/rx.files");
     std::fs::create_dir_all(&files).unwrap();

@@ -5,6 +5,7 @@
 //! first line names the drop. A job whose template lacks a field it needs
 //! is quarantined with the template, line and field, and nothing is sent.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::*;
@@ -29,7 +30,7 @@ fn a_templated_fax_arrives_rendered_with_its_tiff() {
 
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::Ini::submission(&servers).write(dir.path());
+    Ini::submission(&servers).write(dir.path());
     shipped_templates(dir.path());
     let spool = dir.path().join("spool");
     let files = spool.join("in/fax7.files");

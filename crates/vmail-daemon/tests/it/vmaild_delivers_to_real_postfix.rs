@@ -5,6 +5,7 @@
 //! at once with exactly one notice to the sender; a `.job` drop with two
 //! attachments, To, Cc and Bcc reaches every mailbox byte for byte.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::*;
@@ -20,7 +21,7 @@ fn an_eml_arrives_over_starttls_and_auth_with_no_secret_written() {
     ] {
         let case = dir.path().join(auth_type);
         std::fs::create_dir_all(&case).unwrap();
-        let daemon = real::Ini::starttls(&servers, servers.submission_port)
+        let daemon = Ini::starttls(&servers, servers.submission_port)
             .login(auth_type, user)
             .with("debug = 2")
             .start(&case);
@@ -50,7 +51,7 @@ fn a_refused_recipient_fails_the_job_with_one_notice() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
     // The sender is a mailbox of the test server, so the notice can be read.
-    let daemon = real::Ini::plain(&servers, servers.smtp_plain_port)
+    let daemon = Ini::plain(&servers, servers.smtp_plain_port)
         .with(&format!("from = {}", servers.user.user))
         .start(dir.path());
     let spool = daemon.spool();
@@ -132,7 +133,7 @@ fn a_job_with_two_attachments_arrives_byte_for_byte() {
 
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    real::Ini::submission(&servers)
+    Ini::submission(&servers)
         .with("debug = 2")
         .write(dir.path());
     let spool = dir.path().join("spool");

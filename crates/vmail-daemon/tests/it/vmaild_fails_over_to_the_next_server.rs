@@ -6,9 +6,10 @@
 //! a `550` recipient fails the job without asking the next server, and a
 //! `535` is a wrong login, not a failover.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
-use daemon::{Daemon, drop_eml, wait_for};
+use daemon::{drop_eml, wait_for};
 use std::path::Path;
 use vmail_testkit::fault::{FaultServer, Script};
 
@@ -24,29 +25,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// `dir/vsisrv.ini` sending to `servers` in order, plain SMTP, retrying
-/// after 1 s; `extra` is more `[VMAIL]` lines.
-fn write_config(dir: &Path, servers: &[String], extra: &str) {
-    let text = format!(
-        "[VMAIL]\n\
-         mail-server = {}\n\
-         tls = none\n\
-         helo-name = vmail-test.example.test\n\
-         from = fax@example.test\n\
-         timeout = 2s\n\
-         retry-min = 1s\n\
-         retry-max = 2s\n\
-         key-file = {}\n\
-         {extra}\n\
-         [VFXSCHED]\n\
-         spool = spool\n\
-         debug = On\n",
-        servers.join(", "),
-        dir.join("vmail.key").display()
-    );
-    std::fs::write(dir.join("vsisrv.ini"), text).unwrap();
 }
 
 fn at(port: u16) -> String {
@@ -84,9 +62,8 @@ fn a_closed_port_a_421_and_a_silent_server_give_way_to_postfix() {
         at(silent.port()),
         at(servers.smtp_plain_port),
     ];
-    write_config(dir.path(), &list, "");
-    let daemon = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+    let daemon = Ini::failover(&list).start(dir.path());
+    let spool = daemon.spool();
     let id = send(&spool, &servers.user.user, "failover");
     real::arrived(&servers, &id, || real::show(&spool));
     let log = real::job_log_in(&spool, "sent");
@@ -155,9 +132,8 @@ fn every_server_down_defers_with_each_error_then_one_coming_back_delivers() {
     let rt = runtime();
     let (first, second) = (closed_port(), closed_port());
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &[at(first), at(second)], "");
-    let daemon = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+    let daemon = Ini::failover(&[at(first), at(second)]).start(dir.path());
+    let spool = daemon.spool();
     drop_eml(
         &spool,
         "down.eml",
@@ -213,13 +189,8 @@ fn a_550_fails_the_job_without_asking_the_next_server() {
     let rt = runtime();
     let next = rt.block_on(FaultServer::start(Script::new())).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &[at(servers.smtp_plain_port), at(next.port())],
-        "",
-    );
-    let daemon = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+    let daemon = Ini::failover(&[at(servers.smtp_plain_port), at(next.port())]).start(dir.path());
+    let spool = daemon.spool();
     send(&spool, &servers.reject_rcpt, "refused");
     let log = real::job_log_in(&spool, "failed");
     assert!(log.contains("550"), "{log}");
@@ -238,22 +209,13 @@ fn a_535_is_a_wrong_login_not_a_failover() {
         &dir.path().join("vmail.key"),
         &format!("{}:wrong.password", servers.user.user),
     );
-    write_config(
-        dir.path(),
-        &[at(servers.submission_port), at(next.port())],
-        &format!(
+    let daemon = Ini::failover(&[at(servers.submission_port), at(next.port())])
+        .with(&format!(
             "tls = starttls\nca-file = {}\nauth-type = plain\nauth-rsp = {sealed}",
             servers.ca_cert.display()
-        ),
-    );
-    let text = std::fs::read_to_string(dir.path().join("vsisrv.ini")).unwrap();
-    std::fs::write(
-        dir.path().join("vsisrv.ini"),
-        text.replace("tls = none\n", ""),
-    )
-    .unwrap();
-    let daemon = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+        ))
+        .start(dir.path());
+    let spool = daemon.spool();
     send(&spool, &servers.user.user, "login");
     let id = real::wait_for_queued_log("the deferral", &spool, "next attempt at");
     let log = real::job_log(&spool, &id);
@@ -278,9 +240,8 @@ fn a_451_to_mail_from_sends_the_jobs_through_the_next_server() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let list = [at(refusing.port()), at(servers.smtp_plain_port)];
-    write_config(dir.path(), &list, "");
-    let daemon = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+    let daemon = Ini::failover(&list).start(dir.path());
+    let spool = daemon.spool();
     let id = send(&spool, &servers.user.user, "mail451");
     real::arrived(&servers, &id, || real::show(&spool));
     let log = real::job_log_in(&spool, "sent");

@@ -15,6 +15,7 @@
 //!   session are deferred as "not tried" and go on their retry. Jobs waiting
 //!   for a later retry do not make one session take every due job.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::{Daemon, drop_eml, eml, wait_for};
@@ -36,8 +37,8 @@ struct Rig {
 }
 
 impl Rig {
-    /// `extra` is more `[VMAIL]` lines (a later line wins over the
-    /// defaults of [`write_config`]).
+    /// `extra` is more `[VMAIL]` lines (a key there replaces the default
+    /// of [`Ini::fault`]).
     fn start(script: Script, extra: &str) -> Rig {
         Rig::start_with(script, |_| extra.to_string())
     }
@@ -53,8 +54,7 @@ impl Rig {
         let server = runtime.block_on(FaultServer::start(script)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let extra = extra(dir.path());
-        write_config(dir.path(), server.port(), &extra);
-        let daemon = Daemon::start(dir.path());
+        let daemon = Ini::fault(server.port()).with(&extra).start(dir.path());
         Rig {
             dir,
             server,
@@ -112,36 +112,6 @@ impl Rig {
             assert_eq!(status.code(), Some(0), "{log}");
         }
     }
-}
-
-/// `dir/vsisrv.ini` for the fault server on `port`: plain text, short
-/// timeout and retries. A key in `extra` replaces its default here (a key
-/// set twice is a configuration error).
-fn write_config(dir: &Path, port: u16, extra: &str) {
-    let key_file = dir.join("vmail.key");
-    let defaults = [
-        ("mail-server", "127.0.0.1".to_string()),
-        ("mail-port", port.to_string()),
-        ("tls", "none".to_string()),
-        ("helo-name", "vmail-test.example.test".to_string()),
-        ("from", "fax@example.test".to_string()),
-        ("key-file", key_file.display().to_string()),
-        ("timeout", "1s".to_string()),
-        ("retry-min", "1s".to_string()),
-        ("retry-max", "2s".to_string()),
-    ];
-    let mut text = String::from("[VMAIL]\n");
-    for (key, value) in defaults {
-        let overridden = extra
-            .lines()
-            .any(|line| line.split('=').next().map(str::trim) == Some(key));
-        if !overridden {
-            text.push_str(&format!("{key} = {value}\n"));
-        }
-    }
-    text.push_str(extra);
-    text.push_str("\n[VFXSCHED]\nspool = spool\ndebug = On\n");
-    std::fs::write(dir.join("vsisrv.ini"), text).unwrap();
 }
 
 /// The job met `expect` on its first attempt, then stayed queued: the state

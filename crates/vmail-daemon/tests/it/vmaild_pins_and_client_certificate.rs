@@ -4,6 +4,7 @@
 //! self-signed listener defers the job with the fingerprint seen in its log,
 //! ready to paste; pasted, the job goes.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::*;
@@ -17,7 +18,7 @@ fn the_client_certificate_relays_a_job() {
         servers.client_cert.display(),
         servers.client_key.display()
     );
-    let daemon = real::Ini::starttls(&servers, servers.clientcert_port)
+    let daemon = Ini::starttls(&servers, servers.clientcert_port)
         .with(&extra)
         .start(dir.path());
     let id = real::message_id("clientcert");
@@ -38,7 +39,7 @@ fn a_wrong_pin_defers_with_the_fingerprint_seen_and_the_pasted_one_delivers() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = format!("sha256:{}", "ab".repeat(32));
     let write = |pin: &str| {
-        real::Ini::starttls(&servers, servers.selfsigned_port)
+        Ini::starttls(&servers, servers.selfsigned_port)
             .with(&format!(
                 "tls-fingerprint = {pin}\nretry-min = 1s\nretry-max = 2s"
             ))

@@ -7,6 +7,7 @@
 //! POP password keeps the job queued, the job log carries Dovecot's -ERR,
 //! and that password is not written either.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::{Daemon, drop_eml};
@@ -39,7 +40,7 @@ fn write_config(
         host = servers.host,
         tls = if pop_tls { "yes" } else { "no" },
     );
-    real::Ini::plain(servers, servers.smtp_plain_port)
+    Ini::plain(servers, servers.smtp_plain_port)
         .with(&pop)
         .write(dir);
 }

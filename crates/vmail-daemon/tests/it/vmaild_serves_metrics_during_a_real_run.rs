@@ -6,6 +6,7 @@
 //! 450). The status file says the same, and says stopped after SIGTERM.
 //! A taken port or a remote address is refused at the start.
 use crate::common::daemon::*;
+use crate::common::ini::Ini;
 use crate::common::real;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,7 +96,7 @@ fn prometheus_reads_what_the_spool_holds() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    real::Ini::plain(&servers, servers.smtp_plain_port)
+    Ini::plain(&servers, servers.smtp_plain_port)
         .with(&format!(
             "from = {}\nmetrics-listen = 127.0.0.1:{port}\nretry-min = 1h\nretry-max = 2h",
             servers.user.user

@@ -5,6 +5,7 @@
 //! arrives 7-bit and the job log says so; a `.job` with `notify = success`
 //! brings Postfix's success notice, quoting the job id, to the sender.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 use crate::common::real;
 
 use daemon::*;
@@ -21,7 +22,7 @@ fn utf8_eml(id: &str) -> String {
 fn a_utf8_address_is_delivered_with_smtputf8() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    let daemon = real::Ini::plain(&servers, servers.utf8_port)
+    let daemon = Ini::plain(&servers, servers.utf8_port)
         .with("debug = 2")
         .start(dir.path());
     let id = real::message_id("utf8");
@@ -44,7 +45,7 @@ fn a_utf8_address_is_delivered_with_smtputf8() {
 fn a_utf8_address_fails_at_once_where_smtputf8_is_not_offered() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    let daemon = real::Ini::plain(&servers, servers.no8bitmime_port).start(dir.path());
+    let daemon = Ini::plain(&servers, servers.no8bitmime_port).start(dir.path());
     let id = real::message_id("no-utf8");
     let spool = daemon.spool();
     drop_eml(&spool, "u.eml", &utf8_eml(&id));
@@ -69,7 +70,7 @@ fn a_utf8_address_fails_at_once_where_smtputf8_is_not_offered() {
 fn an_8bit_message_is_made_7bit_for_a_server_without_8bitmime() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
-    let daemon = real::Ini::plain(&servers, servers.no8bitmime_port).start(dir.path());
+    let daemon = Ini::plain(&servers, servers.no8bitmime_port).start(dir.path());
     let id = real::message_id("8bit");
     let spool = daemon.spool();
     let text = "Größe: 12 €\nÜbersicht über 3 Seiten\n";
@@ -108,7 +109,7 @@ fn a_job_asking_notify_success_gets_postfix_s_notice_quoting_its_id() {
     let servers = real::servers();
     let dir = tempfile::tempdir().unwrap();
     let sender = "dsn-job@example.test";
-    let daemon = real::Ini::plain(&servers, servers.smtp_plain_port)
+    let daemon = Ini::plain(&servers, servers.smtp_plain_port)
         .with(&format!("from = {sender}\ndsn-return = headers\ndebug = 2"))
         .start(dir.path());
     let spool = daemon.spool();

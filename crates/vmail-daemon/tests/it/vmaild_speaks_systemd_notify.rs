@@ -1,6 +1,7 @@
 //! Under systemd (`Type=notify`), vmaild says READY=1 only after recovery,
 //! reports the queue in STATUS, pings the watchdog, and says STOPPING=1.
 use crate::common::daemon;
+use crate::common::ini::Ini;
 
 use daemon::*;
 use std::os::unix::net::UnixDatagram;
@@ -134,17 +135,9 @@ fn a_long_drain_asks_systemd_for_more_time_and_renews_it() {
         ))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ini = dir.path().join("vsisrv.ini");
-    std::fs::write(
-        &ini,
-        format!(
-            "[VMAIL]\nmail-server = 127.0.0.1\nmail-port = {}\ntls = none\n\
-             from = fax@example.test\ntimeout = 8s\n\
-             [VFXSCHED]\nspool = spool\ndebug = On\n",
-            server.port()
-        ),
-    )
-    .unwrap();
+    let ini = Ini::fault(server.port())
+        .with("timeout = 8s")
+        .write(dir.path());
     let (socket, mut child) = start_under_systemd(dir.path(), &ini, &[]);
     let mut seen = String::new();
     read_until(&socket, &mut seen, "READY=1");

@@ -13,13 +13,10 @@ pub struct Daemon {
     pub dir: PathBuf,
 }
 
+/// `dir/vsisrv.ini` in capture mode; `extra_vmail` is more `[VMAIL]`
+/// lines.
 pub fn write_config(dir: &Path, extra_vmail: &str) -> PathBuf {
-    let ini = dir.join("vsisrv.ini");
-    let text = format!(
-        "[VMAIL]\nmail-server = file:capture\nfrom = fax@example.test\n{extra_vmail}\n[VFXSCHED]\nspool = spool\ndebug = On\n"
-    );
-    std::fs::write(&ini, text).unwrap();
-    ini
+    super::ini::Ini::capture().with(extra_vmail).write(dir)
 }
 
 impl Daemon {

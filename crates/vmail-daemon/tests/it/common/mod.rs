@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod ini;
 pub mod real;
 
 use std::collections::VecDeque;

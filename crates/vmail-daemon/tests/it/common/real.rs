@@ -6,120 +6,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vmail_testkit::process::wait_for_within;
-use vmail_testkit::servers::{TestServers, TestUser};
+use vmail_testkit::servers::TestServers;
 
-use super::daemon::{Daemon, wait_for};
+use super::daemon::wait_for;
 
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(20);
 
 pub fn servers() -> TestServers {
     TestServers::from_env()
-}
-
-/// A `vsisrv.ini` for one port of the private servers: trusting their
-/// throwaway CA, with a spool in `spool/` beside it and a key file
-/// `vmail.key` there too. What differs between tests (port, TLS, login,
-/// more `[VMAIL]` lines) is set here; the rest is written in one place.
-pub struct Ini<'a> {
-    servers: &'a TestServers,
-    port: u16,
-    tls: &'static str,
-    login: Option<(&'a str, &'a TestUser)>,
-    extra: Vec<String>,
-}
-
-impl<'a> Ini<'a> {
-    /// Plain SMTP to `port`: no TLS, no login.
-    pub fn plain(servers: &'a TestServers, port: u16) -> Ini<'a> {
-        Ini {
-            servers,
-            port,
-            tls: "none",
-            login: None,
-            extra: Vec::new(),
-        }
-    }
-
-    /// STARTTLS to `port`, no login yet.
-    pub fn starttls(servers: &'a TestServers, port: u16) -> Ini<'a> {
-        Ini {
-            tls: "starttls",
-            ..Ini::plain(servers, port)
-        }
-    }
-
-    /// The submission port with STARTTLS and AUTH PLAIN as the servers'
-    /// main user: how most real deliveries go.
-    pub fn submission(servers: &'a TestServers) -> Ini<'a> {
-        Ini::starttls(servers, servers.submission_port).login("plain", &servers.user)
-    }
-
-    /// Logs in with `auth_type` as `user`; the login is sealed with the
-    /// key in the ini's folder, so the ini never holds the password in
-    /// clear.
-    pub fn login(self, auth_type: &'a str, user: &'a TestUser) -> Ini<'a> {
-        Ini {
-            login: Some((auth_type, user)),
-            ..self
-        }
-    }
-
-    /// More `[VMAIL]` lines; a `from =` among them replaces the default
-    /// sender.
-    pub fn with(mut self, lines: &str) -> Ini<'a> {
-        self.extra.push(lines.to_string());
-        self
-    }
-
-    /// Writes `dir/vsisrv.ini` (and, for a login, `dir/vmail.key`).
-    pub fn write(&self, dir: &Path) -> PathBuf {
-        let key_path = dir.join("vmail.key");
-        let mut auth = String::new();
-        if let Some((auth_type, user)) = self.login {
-            let delim = if user.password.contains('|') {
-                "\u{1}"
-            } else {
-                "|"
-            };
-            let sealed = seal(&key_path, &format!("{}{delim}{}", user.user, user.password));
-            auth = format!("auth-type = {auth_type}\nauth-delim = {delim}\nauth-rsp = {sealed}\n");
-        }
-        let extra = self.extra.join("\n");
-        let text = format!(
-            "[VMAIL]\n\
-             mail-server = {host}\n\
-             mail-port = {port}\n\
-             tls = {tls}\n\
-             ca-file = {ca}\n\
-             helo-name = vmail-test.example.test\n\
-             {from}\
-             timeout = 10s\n\
-             key-file = {key}\n\
-             {auth}{extra}\n\
-             [VFXSCHED]\n\
-             spool = spool\n\
-             debug = On\n",
-            host = self.servers.host,
-            port = self.port,
-            tls = self.tls,
-            ca = self.servers.ca_cert.display(),
-            key = key_path.display(),
-            from = if extra.contains("from =") {
-                ""
-            } else {
-                "from = fax@example.test\n"
-            },
-        );
-        let ini = dir.join("vsisrv.ini");
-        std::fs::write(&ini, text).unwrap();
-        ini
-    }
-
-    /// Writes the ini into `dir` and starts vmaild on it.
-    pub fn start(&self, dir: &Path) -> Daemon {
-        self.write(dir);
-        Daemon::start(dir)
-    }
 }
 
 /// Waits, bounded, until `folder` (`queue`, `sent`, `failed`) of `spool`
