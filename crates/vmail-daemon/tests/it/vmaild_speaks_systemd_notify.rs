@@ -6,8 +6,9 @@ use crate::common::ini::Ini;
 use daemon::*;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use vmail_testkit::process::wait_exit;
 
 /// vmaild on `ini` as systemd starts a `Type=notify` unit: its
 /// notifications go to a socket bound in `dir` (read with a 200 ms
@@ -60,22 +61,6 @@ fn terminate(child: &Child) {
         .unwrap();
 }
 
-/// `child`'s exit status, waiting until 20 s after `since`; panics with
-/// `show` if it is still running then.
-fn exited(child: &mut Child, since: Instant, show: impl Fn() -> String) -> ExitStatus {
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            since.elapsed() < Duration::from_secs(20),
-            "vmaild did not exit after SIGTERM{}",
-            show()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn ready_status_watchdog_and_stopping_reach_systemd() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,7 +89,7 @@ fn ready_status_watchdog_and_stopping_reach_systemd() {
 
     terminate(&child);
     read_until(&socket, &mut seen, "STOPPING=1");
-    let status = exited(&mut child, Instant::now(), String::new);
+    let status = wait_exit(&mut child, "vmaild after SIGTERM", Duration::from_secs(20));
     assert!(status.success());
 }
 
@@ -172,7 +157,11 @@ fn a_long_drain_asks_systemd_for_more_time_and_renews_it() {
         renewed < first && renewed > 10_000_000,
         "the renewal covers what is left of the drain: {renewed} µs after {first} µs\n{seen}"
     );
-    let status = exited(&mut child, asked, || format!(":\n{}", daemon_log()));
+    let status = wait_exit(
+        &mut child,
+        "vmaild after SIGTERM",
+        Duration::from_secs(20).saturating_sub(asked.elapsed()),
+    );
     assert!(status.success(), "{status}\n{}", daemon_log());
     assert!(
         daemon_log().contains("waiting up to 16s for 1 busy session(s)"),
