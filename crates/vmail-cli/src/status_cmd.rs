@@ -141,80 +141,98 @@ fn uptime(started: &str, now: SystemTime) -> Option<std::time::Duration> {
 }
 
 fn to_text(report: &Report, now: SystemTime) -> String {
-    let mut out = String::new();
-    let mut line = |text: String| {
-        out.push_str(&text);
-        out.push('\n');
-    };
     let status = report.status.as_ref();
-    match (&report.daemon, status) {
+    let mut lines = vec![
+        daemon_line(&report.daemon, status, now),
+        format!("configuration: {}", report.config.display()),
+        format!("relay:         {}", report.relay),
+    ];
+    if let Some(listen) = status.and_then(|s| s.metrics_listen.as_ref()) {
+        lines.push(format!("metrics:       {listen}"));
+    }
+    lines.extend(queue_lines(&report.census, now));
+    if let Some(s) = status {
+        lines.extend(activity_lines(s, &report.daemon));
+    }
+    lines.push(format!("read next:     {}", report.read_next.display()));
+    lines.into_iter().map(|line| line + "\n").collect()
+}
+
+/// The status file tells a crash from a clean stop; without one the daemon
+/// has never run on this spool.
+fn daemon_line(daemon: &Daemon, status: Option<&DaemonStatus>, now: SystemTime) -> String {
+    match (daemon, status) {
         (Daemon::Running { pid }, Some(s)) => {
             let up = uptime(&s.started, now).map_or_else(|| "?".to_string(), span);
-            line(format!(
+            format!(
                 "vmaild:        running (pid {pid}), up {up} since {}",
                 s.started
-            ));
+            )
         }
-        (Daemon::Died { pid }, Some(s)) => line(format!(
+        (Daemon::Died { pid }, Some(s)) => format!(
             "vmaild:        NOT running: pid {pid} (started {}) is gone without a clean stop",
             s.started
-        )),
-        (Daemon::Stopped, _) => line("vmaild:        not running (stopped cleanly)".to_string()),
-        _ => line("vmaild:        not running (it has never run on this spool)".to_string()),
+        ),
+        (Daemon::Stopped, _) => "vmaild:        not running (stopped cleanly)".to_string(),
+        _ => "vmaild:        not running (it has never run on this spool)".to_string(),
     }
-    line(format!("configuration: {}", report.config.display()));
-    line(format!("relay:         {}", report.relay));
-    if let Some(listen) = status.and_then(|s| s.metrics_listen.as_ref()) {
-        line(format!("metrics:       {listen}"));
-    }
-    let c = &report.census;
-    line(format!(
+}
+
+/// Read from the spool, so they hold with the daemon stopped. A job is
+/// waiting for its first attempt when it is neither held nor deferred.
+fn queue_lines(census: &Census, now: SystemTime) -> Vec<String> {
+    let mut lines = vec![format!(
         "queue:         {} job(s): {} held, {} deferred, {} waiting for a first attempt",
-        c.queued,
-        c.held,
-        c.deferred,
-        c.queued.saturating_sub(c.held + c.deferred)
-    ));
-    if let Some(oldest) = &c.oldest {
+        census.queued,
+        census.held,
+        census.deferred,
+        census.queued.saturating_sub(census.held + census.deferred)
+    )];
+    if let Some(oldest) = &census.oldest {
         let age = now
             .duration_since(oldest.first_queued)
             .map_or_else(|_| "0s".to_string(), span);
-        line(format!(
+        lines.push(format!(
             "oldest job:    {} queued {} ({age} ago)",
             oldest.id,
             format_time(oldest.first_queued)
         ));
     }
-    if let Some(s) = status {
-        let since = if matches!(report.daemon, Daemon::Running { .. }) {
-            "since the start"
-        } else {
-            "in its last run"
-        };
-        line(format!(
+    lines
+}
+
+/// What only the daemon knows: its counters and each host's last delivery
+/// and error. A stopped daemon's file still tells how its last run went.
+fn activity_lines(s: &DaemonStatus, daemon: &Daemon) -> Vec<String> {
+    let since = if matches!(daemon, Daemon::Running { .. }) {
+        "since the start"
+    } else {
+        "in its last run"
+    };
+    let mut lines = vec![
+        format!(
             "{since}: {} delivered, {} failed, {} attempt(s) deferred, {} notice(s); {} session(s) open",
             s.delivered, s.failed, s.deferred, s.notices, s.sessions_open
-        ));
-        line(format!(
+        ),
+        format!(
             "last delivery: {}",
             s.last_delivery.as_deref().unwrap_or("none")
+        ),
+    ];
+    for host in &s.hosts {
+        lines.push(format!("host {}:", host.host));
+        lines.push(format!(
+            "  last delivery: {}",
+            host.last_delivery.as_deref().unwrap_or("none")
         ));
-        for host in &s.hosts {
-            line(format!("host {}:", host.host));
-            line(format!(
-                "  last delivery: {}",
-                host.last_delivery.as_deref().unwrap_or("none")
+        if let Some(error) = &host.last_error {
+            lines.push(format!(
+                "  last error:    {} job {}: {}",
+                error.at, error.job, error.text
             ));
-            if let Some(error) = &host.last_error {
-                line(format!(
-                    "  last error:    {} job {}: {}",
-                    error.at, error.job, error.text
-                ));
-            }
         }
     }
-    line(format!("read next:     {}", report.read_next.display()));
-    out
+    lines
 }
 
 fn to_json(report: &Report) -> Value {
@@ -266,4 +284,34 @@ fn to_json(report: &Report) -> Value {
         "daemon_log": report.daemon_log,
         "read_next": report.read_next,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use vmail_daemon::status::Oldest;
+
+    /// A job neither held nor deferred waits for its first attempt; a clock
+    /// set back since the oldest job was queued reads as no age, not an error.
+    #[test]
+    fn the_queue_counts_waiting_jobs_and_a_clock_set_back() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let census = Census {
+            queued: 5,
+            held: 1,
+            deferred: 2,
+            oldest: Some(Oldest {
+                id: vmail_core::JobId::parse("20270115-080010").unwrap(),
+                first_queued: now + Duration::from_secs(10),
+            }),
+        };
+        assert_eq!(
+            queue_lines(&census, now),
+            [
+                "queue:         5 job(s): 1 held, 2 deferred, 2 waiting for a first attempt",
+                "oldest job:    20270115-080010 queued 2027-01-15T08:00:10Z (0s ago)",
+            ]
+        );
+    }
 }
