@@ -61,7 +61,7 @@ pub fn wait_exit(child: &mut Child, what: &str, within: Duration) -> ExitStatus 
 
 /// Polls `done` every [`POLL`] until it holds or `within` has passed;
 /// whether it held. The one polling loop of the test helpers.
-fn poll(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn poll(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     loop {
         if done() {

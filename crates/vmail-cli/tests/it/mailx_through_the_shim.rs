@@ -11,25 +11,22 @@ use crate::common;
 
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+use vmail_testkit::command::run_bounded;
 
 const MAILX: &str = "/usr/bin/bsd-mailx";
 
 /// Runs a command to its end within `limit`; its output goes to our stderr.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> bool {
-    let mut child = cmd.stdin(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.success();
+/// Whether `cmd` ran to success within `limit` (killed past it).
+fn succeeds_within(cmd: &mut Command, limit: Duration) -> bool {
+    let what = format!("{cmd:?}");
+    match run_bounded(cmd, &what, limit).and_then(|ran| ran.succeeded(&what)) {
+        Ok(_) => true,
+        Err(err) => {
+            eprintln!("{err}");
+            false
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -38,7 +35,7 @@ fn ensure_mailx() {
         return;
     }
     let install = || {
-        run_bounded(
+        succeeds_within(
             Command::new("apt-get")
                 .args(["install", "-y", "-q", "bsd-mailx"])
                 .env("DEBIAN_FRONTEND", "noninteractive"),
@@ -46,7 +43,7 @@ fn ensure_mailx() {
         )
     };
     let updated_and_installed = || {
-        run_bounded(
+        succeeds_within(
             Command::new("apt-get").args(["update", "-q"]),
             Duration::from_secs(300),
         ) && install()

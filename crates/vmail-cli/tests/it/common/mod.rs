@@ -2,10 +2,10 @@
 //! on it, and readers of the spool they write.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+use vmail_testkit::command::run_bounded_with_input;
 
 /// What a binary did.
 #[derive(Debug)]
@@ -113,35 +113,17 @@ pub fn bin_path(bin: &str) -> PathBuf {
 /// Runs `bin` in `dir` with `stdin`, bounded to 60 s.
 pub fn run_in(dir: &Path, bin: &str, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(bin_path(bin));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("VSIFAX")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).current_dir(dir).env_remove("VSIFAX");
     for (key, value) in env {
         cmd.env(key, value);
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    // A program may exit before reading all of its input (-bp): ignore EPIPE.
-    let _ = input.write_all(stdin);
-    drop(input);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{bin} {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
+    let what = format!("{bin} {args:?}");
+    let ran = run_bounded_with_input(&mut cmd, &what, Duration::from_secs(60), stdin)
+        .unwrap_or_else(|err| panic!("{err}"));
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: ran.status.code().unwrap_or(-1),
+        stdout: ran.stdout,
+        stderr: ran.stderr,
     }
 }
 
