@@ -8,12 +8,15 @@
 //! someone asks: at a scrape, or by `vfxadmin status` itself.
 
 use crate::status::{self, Census, DaemonStatus, HostError, HostStatus};
-use prometheus_client::encoding::{prometheus_text, text as openmetrics_text};
+use prometheus_client::encoding::{
+    EncodeMetric, MetricEncoder, prometheus_text, text as openmetrics_text,
+};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -101,104 +104,190 @@ impl Default for Inner {
     }
 }
 
+/// How a scrape names and explains one of [`Inner`]'s metrics. Tables of
+/// these are the one place that says what a scrape shows, in its order.
+struct Shown {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<Unit>,
+    metric: fn(&Inner) -> AnyMetric,
+}
+
+/// Every metric but the token counter, in the order a scrape lists them.
+static SHOWN: [Shown; 14] = [
+    Shown {
+        name: "delivered",
+        help: "Jobs delivered (moved to sent/), by the class of the server's last reply and of its enhanced status code",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.delivered),
+    },
+    Shown {
+        name: "failed",
+        help: "Jobs failed (moved to failed/, a notice to the sender), by the class of the last reply and of its enhanced status code",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.failed),
+    },
+    Shown {
+        name: "deferred",
+        help: "Attempts deferred (the job stays queued for a retry), by the class of the reply and of its enhanced status code",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.deferred),
+    },
+    Shown {
+        name: "notices_queued",
+        help: "Failure notices (RFC 3464) queued to senders",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.notices),
+    },
+    Shown {
+        name: "sessions_open",
+        help: "SMTP sessions (workers) carrying jobs now",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.sessions_open),
+    },
+    Shown {
+        name: "session_duration",
+        help: "Time from a session's start (connect) to its end, all its jobs included",
+        unit: Some(Unit::Seconds),
+        metric: |inner| AnyMetric::of(&inner.session_seconds),
+    },
+    Shown {
+        name: "message_latency",
+        help: "Time from a job's queueing to its delivery or failure, retries included",
+        unit: Some(Unit::Seconds),
+        metric: |inner| AnyMetric::of(&inner.message_seconds),
+    },
+    Shown {
+        name: "last_delivery_timestamp_seconds",
+        help: "When the last job was delivered (Unix time; 0 when none since the start)",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.last_delivery),
+    },
+    Shown {
+        name: "jobs_queued",
+        help: "Jobs in queue/ (held and deferred ones included), at the last census",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.queued),
+    },
+    Shown {
+        name: "jobs_held",
+        help: "Queued jobs held by an administrator, at the last census",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.held),
+    },
+    Shown {
+        name: "jobs_deferred",
+        help: "Queued jobs tried at least once and waiting for a retry, at the last census",
+        unit: None,
+        metric: |inner| AnyMetric::of(&inner.deferred_jobs),
+    },
+    Shown {
+        name: "oldest_queued_job_age",
+        help: "Age of the oldest queued job (0 when the queue is empty), at the last census",
+        unit: Some(Unit::Seconds),
+        metric: |inner| AnyMetric::of(&inner.oldest_age),
+    },
+    Shown {
+        name: "queue_census_age",
+        help: "How old the queue figures are: a census of a large queue is not taken at every scrape",
+        unit: Some(Unit::Seconds),
+        metric: |inner| AnyMetric::of(&inner.census_age),
+    },
+    Shown {
+        name: "spool_free",
+        help: "Free space for vmaild on the spool's file system",
+        unit: Some(Unit::Bytes),
+        metric: |inner| AnyMetric::of(&inner.spool_free),
+    },
+];
+
+/// Apart from [`SHOWN`], for the reason given on `Inner::tokens_registry`.
+static SHOWN_WITH_OAUTH: [Shown; 1] = [Shown {
+    name: "oauth_token_requests",
+    help: "Requests for an OAuth2 access token to the token endpoint (new tokens and refreshes), by result",
+    unit: None,
+    metric: |inner| AnyMetric::of(&inner.token_requests),
+}];
+
+/// Any of [`Inner`]'s metrics, so that one table can name them all. Every
+/// method of [`EncodeMetric`] is passed on: an empty [`Family`] (the token
+/// counter before its first request) must stay out of a scrape.
+#[derive(Debug)]
+struct AnyMetric(Box<dyn Metric>);
+
+impl AnyMetric {
+    /// prometheus-client's metrics are handles on shared counts: the clone
+    /// shows what the field counts.
+    fn of(metric: &(impl Metric + Clone)) -> AnyMetric {
+        AnyMetric(Box::new(metric.clone()))
+    }
+}
+
+impl EncodeMetric for AnyMetric {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 impl Inner {
     fn new() -> Inner {
+        let mut inner = Inner {
+            registry: Registry::default(),
+            started: SystemTime::now(),
+            delivered: Family::default(),
+            failed: Family::default(),
+            deferred: Family::default(),
+            notices: Counter::default(),
+            sessions_open: Gauge::default(),
+            // A session is one login and up to 50 jobs: 50 ms to 5 min.
+            session_seconds: Histogram::new(SESSION_BUCKETS),
+            // A job's time from the queue to its end, retries included: a
+            // tenth of a second to max-lifetime's default of 5 days.
+            message_seconds: Histogram::new(MESSAGE_BUCKETS),
+            last_delivery: FloatGauge::default(),
+            queued: Gauge::default(),
+            held: Gauge::default(),
+            deferred_jobs: Gauge::default(),
+            oldest_age: FloatGauge::default(),
+            census_age: FloatGauge::default(),
+            spool_free: Gauge::default(),
+            tokens_registry: Registry::default(),
+            token_requests: Family::default(),
+            facts: Mutex::new(Facts::default()),
+            census: tokio::sync::Mutex::new(CensusCache::default()),
+        };
+        inner.registry = inner.registry_of(&SHOWN);
+        inner.tokens_registry = inner.registry_of(&SHOWN_WITH_OAUTH);
+        inner.seed_usual_outcomes();
+        inner
+    }
+
+    fn registry_of(&self, table: &[Shown]) -> Registry {
         let mut registry = Registry::with_prefix("vmail");
-        let delivered = Family::<ReplyLabels, Counter>::default();
-        let failed = Family::<ReplyLabels, Counter>::default();
-        let deferred = Family::<ReplyLabels, Counter>::default();
-        let notices = Counter::default();
-        let sessions_open = Gauge::default();
-        // A session is one login and up to 50 jobs: 50 ms to 5 min.
-        let session_seconds = Histogram::new(SESSION_BUCKETS);
-        // A job's time from the queue to its end, retries included: a
-        // tenth of a second to max-lifetime's default of 5 days.
-        let message_seconds = Histogram::new(MESSAGE_BUCKETS);
-        let last_delivery = FloatGauge::default();
-        let queued = Gauge::default();
-        let held = Gauge::default();
-        let deferred_jobs = Gauge::default();
-        let oldest_age = FloatGauge::default();
-        let census_age = FloatGauge::default();
-        let spool_free = Gauge::default();
-        registry.register(
-            "delivered",
-            "Jobs delivered (moved to sent/), by the class of the server's last reply and of its enhanced status code",
-            delivered.clone(),
-        );
-        registry.register(
-            "failed",
-            "Jobs failed (moved to failed/, a notice to the sender), by the class of the last reply and of its enhanced status code",
-            failed.clone(),
-        );
-        registry.register(
-            "deferred",
-            "Attempts deferred (the job stays queued for a retry), by the class of the reply and of its enhanced status code",
-            deferred.clone(),
-        );
-        registry.register(
-            "notices_queued",
-            "Failure notices (RFC 3464) queued to senders",
-            notices.clone(),
-        );
-        registry.register(
-            "sessions_open",
-            "SMTP sessions (workers) carrying jobs now",
-            sessions_open.clone(),
-        );
-        registry.register_with_unit(
-            "session_duration",
-            "Time from a session's start (connect) to its end, all its jobs included",
-            Unit::Seconds,
-            session_seconds.clone(),
-        );
-        registry.register_with_unit(
-            "message_latency",
-            "Time from a job's queueing to its delivery or failure, retries included",
-            Unit::Seconds,
-            message_seconds.clone(),
-        );
-        registry.register(
-            "last_delivery_timestamp_seconds",
-            "When the last job was delivered (Unix time; 0 when none since the start)",
-            last_delivery.clone(),
-        );
-        registry.register(
-            "jobs_queued",
-            "Jobs in queue/ (held and deferred ones included), at the last census",
-            queued.clone(),
-        );
-        registry.register(
-            "jobs_held",
-            "Queued jobs held by an administrator, at the last census",
-            held.clone(),
-        );
-        registry.register(
-            "jobs_deferred",
-            "Queued jobs tried at least once and waiting for a retry, at the last census",
-            deferred_jobs.clone(),
-        );
-        registry.register_with_unit(
-            "oldest_queued_job_age",
-            "Age of the oldest queued job (0 when the queue is empty), at the last census",
-            Unit::Seconds,
-            oldest_age.clone(),
-        );
-        registry.register_with_unit(
-            "queue_census_age",
-            "How old the queue figures are: a census of a large queue is not taken at every scrape",
-            Unit::Seconds,
-            census_age.clone(),
-        );
-        registry.register_with_unit(
-            "spool_free",
-            "Free space for vmaild on the spool's file system",
-            Unit::Bytes,
-            spool_free.clone(),
-        );
-        // The usual outcomes exist at 0 from the start, so that rate() and
-        // increase() see their first one.
-        for (family, class) in [(&delivered, 2), (&failed, 5), (&deferred, 4)] {
+        for shown in table {
+            let metric = (shown.metric)(self);
+            match &shown.unit {
+                Some(unit) => {
+                    registry.register_with_unit(shown.name, shown.help, unit.clone(), metric);
+                }
+                None => registry.register(shown.name, shown.help, metric),
+            }
+        }
+        registry
+    }
+
+    /// The usual outcomes exist at 0 from the start, so that rate() and
+    /// increase() see their first one.
+    fn seed_usual_outcomes(&self) {
+        for (family, class) in [(&self.delivered, 2), (&self.failed, 5), (&self.deferred, 4)] {
             let reply = Reply::new(
                 u16::from(class) * 100,
                 Some(EnhancedCode::new(class, 0, 0)),
@@ -206,36 +295,7 @@ impl Inner {
             );
             drop(family.get_or_create(&labels(Some(&reply))));
         }
-        drop(deferred.get_or_create(&labels(None)));
-        let mut tokens_registry = Registry::with_prefix("vmail");
-        let token_requests = Family::<ResultLabels, Counter>::default();
-        tokens_registry.register(
-            "oauth_token_requests",
-            "Requests for an OAuth2 access token to the token endpoint (new tokens and refreshes), by result",
-            token_requests.clone(),
-        );
-        Inner {
-            registry,
-            started: SystemTime::now(),
-            delivered,
-            failed,
-            deferred,
-            notices,
-            sessions_open,
-            session_seconds,
-            message_seconds,
-            last_delivery,
-            queued,
-            held,
-            deferred_jobs,
-            oldest_age,
-            census_age,
-            spool_free,
-            tokens_registry,
-            token_requests,
-            facts: Mutex::new(Facts::default()),
-            census: tokio::sync::Mutex::new(CensusCache::default()),
-        }
+        drop(self.deferred.get_or_create(&labels(None)));
     }
 }
 
@@ -302,13 +362,8 @@ impl Metrics {
 
     /// A job moved to `sent/`.
     pub fn delivered(&self, settled: &Settled<'_>) {
-        let inner = &self.inner;
-        inner
-            .delivered
-            .get_or_create(&labels(settled.outcome.reply()))
-            .inc();
-        inner.message_seconds.observe(latency(settled));
-        inner.last_delivery.set(unix_seconds(settled.now));
+        self.job_ended(&self.inner.delivered, settled);
+        self.inner.last_delivery.set(unix_seconds(settled.now));
         let mut facts = self.facts();
         facts.last_delivery = Some(settled.now);
         facts.host(&settled.host).last_delivery = Some(status::timestamp(settled.now));
@@ -316,22 +371,21 @@ impl Metrics {
 
     /// A job moved to `failed/`.
     pub fn failed(&self, settled: &Settled<'_>) {
-        let inner = &self.inner;
-        inner
-            .failed
-            .get_or_create(&labels(settled.outcome.reply()))
-            .inc();
-        inner.message_seconds.observe(latency(settled));
+        self.job_ended(&self.inner.failed, settled);
         self.last_error(settled);
     }
 
     /// An attempt deferred: the job waits for a retry.
     pub fn deferred(&self, settled: &Settled<'_>) {
-        self.inner
-            .deferred
-            .get_or_create(&labels(settled.outcome.reply()))
-            .inc();
+        count(&self.inner.deferred, settled);
         self.last_error(settled);
+    }
+
+    /// Only a job that leaves the queue has a latency: a deferred one is
+    /// still on its way.
+    fn job_ended(&self, outcomes: &Family<ReplyLabels, Counter>, settled: &Settled<'_>) {
+        count(outcomes, settled);
+        self.inner.message_seconds.observe(latency(settled));
     }
 
     fn last_error(&self, settled: &Settled<'_>) {
@@ -487,6 +541,13 @@ impl Facts {
                 last_error: None,
             })
     }
+}
+
+/// One settled attempt in the family of its outcome, under its reply's labels.
+fn count(outcomes: &Family<ReplyLabels, Counter>, settled: &Settled<'_>) {
+    outcomes
+        .get_or_create(&labels(settled.outcome.reply()))
+        .inc();
 }
 
 fn total(family: &Family<ReplyLabels, Counter>) -> u64 {
