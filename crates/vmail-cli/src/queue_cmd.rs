@@ -274,10 +274,11 @@ const LIST_BLOCK: usize = 4_096;
 const LIST_PIECE: usize = 256;
 
 /// Every queued job, piece by piece (see [`LIST_BLOCK`]); a corrupt entry
-/// is reported on stderr and skipped. `each` gets each piece's jobs and
-/// returns `false` to stop.
-fn for_each_block(
+/// is reported on stderr, after `program`'s name, and skipped. `each` gets
+/// each piece's jobs and returns `false` to stop.
+pub(crate) fn for_each_block(
     spool: &Spool,
+    program: &str,
     mut each: impl FnMut(Vec<QueuedJob>) -> anyhow::Result<bool>,
 ) -> anyhow::Result<()> {
     let mut ids = spool.queue_ids().map_err(|e| anyhow!("{e}"))?;
@@ -300,9 +301,9 @@ fn for_each_block(
                     Ok(job) => jobs.push(job),
                     Err(e) if e.is_unknown_job() => {} // delivered meanwhile
                     Err(vmail_spool::SpoolError::Corrupt(corrupt)) => {
-                        eprintln!("vfxadmin: warning: corrupt queue entry {corrupt}")
+                        eprintln!("{program}: warning: corrupt queue entry {corrupt}")
                     }
-                    Err(e) => eprintln!("vfxadmin: warning: {id}: {e}"),
+                    Err(e) => eprintln!("{program}: warning: {id}: {e}"),
                 }
             }
             if !each(jobs)? {
@@ -329,7 +330,7 @@ fn list(spool: &Spool, as_json: bool, filter: &ListFilter) -> anyhow::Result<Exi
         write!(out, "[")?;
     }
     let header = ["ID", "AGE", "TRIES", "NEXT TRY", "RECIPIENTS", "LAST REPLY"].map(String::from);
-    let printed = for_each_block(spool, |jobs| {
+    let printed = for_each_block(spool, "vfxadmin", |jobs| {
         let jobs: Vec<&QueuedJob> = jobs
             .iter()
             .filter(|job| filter.admits(job, now))

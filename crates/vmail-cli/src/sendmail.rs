@@ -377,7 +377,9 @@ fn submit(
     Ok(())
 }
 
-/// `-bp`: the queue, in the manner of `mailq`.
+/// `-bp`: the queue, in the manner of `mailq`, printed as it is read so
+/// that a queue of a million jobs neither waits for its first line nor
+/// holds the listing in memory.
 fn list_queue(config: &vmail_config::Config) -> Result<(), Exit> {
     let spool = vmail_spool::Spool::open(&config.spool).map_err(|e| {
         fail(
@@ -385,29 +387,36 @@ fn list_queue(config: &vmail_config::Config) -> Result<(), Exit> {
             format!("cannot open the spool {}: {e}", config.spool.display()),
         )
     })?;
-    let jobs = spool.jobs().map_err(|e| fail(EX_TEMPFAIL, e.to_string()))?;
-    let mut out = String::new();
+    let mut out = io::BufWriter::new(io::stdout().lock());
     let (mut count, mut bytes) = (0u64, 0u64);
-    for job in jobs.flatten() {
-        if count == 0 {
-            out.push_str("-Queue ID-                  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+    crate::queue_cmd::for_each_block(&spool, "vmail-sendmail", |jobs| {
+        for job in &jobs {
+            if count == 0 {
+                out.write_all(MAILQ_HEADER.as_bytes())?;
+            }
+            count += 1;
+            bytes += job.size;
+            out.write_all(crate::queue_cmd::mailq_entry(job).as_bytes())?;
         }
-        count += 1;
-        bytes += job.size;
-        out.push_str(&crate::queue_cmd::mailq_entry(&job));
-    }
-    match count {
-        0 => out.push_str("Mail queue is empty\n"),
-        n => out.push_str(&format!(
+        Ok(true)
+    })
+    .map_err(|e| fail(EX_TEMPFAIL, format!("{e:#}")))?;
+    let summary = match count {
+        0 => "Mail queue is empty\n".to_string(),
+        n => format!(
             "-- {} Kbytes in {n} Request{}.\n",
             bytes.div_ceil(1024),
             if n == 1 { "" } else { "s" }
-        )),
-    }
-    io::stdout()
-        .write_all(out.as_bytes())
+        ),
+    };
+    out.write_all(summary.as_bytes())
+        .and_then(|()| out.flush())
         .map_err(|e| fail(EX_SOFTWARE, e.to_string()))
 }
+
+/// The first line of a `mailq` listing, as Postfix prints it.
+const MAILQ_HEADER: &str =
+    "-Queue ID-                  --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
 
 #[cfg(test)]
 mod tests {

@@ -96,6 +96,28 @@ fn a_lone_dot_ends_the_message_unless_i_is_given() {
 }
 
 #[test]
+fn bp_warns_of_a_corrupt_entry_and_lists_the_others() {
+    let env = Env::new();
+    for rcpt in ["ann@example.test", "bob@example.test"] {
+        sendmail(&env, &[rcpt], "Subject: q\n\nx\n");
+    }
+    let ids = env.queued();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    std::fs::write(env.spool().join("queue").join(&ids[0]), "garbage").unwrap();
+    let run = sendmail(&env, &["-bp"], "");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("vmail-sendmail: warning: corrupt queue entry "),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains(ids[0].as_str()), "{run:?}");
+    assert!(run.stdout.contains(ids[1].as_str()), "{run:?}");
+    assert!(!run.stdout.contains(ids[0].as_str()), "{run:?}");
+    assert!(run.stdout.ends_with("in 1 Request.\n"), "{run:?}");
+}
+
+#[test]
 fn bp_lists_the_queue_like_mailq() {
     let env = Env::new();
     let run = sendmail(&env, &["-bp"], "");
