@@ -6,7 +6,7 @@
 //! in clear or in base64.
 #![allow(dead_code)]
 
-use crate::common::daemon::{Daemon, drop_eml, wait_for};
+use crate::common::daemon::{Daemon, wait_for};
 use crate::common::ini::Ini;
 use crate::common::real;
 use base64::Engine;
@@ -96,18 +96,7 @@ impl Case {
 
     /// Drops one message for the test user and returns its Message-ID.
     pub fn drop_message(&self, tag: &str) -> String {
-        let id = real::message_id(tag);
-        drop_eml(
-            &self.spool(),
-            &format!("{}.eml", id.replace('@', "_")),
-            &real::eml(
-                "fax@example.test",
-                &[&self.servers.user.user],
-                &id,
-                "Hello.\n",
-            ),
-        );
-        id
+        real::send(&self.spool(), &self.servers.user.user, tag, "Hello.\n")
     }
 
     /// Waits for the message in the Maildir.

@@ -26,13 +26,8 @@ fn an_eml_arrives_over_starttls_and_auth_with_no_secret_written() {
             .with("debug = 2")
             .start(&case);
         let spool = daemon.spool();
-        let id = real::message_id(auth_type);
         let body = "first line\n.\n.dot line\nlast line\n";
-        drop_eml(
-            &spool,
-            "a.eml",
-            &real::eml("fax@example.test", &[&servers.user.user], &id, body),
-        );
+        let id = real::send(&spool, &servers.user.user, auth_type, body);
         let arrived = real::arrived(&servers, &id, || daemon.log());
         let arrived = String::from_utf8_lossy(&arrived).replace("\r\n", "\n");
         assert!(arrived.ends_with(body), "{arrived}");

@@ -53,9 +53,8 @@ fn quarantine_reason(spool: &Path, name: &str) -> String {
 #[test]
 fn links_and_escaping_paths_in_the_drop_folder_reach_nothing_outside() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "");
-    let spool = dir.path().join("spool");
-    let vmaild = Daemon::start(dir.path());
+    let vmaild = Daemon::capture(dir.path(), "");
+    let spool = vmaild.spool();
     let passwd_before = std::fs::read("/etc/passwd").ok();
     let outside = Outside::new(dir.path(), "outside.eml");
     let attachment = Outside::new(dir.path(), "outside.pdf");
@@ -194,9 +193,8 @@ fn links_and_escaping_paths_in_the_drop_folder_reach_nothing_outside() {
 #[test]
 fn the_spool_is_private_0750_and_0640() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "");
-    let spool = dir.path().join("spool");
-    let vmaild = Daemon::start(dir.path());
+    let vmaild = Daemon::capture(dir.path(), "");
+    let spool = vmaild.spool();
     drop_eml(&spool, "one.eml", &eml("one"));
     drop_eml(&spool, "junk.eml", "no header here\n\n");
     wait_for(
@@ -282,9 +280,8 @@ fn a_key_file_others_may_read_stops_vmaild_with_the_fix() {
 #[test]
 fn a_drop_over_max_message_size_is_quarantined_with_both_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "max-message-size = 2k");
-    let spool = dir.path().join("spool");
-    let vmaild = Daemon::start(dir.path());
+    let vmaild = Daemon::capture(dir.path(), "max-message-size = 2k");
+    let spool = vmaild.spool();
     let big = format!("{}{}\n", eml("big"), "x".repeat(3000));
     drop_eml(&spool, "big.eml", &big);
     let files = spool.join("in/big.files");

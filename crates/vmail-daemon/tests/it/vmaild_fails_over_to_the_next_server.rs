@@ -33,13 +33,7 @@ fn at(port: u16) -> String {
 
 /// Drops a message to `to`; its Message-ID.
 fn send(spool: &Path, to: &str, tag: &str) -> String {
-    let id = real::message_id(tag);
-    drop_eml(
-        spool,
-        &format!("{tag}.eml"),
-        &real::eml("fax@example.test", &[to], &id, "failover\n"),
-    );
-    id
+    real::send(spool, to, tag, "failover\n")
 }
 
 #[test]

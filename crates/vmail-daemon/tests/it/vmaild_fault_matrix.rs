@@ -104,6 +104,26 @@ impl Rig {
         assert!(state.contains(text), "{state}");
     }
 
+    /// Queues `count` messages to ann@example.test straight into the spool
+    /// (subjects `{tag}-1`, `{tag}-2`, ...), as a backlog for the next
+    /// start; their job ids.
+    fn queue(&self, tag: &str, count: usize) -> Vec<vmail_core::JobId> {
+        let spool = vmail_spool::Spool::open(self.spool()).unwrap();
+        let envelope =
+            vmail_core::Envelope::new("fax@example.test", vec!["ann@example.test".into()]);
+        (1..=count)
+            .map(|n| {
+                let text = eml(&format!("{tag}-{n}"));
+                spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap()
+            })
+            .collect()
+    }
+
+    /// Starts vmaild again after [`Rig::stop`].
+    fn restart(&mut self) {
+        self.daemon = Some(Daemon::start(self.dir.path()));
+    }
+
     /// Stops vmaild by its PID and checks it exited cleanly.
     fn stop(&mut self) {
         if let Some(daemon) = self.daemon.take() {
@@ -389,13 +409,8 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
     );
     rig.stop();
     // Queued while vmaild is stopped, so that the start finds all six at once.
-    let spool = vmail_spool::Spool::open(rig.spool()).unwrap();
-    let envelope = vmail_core::Envelope::new("fax@example.test", vec!["ann@example.test".into()]);
-    for n in 1..=6 {
-        let text = eml(&format!("backlog-{n}"));
-        spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap();
-    }
-    rig.daemon = Some(Daemon::start(rig.dir.path()));
+    rig.queue("backlog", 6);
+    rig.restart();
     rig.wait_for("three jobs in sent/", || {
         real::jobs_in(&rig.spool(), "sent").len() >= 3
     });
@@ -468,21 +483,15 @@ fn due_jobs_are_shared_between_sessions_when_others_wait_for_a_retry() {
     );
     rig.stop();
     let spool = vmail_spool::Spool::open(rig.spool()).unwrap();
-    let envelope = vmail_core::Envelope::new("fax@example.test", vec!["ann@example.test".into()]);
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
-    for n in 1..=6 {
-        let text = eml(&format!("waiting-{n}"));
-        let id = spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap();
+    for id in rig.queue("waiting", 6) {
         let mut state = vmail_spool::JobState::fresh(std::time::SystemTime::now());
         state.attempts = 1;
         state.next_due = Some(later);
         spool.record_attempt(&id, &state).unwrap();
     }
-    for n in 1..=4 {
-        let text = eml(&format!("due-{n}"));
-        spool.submit(&envelope, text.as_bytes(), u64::MAX).unwrap();
-    }
-    rig.daemon = Some(Daemon::start(rig.dir.path()));
+    rig.queue("due", 4);
+    rig.restart();
     rig.wait_for("a due job delivered by the second session", || {
         !real::jobs_in(&rig.spool(), "sent").is_empty()
     });

@@ -10,9 +10,8 @@ const JOBS: usize = 300;
 #[test]
 fn every_job_survives_kill_dash_nine() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "");
-    let spool = dir.path().join("spool");
-    let first = Daemon::start(dir.path());
+    let first = Daemon::capture(dir.path(), "");
+    let spool = first.spool();
     for n in 0..JOBS {
         drop_eml(&spool, &format!("job-{n}.eml"), &eml(&format!("job-{n}")));
     }

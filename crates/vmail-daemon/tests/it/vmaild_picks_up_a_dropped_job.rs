@@ -7,9 +7,8 @@ use daemon::*;
 #[test]
 fn a_dropped_message_flows_through_and_garbage_is_quarantined() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "");
-    let vmaild = Daemon::start(dir.path());
-    let spool = dir.path().join("spool");
+    let vmaild = Daemon::capture(dir.path(), "");
+    let spool = vmaild.spool();
     drop_eml(&spool, "hello.eml", &eml("hello"));
     drop_eml(
         &spool,

@@ -21,14 +21,7 @@ fn the_client_certificate_relays_a_job() {
     let daemon = Ini::starttls(&servers, servers.clientcert_port)
         .with(&extra)
         .start(dir.path());
-    let id = real::message_id("clientcert");
-    let spool = daemon.spool();
-    let to = servers.user.user.as_str();
-    drop_eml(
-        &spool,
-        "c.eml",
-        &real::eml("fax@example.test", &[to], &id, "hello\n"),
-    );
+    let id = real::send(&daemon.spool(), &servers.user.user, "clientcert", "hello\n");
     real::arrived(&servers, &id, || daemon.log());
     assert_eq!(daemon.stop().code(), Some(0));
 }
@@ -47,14 +40,8 @@ fn a_wrong_pin_defers_with_the_fingerprint_seen_and_the_pasted_one_delivers() {
     };
     write(&wrong);
     let daemon = Daemon::start(dir.path());
-    let id = real::message_id("pin");
-    let spool = dir.path().join("spool");
-    let to = servers.user.user.as_str();
-    drop_eml(
-        &spool,
-        "p.eml",
-        &real::eml("fax@example.test", &[to], &id, "hello\n"),
-    );
+    let spool = daemon.spool();
+    let id = real::send(&spool, &servers.user.user, "pin", "hello\n");
     let seen = format!(
         "TLS with {} failed: the server's certificate has the fingerprint {}, which is not in \
          [VMAIL] tls-fingerprint",

@@ -10,7 +10,7 @@ use crate::common::daemon;
 use crate::common::ini::Ini;
 use crate::common::real;
 
-use daemon::{Daemon, drop_eml};
+use daemon::Daemon;
 use std::path::Path;
 use vmail_testkit::servers::{TestServers, TestUser};
 
@@ -77,13 +77,8 @@ fn a_pop_login_then_the_eml_arrives_and_no_secret_is_written() {
         );
         let daemon = Daemon::start(&case_dir);
         let spool = case_dir.join("spool");
-        let id = real::message_id(case);
         let body = "POP first, then SMTP.\n";
-        drop_eml(
-            &spool,
-            "p.eml",
-            &real::eml("fax@example.test", &[&servers.user.user], &id, body),
-        );
+        let id = real::send(&spool, &servers.user.user, case, body);
         let arrived = real::arrived(&servers, &id, || format!("{case}: {}", daemon.log()));
         let arrived = String::from_utf8_lossy(&arrived).replace("\r\n", "\n");
         assert!(arrived.ends_with(body), "{case}: {arrived}");
@@ -131,12 +126,7 @@ fn a_wrong_pop_password_keeps_the_job_queued_and_writes_no_secret() {
     );
     let daemon = Daemon::start(dir.path());
     let spool = dir.path().join("spool");
-    let id = real::message_id("badpop");
-    drop_eml(
-        &spool,
-        "p.eml",
-        &real::eml("fax@example.test", &[&user.user], &id, "never sent\n"),
-    );
+    let id = real::send(&spool, &user.user, "badpop", "never sent\n");
     // Dovecot answers a bad login after its failure delay (2 s by default).
     real::wait_for_queued_log("the first attempt in a job log", &spool, "next attempt at");
     assert_eq!(daemon.stop().code(), Some(0));

@@ -62,9 +62,8 @@ fn rename_all_in(stage: &Path, spool: &Path) {
 #[test]
 fn ten_thousand_files_renamed_in_at_once_are_all_delivered() {
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "");
-    let spool = dir.path().join("spool");
-    let vmaild = Daemon::start(dir.path());
+    let vmaild = Daemon::capture(dir.path(), "");
+    let spool = vmaild.spool();
     let stage = stage(dir.path());
     let started = Instant::now();
     rename_all_in(&stage, &spool);
@@ -97,9 +96,8 @@ fn renames_lost_to_an_inotify_overflow_are_found_by_the_rescan() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "");
-    let spool = dir.path().join("spool");
-    let vmaild = Daemon::start(dir.path());
+    let vmaild = Daemon::capture(dir.path(), "");
+    let spool = vmaild.spool();
     let stage = stage(dir.path());
 
     // While vmaild cannot read, fill its inotify queue with events it

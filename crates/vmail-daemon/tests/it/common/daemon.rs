@@ -20,6 +20,12 @@ pub fn write_config(dir: &Path, extra_vmail: &str) -> PathBuf {
 }
 
 impl Daemon {
+    /// [`write_config`] with `extra_vmail`, then [`Daemon::start`].
+    pub fn capture(dir: &Path, extra_vmail: &str) -> Daemon {
+        write_config(dir, extra_vmail);
+        Daemon::start(dir)
+    }
+
     pub fn start(dir: &Path) -> Daemon {
         let vmaild = Vmaild::start(
             Path::new(env!("CARGO_BIN_EXE_vmaild")),

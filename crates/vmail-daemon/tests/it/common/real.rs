@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vmail_testkit::process::wait_for_within;
 use vmail_testkit::servers::TestServers;
 
-use super::daemon::wait_for;
+use super::daemon::{drop_eml, wait_for};
 
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(20);
 
@@ -128,6 +128,18 @@ pub fn message_id(tag: &str) -> String {
         "{tag}.{}.{nanos}@vmail-test.example.test",
         std::process::id()
     )
+}
+
+/// Drops an .eml from fax@example.test to `to` with `body` into `spool`,
+/// named after its Message-ID (a new one, tagged `tag`); that Message-ID.
+pub fn send(spool: &Path, to: &str, tag: &str, body: &str) -> String {
+    let id = message_id(tag);
+    drop_eml(
+        spool,
+        &format!("{}.eml", id.replace('@', "_")),
+        &eml("fax@example.test", &[to], &id, body),
+    );
+    id
 }
 
 /// An .eml from `from` to `to` with a known Message-ID and body.
