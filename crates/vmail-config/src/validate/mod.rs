@@ -12,7 +12,7 @@ use crate::raw::{self, LineKind};
 use crate::schema::{self, canonical_section};
 use crate::secrets::{self, Key};
 use crate::values;
-use crate::{Config, Loaded};
+use crate::{Config, Delivery, Loaded};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vmail_core::{DebugLevel, RetryPolicy};
@@ -56,6 +56,36 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    fn new(path: &Path) -> Ctx<'_> {
+        Ctx {
+            path,
+            base: path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The verdict, every problem in file order: an administrator fixes
+    /// them top to bottom. Problems without a line (a missing section)
+    /// come first.
+    fn finish(mut self, config: Config) -> Result<Loaded, ConfigErrors> {
+        self.errors.sort_by_key(|d| d.line);
+        self.warnings.sort_by_key(|d| d.line);
+        if self.errors.is_empty() {
+            Ok(Loaded {
+                config,
+                warnings: self.warnings,
+            })
+        } else {
+            Err(ConfigErrors {
+                errors: self.errors,
+                warnings: self.warnings,
+            })
+        }
+    }
+
     pub fn error(&mut self, line: Option<usize>, section: &str, key: &str, msg: impl Into<String>) {
         let d = Diagnostic::at(self.path, line, Some(section), Some(key), msg);
         self.errors.push(d);
@@ -122,14 +152,7 @@ impl KeyRing {
 }
 
 pub(crate) fn validate(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> {
-    let mut cx = Ctx {
-        path,
-        base: path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut cx = Ctx::new(path);
     let (vmail, sched) = index(&mut cx, text);
     let key_file = secrets::key_file_path(path, vmail.get("key-file").map(|e| e.value.as_str()));
     let mut keys = KeyRing {
@@ -137,54 +160,53 @@ pub(crate) fn validate(path: &Path, text: &str) -> Result<Loaded, ConfigErrors> 
         state: None,
     };
     let delivery = smtp::delivery(&mut cx, &vmail, &mut keys);
-    let config = Config {
-        path: path.to_path_buf(),
+    let config = config(&mut cx, &vmail, &sched, delivery, key_file);
+    cx.finish(config)
+}
+
+/// The settings beyond where mail goes: each is checked even when others
+/// are bad, so that every problem shows at once.
+fn config(
+    cx: &mut Ctx<'_>,
+    vmail: &Section,
+    sched: &Section,
+    delivery: Delivery,
+    key_file: PathBuf,
+) -> Config {
+    Config {
+        path: cx.path.to_path_buf(),
         delivery,
         from: cx.get_or(
-            &vmail,
+            vmail,
             "from",
             format!("vmail@{}", hostname()),
             values::address,
         ),
         admin_address: cx
-            .get(&vmail, "admin-address", values::address)
+            .get(vmail, "admin-address", values::address)
             .map(|s| s.value),
         local_domain: cx
-            .get(&vmail, "local-domain", values::domain)
+            .get(vmail, "local-domain", values::domain)
             .map(|s| s.value),
-        max_connections: cx.get_or(&vmail, "max-connections", 4, |v| values::count(v, 1)),
-        retry: retry_policy(&mut cx, &vmail),
-        debug: cx.get_or(&vmail, "debug", DebugLevel::Replies, debug_level),
-        max_debug_log: cx.get_or(&vmail, "max-debug-log", 10 << 20, positive_size),
-        max_message_size: cx.get_or(&vmail, "max-message-size", 25 << 20, positive_size),
-        fax_attach_as: cx.get_or(&vmail, "fax-attach-as", Default::default(), attach_as),
-        spool: cx.get(&sched, "spool", |v| Ok(v.to_string())).map_or_else(
+        max_connections: cx.get_or(vmail, "max-connections", 4, |v| values::count(v, 1)),
+        retry: retry_policy(cx, vmail),
+        debug: cx.get_or(vmail, "debug", DebugLevel::Replies, debug_level),
+        max_debug_log: cx.get_or(vmail, "max-debug-log", 10 << 20, positive_size),
+        max_message_size: cx.get_or(vmail, "max-message-size", 25 << 20, positive_size),
+        fax_attach_as: cx.get_or(vmail, "fax-attach-as", Default::default(), attach_as),
+        spool: cx.get(sched, "spool", |v| Ok(v.to_string())).map_or_else(
             || PathBuf::from("/var/spool/vmail"),
             |s| cx.path_value(&s.value),
         ),
-        sched_debug: cx.get_or(&sched, "debug", false, values::boolean),
+        sched_debug: cx.get_or(sched, "debug", false, values::boolean),
         sent_retention: cx.get_or(
-            &sched,
+            sched,
             "keep-sent",
             Duration::from_secs(7 * 86_400),
             values::duration,
         ),
         key_file,
-        metrics_listen: metrics::listen(&mut cx, &vmail),
-    };
-    // In file order; problems without a line (a missing section) first.
-    cx.errors.sort_by_key(|d| d.line);
-    cx.warnings.sort_by_key(|d| d.line);
-    if cx.errors.is_empty() {
-        Ok(Loaded {
-            config,
-            warnings: cx.warnings,
-        })
-    } else {
-        Err(ConfigErrors {
-            errors: cx.errors,
-            warnings: cx.warnings,
-        })
+        metrics_listen: metrics::listen(cx, vmail),
     }
 }
 
