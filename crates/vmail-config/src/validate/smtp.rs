@@ -6,9 +6,11 @@ use crate::Delivery;
 use crate::invalid::Invalid;
 use crate::secrets;
 use crate::values;
+use std::path::PathBuf;
 use std::time::Duration;
 use vmail_core::{
-    AuthType, Dsn, DsnNotify, DsnReturn, MailServer, PopSettings, Secret, SmtpSettings, TlsMode,
+    AuthType, Dsn, DsnNotify, DsnReturn, MailServer, OAuthSettings, PopSettings, Secret,
+    SmtpSettings, TlsMode,
 };
 
 const V: &str = "VMAIL";
@@ -76,54 +78,20 @@ fn mail_servers(cx: &mut Ctx<'_>, value: &str, line: usize, port: u16) -> Vec<Ma
 fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettings {
     let tls = cx.get(vmail, "tls", tls_mode);
     let tls_mode = tls.as_ref().map_or(TlsMode::Opportunistic, |s| s.value);
-    let port = match cx.get(vmail, "mail-port", values::port) {
-        Some(port) => {
-            port_warnings(cx, &port, tls_mode);
-            port.value
-        }
-        None if tls_mode == TlsMode::Implicit => 465,
-        None => 25,
-    };
+    let port = port(cx, vmail, tls_mode);
     let tls_verify = cx.get(vmail, "tls-verify", values::boolean);
     let client_tls = super::tls::client_tls(cx, vmail, tls_mode, tls_verify.as_ref());
     if let Some(Set { value: false, line }) = tls_verify {
         let msg = "is off: the server's certificate is not checked, so anyone on the way can read the mail and the password (tls-verify = yes)";
         cx.warn(line, V, "tls-verify", msg);
     }
-    let ca_file = cx
-        .get(vmail, "ca-file", |v| Ok(v.to_string()))
-        .and_then(|s| {
-            let path = cx.path_value(&s.value);
-            match std::fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => Some(path),
-                Ok(_) => {
-                    let msg = format!(
-                        "{} is not a file (a PEM file of CA certificates)",
-                        path.display()
-                    );
-                    cx.error(Some(s.line), V, "ca-file", msg);
-                    None
-                }
-                Err(e) => {
-                    let msg = format!(
-                        "cannot read {}: {e} (a PEM file of CA certificates)",
-                        path.display()
-                    );
-                    cx.error(Some(s.line), V, "ca-file", msg);
-                    None
-                }
-            }
-        });
+    let ca_file = ca_file(cx, vmail);
     let helo_name = cx.get_or(vmail, "helo-name", hostname(), helo);
     let allow_plaintext_auth = cx.get_or(vmail, "allow-plaintext-auth", false, values::boolean);
     let delim = vmail.get("auth-delim").map_or(":", |e| e.value.as_str());
     let (auth_type, auth_responses, uses_oauth) = auth(cx, vmail, keys, delim);
     let oauth = if uses_oauth {
-        let line = vmail
-            .get("auth-type")
-            .map(|e| e.line)
-            .or_else(|| oauth::first_line(vmail));
-        oauth::settings(cx, vmail, keys, line, ca_file.clone())
+        oauth_login(cx, vmail, keys, ca_file.clone())
     } else {
         None
     };
@@ -150,6 +118,50 @@ fn settings(cx: &mut Ctx<'_>, vmail: &Section, keys: &mut KeyRing) -> SmtpSettin
         timeout: cx.get_or(vmail, "timeout", Duration::from_secs(60), positive_duration),
         dsn: dsn(cx, vmail),
     }
+}
+
+/// Unset, the port follows `tls`: implicit TLS is served on a port of its
+/// own (465), not on 25.
+fn port(cx: &mut Ctx<'_>, vmail: &Section, tls: TlsMode) -> u16 {
+    match cx.get(vmail, "mail-port", values::port) {
+        Some(port) => {
+            port_warnings(cx, &port, tls);
+            port.value
+        }
+        None if tls == TlsMode::Implicit => 465,
+        None => 25,
+    }
+}
+
+/// `ca-file`, checked now: a missing file found at the first delivery
+/// would defer every job instead of stopping the start.
+fn ca_file(cx: &mut Ctx<'_>, vmail: &Section) -> Option<PathBuf> {
+    let set = cx.get(vmail, "ca-file", |v| Ok(v.to_string()))?;
+    let path = cx.path_value(&set.value);
+    let why = match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => return Some(path),
+        Ok(_) => format!("{} is not a file", path.display()),
+        Err(e) => format!("cannot read {}: {e}", path.display()),
+    };
+    let msg = format!("{why} (a PEM file of CA certificates)");
+    cx.error(Some(set.line), V, "ca-file", msg);
+    None
+}
+
+/// The `oauth-*` keys, read only when the login uses OAuth. Their problems
+/// point at the line that asked for OAuth: `auth-type`, else the first
+/// `oauth-*` key.
+fn oauth_login(
+    cx: &mut Ctx<'_>,
+    vmail: &Section,
+    keys: &mut KeyRing,
+    ca_file: Option<PathBuf>,
+) -> Option<OAuthSettings> {
+    let line = vmail
+        .get("auth-type")
+        .map(|e| e.line)
+        .or_else(|| oauth::first_line(vmail));
+    oauth::settings(cx, vmail, keys, line, ca_file)
 }
 
 /// `dsn-notify` and `dsn-return`: the DSN request of jobs that make none.
