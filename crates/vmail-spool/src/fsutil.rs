@@ -78,7 +78,7 @@ pub fn adopt(file: &File, path: &Path) -> Result<(), SpoolError> {
     if meta.uid() != 0 {
         return Ok(());
     }
-    let Some(dir) = path.parent() else {
+    let Some(dir) = folder_of(path) else {
         return Ok(());
     };
     let owner = fs::metadata(dir).map_err(SpoolError::io("inspect", dir))?;
@@ -103,7 +103,7 @@ fn adopt_dir(path: &Path) -> Result<(), SpoolError> {
         return Ok(());
     }
     let meta = fs::symlink_metadata(path).map_err(SpoolError::io("inspect", path))?;
-    let Some(parent) = path.parent().filter(|_| meta.uid() == 0) else {
+    let Some(parent) = folder_of(path).filter(|_| meta.uid() == 0) else {
         return Ok(());
     };
     let owner = fs::metadata(parent).map_err(SpoolError::io("inspect", parent))?;
@@ -141,10 +141,23 @@ pub fn rename(from: &Path, to: &Path) -> Result<(), SpoolError> {
 
 /// fsync of the directory that holds `path`.
 pub fn sync_parent(path: &Path) -> Result<(), SpoolError> {
-    match path.parent() {
+    match folder_of(path) {
         Some(dir) => sync_dir(dir),
         None => Ok(()),
     }
+}
+
+/// The folder that holds `path`: `.` for a bare relative name such as
+/// `spool` (whose [`Path::parent`] is the empty path, which no system
+/// call takes), `None` for `/`.
+pub fn folder_of(path: &Path) -> Option<&Path> {
+    path.parent().map(|dir| {
+        if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        }
+    })
 }
 
 /// Removes a file; a file that is already gone is not an error.
@@ -158,6 +171,16 @@ pub fn remove_if_present(path: &Path) -> Result<bool, SpoolError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_folder_of_a_bare_name_is_the_current_one() {
+        use super::folder_of;
+        use std::path::Path;
+        assert_eq!(folder_of(Path::new("spool")), Some(Path::new(".")));
+        assert_eq!(folder_of(Path::new("a/spool")), Some(Path::new("a")));
+        assert_eq!(folder_of(Path::new("/var/spool")), Some(Path::new("/var")));
+        assert_eq!(folder_of(Path::new("/")), None);
+    }
+
     use super::*;
 
     #[test]

@@ -325,7 +325,7 @@ fn explain_denied(root: &Path, err: SpoolError) -> SpoolError {
         };
     }
     // The path itself, or the folder that keeps it from being seen or made.
-    let folder = path.parent().unwrap_or(root).to_path_buf();
+    let folder = fsutil::folder_of(&path).unwrap_or(root).to_path_buf();
     let (owned, meta) = match fs::metadata(&path) {
         Ok(meta) => (path.clone(), Some(meta)),
         Err(_) => {

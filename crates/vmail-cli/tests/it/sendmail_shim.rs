@@ -95,6 +95,25 @@ fn a_lone_dot_ends_the_message_unless_i_is_given() {
     assert!(text(&message).ends_with("\nbefore\n.\nafter\n"));
 }
 
+/// `-C vsisrv.ini` names the ini relative to the current folder, so its
+/// `spool = spool` is a bare relative name, whose parent is the empty
+/// path: creating the spool (as root, which gives each new folder to the
+/// owner of the one above it) failed with "cannot inspect : No such file".
+#[test]
+fn a_relative_ini_creates_its_relative_spool() {
+    let env = Env::new();
+    assert!(!env.spool().exists());
+    let run = run_in(
+        env.path(),
+        "vmail-sendmail",
+        &["-C", "vsisrv.ini", "ann@example.test"],
+        b"Subject: q\n\nx\n",
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(env.queued().len(), 1);
+}
+
 #[test]
 fn bp_warns_of_a_corrupt_entry_and_lists_the_others() {
     let env = Env::new();
