@@ -9,8 +9,8 @@ use super::probe::{ProbeKind, Seen, probe};
 use super::{Report, Verdict, code, opened, pop_done, said, seconds};
 use vmail_core::{Reply, SmtpSettings, TlsMode, TokenError};
 use vmail_smtp::{
-    CertificateProblem, OAuthStatus, PeerCertificate, ProtocolError, Server, SessionFailure,
-    SmtpError, Step, basic_auth_disabled, oauth_not_permitted,
+    CertificateProblem, OAuthStatus, PeerCertificate, ProtocolError, RefusedRecipient, Server,
+    SessionFailure, SmtpError, Step, TlsSetupError, basic_auth_disabled, oauth_not_permitted,
 };
 
 /// What is known about the failed attempt besides the error.
@@ -133,61 +133,22 @@ fn interpret(
 /// through `ca-file`. `None` when it verified.
 fn certificate_refused(settings: &SmtpSettings, peer: &PeerCertificate) -> Option<String> {
     let host = &settings.host;
-    let port = settings.port;
     if !settings.tls_fingerprints.is_empty() {
         // The pins replace the CA check: only a mismatch is a refusal.
-        if settings.tls_fingerprints.contains(&peer.fingerprint) {
-            return None;
-        }
-        return Some(format!(
-            "the TLS certificate of {host} has the fingerprint {}, which is not in [VMAIL] \
-             tls-fingerprint (subject {}, issuer {}, valid until {}): if the server's \
-             certificate was changed on purpose, add that fingerprint to tls-fingerprint \
-             (comma-separated); otherwise something else answers for {host}",
-            peer.fingerprint, peer.subject, peer.issuer, peer.not_after
-        ));
+        return (!settings.tls_fingerprints.contains(&peer.fingerprint))
+            .then(|| not_pinned(host, peer));
     }
-    let problem = peer.problem()?;
-    let off = "tls-verify=no turns the check off (not recommended)";
-    Some(match problem {
-        CertificateProblem::SelfSigned => format!(
-            "the TLS certificate of {host} is self-signed (subject {}, valid until {}): no CA \
-             vouches for it. If it is the server's own, pin it: set [VMAIL] tls-fingerprint = \
-             {} (or save it as PEM with `openssl s_client -connect {host}:{port}{} -showcerts` \
-             and set ca-file to that file); better, give the server a certificate from a CA; \
-             {off}",
-            peer.subject,
-            peer.not_after,
-            peer.fingerprint,
-            if settings.tls == TlsMode::StartTls {
-                " -starttls smtp"
-            } else {
-                ""
-            },
-        ),
-        CertificateProblem::WrongName { names } if !names.is_empty() => format!(
-            "the TLS certificate of {host} is for {}, not for {host}: set [VMAIL] mail-server \
-             to {} (subject {}, issuer {})",
-            names.join(", "),
-            match names {
-                [one] => one.clone(),
-                many => format!("one of {}", many.join(", ")),
-            },
-            peer.subject,
-            peer.issuer
-        ),
-        CertificateProblem::WrongName { .. } => format!(
-            "the TLS certificate of {host} names no host (subject {}, issuer {}): ask the \
-             server's administrator for a certificate with {host} in its subjectAltName; {off}",
-            peer.subject, peer.issuer
-        ),
+    Some(match peer.problem()? {
+        CertificateProblem::SelfSigned => self_signed(settings, peer),
+        CertificateProblem::WrongName { names } => wrong_name(host, names, peer),
         CertificateProblem::Expired
         | CertificateProblem::NotYetValid
         | CertificateProblem::UnknownIssuer
         | CertificateProblem::Other(_) => format!(
             "the TLS certificate of {host} is not verified ({}): subject {}, issuer {}, valid \
              until {}; if the server uses a private CA, set [VMAIL] ca-file to that CA's PEM \
-             file; if the name differs, set mail-server to a name the certificate carries; {off}",
+             file; if the name differs, set mail-server to a name the certificate carries; \
+             {VERIFY_OFF}",
             super::why_not_verified(peer),
             peer.subject,
             peer.issuer,
@@ -196,75 +157,101 @@ fn certificate_refused(settings: &SmtpSettings, peer: &PeerCertificate) -> Optio
     })
 }
 
+/// The way out of every certificate refusal, named last because it gives
+/// up what the check is for.
+const VERIFY_OFF: &str = "tls-verify=no turns the check off (not recommended)";
+
+/// A changed certificate is either the server's own renewal, which the
+/// pin list must learn, or someone else answering for the host.
+fn not_pinned(host: &str, peer: &PeerCertificate) -> String {
+    format!(
+        "the TLS certificate of {host} has the fingerprint {}, which is not in [VMAIL] \
+         tls-fingerprint (subject {}, issuer {}, valid until {}): if the server's \
+         certificate was changed on purpose, add that fingerprint to tls-fingerprint \
+         (comma-separated); otherwise something else answers for {host}",
+        peer.fingerprint, peer.subject, peer.issuer, peer.not_after
+    )
+}
+
+/// No CA vouches for it, so the fix is to trust this very certificate:
+/// the fingerprint to pin, or the command that saves it for `ca-file`
+/// (with `-starttls smtp` when the port starts in plain text).
+fn self_signed(settings: &SmtpSettings, peer: &PeerCertificate) -> String {
+    let host = &settings.host;
+    let port = settings.port;
+    format!(
+        "the TLS certificate of {host} is self-signed (subject {}, valid until {}): no CA \
+         vouches for it. If it is the server's own, pin it: set [VMAIL] tls-fingerprint = \
+         {} (or save it as PEM with `openssl s_client -connect {host}:{port}{} -showcerts` \
+         and set ca-file to that file); better, give the server a certificate from a CA; \
+         {VERIFY_OFF}",
+        peer.subject,
+        peer.not_after,
+        peer.fingerprint,
+        if settings.tls == TlsMode::StartTls {
+            " -starttls smtp"
+        } else {
+            ""
+        },
+    )
+}
+
+/// A certificate for other names is fixed in `mail-server`, when it names
+/// any; one that names none only its issuer can fix.
+fn wrong_name(host: &str, names: &[String], peer: &PeerCertificate) -> String {
+    let use_instead = match names {
+        [] => {
+            return format!(
+                "the TLS certificate of {host} names no host (subject {}, issuer {}): ask the \
+                 server's administrator for a certificate with {host} in its subjectAltName; \
+                 {VERIFY_OFF}",
+                peer.subject, peer.issuer
+            );
+        }
+        [one] => one.clone(),
+        many => format!("one of {}", many.join(", ")),
+    };
+    format!(
+        "the TLS certificate of {host} is for {}, not for {host}: set [VMAIL] mail-server \
+         to {use_instead} (subject {}, issuer {})",
+        names.join(", "),
+        peer.subject,
+        peer.issuer
+    )
+}
+
 /// The verdict for one error: what the check saw (with the settings, the
 /// sender and the probes it knows), then the advice from the error's row in
 /// vmail-smtp's table, the same words the daemon writes in a job's log.
 pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
-    let s = cx.settings;
-    let server = if cx.in_pop { Server::Pop } else { Server::Smtp };
-    let advice = error
-        .facts_about(server)
-        .advice
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let advice = advice.as_str();
-    let fail = |text: String| Diagnosis::Verdict(Verdict::fail(text));
+    use SmtpError as E;
+    let advice = &table_advice(error, cx);
     match error {
-        SmtpError::Connect { host, port, source } => {
-            fail(connect_failed(host, *port, source, advice))
-        }
-        SmtpError::Timeout { step, .. } => timeout(cx, *step, advice),
-        SmtpError::ConnectionClosed { step } => closed(cx, *step, advice),
-        // Names the host itself, which the table's advice cannot.
-        SmtpError::Io { step, source } => fail(format!(
-            "network error during {step}: {source}; check the network between this host and {}",
-            s.host
-        )),
-        SmtpError::Protocol { step, detail } => not_smtp(cx, *step, detail, advice),
-        SmtpError::Greeting { reply } => fail(format!(
-            "{}: {advice} (it said: {})",
-            code(reply),
-            said(reply)
-        )),
-        SmtpError::Helo { reply } => fail(format!(
-            "{}: the server refused EHLO and HELO {} ({}); {advice}",
-            code(reply),
-            s.helo_name,
-            said(reply)
-        )),
-        SmtpError::StartTlsNotOffered { .. } => fail(format!(
-            "tls=starttls, but the server does not offer STARTTLS; {advice}"
-        )),
-        SmtpError::StartTlsRefused { reply } => fail(format!(
-            "{}: the server offers STARTTLS but refused it ({}); {advice}",
-            code(reply),
-            said(reply)
-        )),
-        SmtpError::Tls { host, detail } => tls_failed(cx, host, detail, advice),
-        SmtpError::TlsConfig { detail } => {
-            fail(format!("TLS cannot be set up: {detail}; {advice}"))
-        }
-        SmtpError::PlaintextAuthRefused => fail(plaintext_auth_refused(s, advice)),
+        E::Connect { host, port, source } => fail(connect_failed(host, *port, source, advice)),
+        E::Timeout { step, .. } => timeout(cx, *step, advice),
+        E::ConnectionClosed { step } => closed(cx, *step, advice),
+        E::Io { step, source } => fail(network_error(*step, source, &cx.settings.host)),
+        E::Protocol { step, detail } => not_smtp(cx, *step, detail, advice),
+        E::Greeting { reply } => fail(greeting_refused(reply, advice)),
+        E::Helo { reply } => fail(helo_refused(reply, &cx.settings.helo_name, advice)),
+        E::StartTlsNotOffered { .. } => fail(starttls_not_offered(advice)),
+        E::StartTlsRefused { reply } => fail(starttls_refused(reply, advice)),
+        E::Tls { host, detail } => tls_failed(cx, host, detail, advice),
+        E::TlsConfig { detail } => fail(tls_not_set_up(detail, advice)),
+        E::PlaintextAuthRefused => fail(plaintext_auth_refused(cx.settings, advice)),
         // The advice is the whole verdict: which auth-type would work.
-        SmtpError::AuthMechanismNotOffered { .. } => fail(advice.to_string()),
-        SmtpError::AuthMissingResponses {
+        E::AuthMechanismNotOffered { .. } => fail(advice.to_string()),
+        E::AuthMissingResponses {
             mechanism,
             needed,
             found,
-        } => fail(format!(
-            "AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; {advice}"
-        )),
-        SmtpError::AuthRejected { mechanism, reply } => {
-            fail(auth_rejected(mechanism, reply, advice))
-        }
-        SmtpError::AuthBadChallenge { mechanism, reply } => fail(format!(
-            "{}: the server's AUTH {mechanism} challenge is not valid base64; {advice}",
-            code(reply)
-        )),
-        SmtpError::OAuthToken {
+        } => fail(responses_missing(mechanism, needed, *found, advice)),
+        E::AuthRejected { mechanism, reply } => fail(auth_rejected(mechanism, reply, advice)),
+        E::AuthBadChallenge { mechanism, reply } => fail(bad_challenge(mechanism, reply, advice)),
+        E::OAuthToken {
             error, rejected, ..
         } => fail(token_missing(cx, error, rejected.as_ref(), advice)),
-        SmtpError::OAuthRejected {
+        E::OAuthRejected {
             user,
             reply,
             status,
@@ -277,31 +264,95 @@ pub fn diagnose(error: &SmtpError, cx: &Cx<'_>) -> Diagnosis {
             *refreshed,
             advice,
         )),
-        SmtpError::Pop {
+        E::Pop {
             host,
             port,
             command,
             response,
-        } => fail(format!(
-            "POP-before-SMTP login to {host}:{port} failed at {command} ({response}); {advice}"
-        )),
-        SmtpError::MailFrom { reply } => fail(sender_refused(cx.from, reply, advice)),
-        SmtpError::RecipientsRefused { refused } => match refused.first() {
-            Some(first) => fail(recipient_refused(&first.address, &first.reply, advice)),
-            None => fail("the server refused every recipient".to_string()),
-        },
-        SmtpError::Recipient { address, reply } => fail(recipient_refused(address, reply, advice)),
-        SmtpError::Data { reply } => fail(refused(reply, "DATA")),
-        SmtpError::DataEnd { reply } => fail(refused(reply, "the test message after its data")),
-        // Each server is checked alone, so this comes only from a caller
-        // that gives several at once.
-        SmtpError::AllServersFailed { .. } => fail(format!("{error}; {advice}")),
-        SmtpError::SizeExceeded { .. }
-        | SmtpError::NeedsSmtpUtf8 { .. }
-        | SmtpError::Body { .. }
-        | SmtpError::BodyRead { .. }
-        | SmtpError::Rset { .. } => fail(error.to_string()),
+        } => fail(pop_login_failed(host, *port, command, response, advice)),
+        E::MailFrom { reply } => fail(sender_refused(cx.from, reply, advice)),
+        E::RecipientsRefused { refused } => fail(recipients_refused(refused, advice)),
+        E::Recipient { address, reply } => fail(recipient_refused(address, reply, advice)),
+        E::Data { reply } => fail(refused(reply, "DATA")),
+        E::DataEnd { reply } => fail(refused(reply, "the test message after its data")),
+        // Each server is checked alone: only a caller giving several at once meets this.
+        E::AllServersFailed { .. } => fail(format!("{error}; {advice}")),
+        E::SizeExceeded { .. }
+        | E::NeedsSmtpUtf8 { .. }
+        | E::Body { .. }
+        | E::BodyRead { .. }
+        | E::Rset { .. } => fail(error.to_string()),
     }
+}
+
+/// The check saw enough to say why: no probe is needed.
+fn fail(text: String) -> Diagnosis {
+    Diagnosis::Verdict(Verdict::fail(text))
+}
+
+/// The error's row in vmail-smtp's table, so that the check and the job's
+/// log give the same advice; a failed POP-before-SMTP login is advised
+/// from its own row (the pop-* keys, not the SMTP ones).
+fn table_advice(error: &SmtpError, cx: &Cx<'_>) -> String {
+    let server = if cx.in_pop { Server::Pop } else { Server::Smtp };
+    error
+        .facts_about(server)
+        .advice
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+/// Names the host itself, which the table's advice cannot.
+fn network_error(step: Step, source: &std::io::Error, host: &str) -> String {
+    format!("network error during {step}: {source}; check the network between this host and {host}")
+}
+
+/// The table's advice leads: the greeting's own text is often a bare
+/// "go away", so it comes last, as what the server said.
+fn greeting_refused(reply: &Reply, advice: &str) -> String {
+    format!("{}: {advice} (it said: {})", code(reply), said(reply))
+}
+
+/// The HELO name is in the verdict because a refusal of EHLO is most often
+/// a refusal of that name.
+fn helo_refused(reply: &Reply, helo_name: &str, advice: &str) -> String {
+    refused_because(reply, &format!("EHLO and HELO {helo_name}"), advice)
+}
+
+/// `tls=starttls` asks for what the server lacks: the advice says which
+/// setting its port calls for.
+fn starttls_not_offered(advice: &str) -> String {
+    format!("tls=starttls, but the server does not offer STARTTLS; {advice}")
+}
+
+/// STARTTLS was offered, so the refusal is the server's trouble with TLS,
+/// not a setting that asks for something the server lacks.
+fn starttls_refused(reply: &Reply, advice: &str) -> String {
+    format!(
+        "{}: the server offers STARTTLS but refused it ({}); {advice}",
+        code(reply),
+        said(reply)
+    )
+}
+
+/// Before any connection: the trust anchors or the client certificate
+/// could not be loaded, so no server would do better.
+fn tls_not_set_up(detail: &TlsSetupError, advice: &str) -> String {
+    format!("TLS cannot be set up: {detail}; {advice}")
+}
+
+/// The count found tells a missing password from a missing user name.
+fn responses_missing(mechanism: &str, needed: &str, found: usize, advice: &str) -> String {
+    format!("AUTH {mechanism} needs {needed} in [VMAIL] auth-rsp, which holds {found}; {advice}")
+}
+
+/// The challenge text is not quoted: it is not valid base64, so it is no
+/// help to read.
+fn bad_challenge(mechanism: &str, reply: &Reply, advice: &str) -> String {
+    format!(
+        "{}: the server's AUTH {mechanism} challenge is not valid base64; {advice}",
+        code(reply)
+    )
 }
 
 /// Something answered that is not SMTP: at the greeting, perhaps a TLS
@@ -346,6 +397,11 @@ fn refused(reply: &Reply, what: &str) -> String {
     )
 }
 
+/// A refusal the table has advice for: the same words, then the advice.
+fn refused_because(reply: &Reply, what: &str, advice: &str) -> String {
+    format!("{}; {advice}", refused(reply, what))
+}
+
 fn probe_then(kinds: Vec<ProbeKind>, fallback: Verdict) -> Diagnosis {
     Diagnosis::Probe { kinds, fallback }
 }
@@ -361,7 +417,6 @@ fn connect_failed(host: &str, port: u16, source: &std::io::Error, advice: &str) 
 fn timeout(cx: &Cx<'_>, step: Step, advice: &str) -> Diagnosis {
     let s = cx.settings;
     let t = seconds(s.timeout);
-    let fail = |text: String| Diagnosis::Verdict(Verdict::fail(text));
     match step {
         Step::Connect => fail(format!(
             "no answer within {t} s when connecting: the host is down or a firewall drops the \
@@ -533,23 +588,30 @@ fn token_missing(
     }
 }
 
+/// The POP3 command and the server's answer say whether the user, the
+/// password or the server refused.
+fn pop_login_failed(host: &str, port: u16, command: &str, response: &str, advice: &str) -> String {
+    format!("POP-before-SMTP login to {host}:{port} failed at {command} ({response}); {advice}")
+}
+
 fn sender_refused(from: &str, reply: &Reply, advice: &str) -> String {
     if basic_auth_disabled(reply) {
         return basic_auth_off(reply, advice);
     }
-    format!(
-        "{}: the server refused the sender <{from}> in MAIL FROM ({}); {advice}",
-        code(reply),
-        said(reply)
-    )
+    refused_because(reply, &format!("the sender <{from}> in MAIL FROM"), advice)
+}
+
+/// The first refusal speaks for the others: a test message has one
+/// recipient.
+fn recipients_refused(refused: &[RefusedRecipient], advice: &str) -> String {
+    match refused.first() {
+        Some(first) => recipient_refused(&first.address, &first.reply, advice),
+        None => "the server refused every recipient".to_string(),
+    }
 }
 
 fn recipient_refused(address: &str, reply: &Reply, advice: &str) -> String {
-    format!(
-        "{}: the server refused the recipient <{address}> ({}); {advice}",
-        code(reply),
-        said(reply)
-    )
+    refused_because(reply, &format!("the recipient <{address}>"), advice)
 }
 
 #[cfg(test)]
@@ -899,6 +961,45 @@ mod tests {
                 "{verdict}"
             );
         }
+    }
+
+    /// The name to put in mail-server: the certificate's only name, one of
+    /// its names, or none at all, when only its issuer can help.
+    #[test]
+    fn a_certificate_for_other_names_says_which_name_to_use() {
+        let peer = |names: &[&str]| PeerCertificate {
+            subject: "CN=mx1.example.net".into(),
+            issuer: "CN=Example CA".into(),
+            not_after: "2027-06-30T00:00:00Z".into(),
+            verification: Ok(()),
+            check: vmail_smtp::CertificateCheck::Chain,
+            fingerprint: vmail_core::Fingerprint([0; 32]),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            self_signed: false,
+        };
+        let wrong = |names: &[&str]| {
+            let peer = peer(names);
+            wrong_name("mail.example.com", &peer.names, &peer)
+        };
+        assert_eq!(
+            wrong(&["mx1.example.net"]),
+            "the TLS certificate of mail.example.com is for mx1.example.net, not for \
+             mail.example.com: set [VMAIL] mail-server to mx1.example.net (subject \
+             CN=mx1.example.net, issuer CN=Example CA)"
+        );
+        assert_eq!(
+            wrong(&["mx1.example.net", "mx2.example.net"]),
+            "the TLS certificate of mail.example.com is for mx1.example.net, mx2.example.net, \
+             not for mail.example.com: set [VMAIL] mail-server to one of mx1.example.net, \
+             mx2.example.net (subject CN=mx1.example.net, issuer CN=Example CA)"
+        );
+        assert_eq!(
+            wrong(&[]),
+            "the TLS certificate of mail.example.com names no host (subject CN=mx1.example.net, \
+             issuer CN=Example CA): ask the server's administrator for a certificate with \
+             mail.example.com in its subjectAltName; tls-verify=no turns the check off (not \
+             recommended)"
+        );
     }
 
     #[test]
