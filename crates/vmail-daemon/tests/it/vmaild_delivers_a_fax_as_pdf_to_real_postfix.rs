@@ -17,9 +17,7 @@ fn a_fax_arrives_in_the_mailbox_as_pdf() {
     let dir = tempfile::tempdir().unwrap();
     Ini::submission(&servers).write(dir.path());
     let spool = dir.path().join("spool");
-    let files = spool.join("in/rx.files");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("fax000042.tif"), FAX).unwrap();
+    stage_files(&spool, "rx", &[("fax000042.tif", FAX)]);
     // A token only this run's mail carries, to find it in the Maildir.
     let token = real::message_id("fax-pdf");
     let to = &servers.user.user;

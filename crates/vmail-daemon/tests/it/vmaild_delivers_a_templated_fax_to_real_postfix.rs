@@ -33,9 +33,7 @@ fn a_templated_fax_arrives_rendered_with_its_tiff() {
     Ini::submission(&servers).write(dir.path());
     shipped_templates(dir.path());
     let spool = dir.path().join("spool");
-    let files = spool.join("in/fax7.files");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("fax000007.tif"), FAX).unwrap();
+    stage_files(&spool, "fax7", &[("fax000007.tif", FAX)]);
     // A token only this run's mail carries, to find it in the Maildir.
     let token = real::message_id("template");
     let to = &servers.user.user;

@@ -136,10 +136,11 @@ fn a_job_with_two_attachments_arrives_byte_for_byte() {
     let text = long_line_text();
     let text_name = "Übersicht ÆØÅ 2026.txt";
     // The attachments first, then the job file, renamed in whole.
-    let files = spool.join("in/invoice-42.files");
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("scan.pdf"), &pdf).unwrap();
-    std::fs::write(files.join(text_name), &text).unwrap();
+    stage_files(
+        &spool,
+        "invoice-42",
+        &[("scan.pdf", &pdf), (text_name, &text)],
+    );
     let to = &servers.user.user;
     let cc = &servers.colon_user.user;
     let bcc = &servers.special_user.user;

@@ -68,7 +68,24 @@ impl Rig {
     }
 
     fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
-        wait_for(what, done, || real::show(&self.spool()));
+        wait_for(what, done, || self.show());
+    }
+
+    /// What a failed wait or assertion shows: see [`real::show`].
+    fn show(&self) -> String {
+        real::show(&self.spool())
+    }
+
+    /// The job ids in `folder` (`queue`, `sent`, `failed`).
+    fn jobs(&self, folder: &str) -> Vec<String> {
+        real::jobs_in(&self.spool(), folder)
+    }
+
+    /// Whether the log of a job in `queue/` contains `text`.
+    fn a_queued_log_contains(&self, text: &str) -> bool {
+        self.jobs("queue")
+            .iter()
+            .any(|id| self.job_log(id).contains(text))
     }
 
     /// Drops one .eml and waits until it is a job; returns its id.
@@ -86,7 +103,7 @@ impl Rig {
     fn all_jobs(&self) -> Vec<String> {
         ["queue", "sent", "failed"]
             .iter()
-            .flat_map(|folder| real::jobs_in(&self.spool(), folder))
+            .flat_map(|folder| self.jobs(folder))
             .collect()
     }
 
@@ -154,9 +171,9 @@ fn assert_deferred_and_retried(rig: &mut Rig, id: &str, expect: &str) -> String 
         !log.contains("status: "),
         "a deferred job got a final status:\n{log}"
     );
-    assert_eq!(real::jobs_in(&rig.spool(), "queue"), [id]);
-    assert!(real::jobs_in(&rig.spool(), "sent").is_empty());
-    assert!(real::jobs_in(&rig.spool(), "failed").is_empty());
+    assert_eq!(rig.jobs("queue"), [id]);
+    assert!(rig.jobs("sent").is_empty());
+    assert!(rig.jobs("failed").is_empty());
     let state = rig.state(id);
     let attempts: u32 = state
         .lines()
@@ -266,8 +283,7 @@ fn a_550_recipient_fails_the_job_with_exactly_one_notice() {
     );
     let id = rig.drop_one("a.eml", &eml("rcpt-550"));
     rig.wait_for("the job in failed/ and an empty queue", || {
-        real::jobs_in(&rig.spool(), "failed") == [id.as_str()]
-            && real::jobs_in(&rig.spool(), "queue").is_empty()
+        rig.jobs("failed") == [id.as_str()] && rig.jobs("queue").is_empty()
     });
     rig.stop();
     let log = rig.job_log(&id);
@@ -299,16 +315,14 @@ fn a_550_recipient_fails_the_job_with_exactly_one_notice() {
         notice.contains("rcpt-550"),
         "the notice does not name the job:\n{notice}"
     );
-    assert_eq!(real::jobs_in(&rig.spool(), "sent").len(), 1, "the notice");
+    assert_eq!(rig.jobs("sent").len(), 1, "the notice");
 }
 
 #[test]
 fn an_ehlo_502_falls_back_to_helo_and_delivers() {
     let mut rig = Rig::start(Script::new().ehlo_refused(), "debug = 2");
     let id = rig.drop_one("a.eml", &eml("ehlo-502"));
-    rig.wait_for("the job in sent/", || {
-        real::jobs_in(&rig.spool(), "sent") == [id.as_str()]
-    });
+    rig.wait_for("the job in sent/", || rig.jobs("sent") == [id.as_str()]);
     rig.stop();
     let log = rig.job_log(&id);
     assert!(log.contains(" S: 502 5.5.2"), "{log}");
@@ -353,7 +367,7 @@ fn the_queue_keeps_flowing_while_one_session_hangs_in_data() {
         .map(|n| rig.drop_one(&format!("o{n}.eml"), &eml(&format!("other-{n}"))))
         .collect();
     rig.wait_for("the other jobs in sent/", || {
-        let sent = real::jobs_in(&rig.spool(), "sent");
+        let sent = rig.jobs("sent");
         others.iter().all(|id| sent.contains(id))
     });
     let delivered_after = hang_began.elapsed();
@@ -361,9 +375,9 @@ fn the_queue_keeps_flowing_while_one_session_hangs_in_data() {
     assert!(
         !rig.job_log(&hung).contains("attempt 1"),
         "the hang ended before the others were delivered ({delivered_after:?}):\n{}",
-        real::show(&rig.spool())
+        rig.show()
     );
-    assert_eq!(real::jobs_in(&rig.spool(), "queue"), [hung.as_str()]);
+    assert_eq!(rig.jobs("queue"), [hung.as_str()]);
     // Then the hang ends at the timeout, and the job waits for its retry.
     rig.wait_for("the hung attempt to time out", || {
         rig.job_log(&hung).contains("attempt 1 via")
@@ -377,7 +391,7 @@ fn the_queue_keeps_flowing_while_one_session_hangs_in_data() {
         "{log}"
     );
     assert!(log.contains("next attempt at "), "{log}");
-    assert_eq!(real::jobs_in(&rig.spool(), "queue"), [hung]);
+    assert_eq!(rig.jobs("queue"), [hung]);
     assert!(rig.server.connections() >= 2);
     let bodies: Vec<String> = rig
         .server
@@ -411,25 +425,17 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
     // Queued while vmaild is stopped, so that the start finds all six at once.
     rig.queue("backlog", 6);
     rig.restart();
-    rig.wait_for("three jobs in sent/", || {
-        real::jobs_in(&rig.spool(), "sent").len() >= 3
-    });
-    let timed_out = |rig: &Rig| {
-        real::jobs_in(&rig.spool(), "queue")
-            .iter()
-            .any(|id| rig.job_log(id).contains("no answer from the server"))
-    };
+    rig.wait_for("three jobs in sent/", || rig.jobs("sent").len() >= 3);
+    let timed_out = |rig: &Rig| rig.a_queued_log_contains("no answer from the server");
     assert!(
         !timed_out(&rig),
         "the hang ended before the other session delivered:\n{}",
-        real::show(&rig.spool())
+        rig.show()
     );
     // The server stalls only on the first connection: every retry goes.
-    rig.wait_for("all six jobs in sent/", || {
-        real::jobs_in(&rig.spool(), "sent").len() == 6
-    });
+    rig.wait_for("all six jobs in sent/", || rig.jobs("sent").len() == 6);
     rig.stop();
-    let sent = real::jobs_in(&rig.spool(), "sent");
+    let sent = rig.jobs("sent");
     let hung: Vec<&String> = sent
         .iter()
         .filter(|id| {
@@ -437,7 +443,7 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
                 .contains("deferred: no answer from the server")
         })
         .collect();
-    assert_eq!(hung.len(), 1, "{}", real::show(&rig.spool()));
+    assert_eq!(hung.len(), 1, "{}", rig.show());
     let log = rig.job_log(hung[0]);
     assert!(
         log.contains("attempt 1 via 127.0.0.1")
@@ -454,7 +460,7 @@ fn a_backlog_at_start_flows_past_a_session_that_hangs() {
                 .contains("not tried: an earlier error ended the connection")
         })
         .collect();
-    assert_eq!(behind.len(), 2, "{}", real::show(&rig.spool()));
+    assert_eq!(behind.len(), 2, "{}", rig.show());
     for id in behind {
         assert!(
             rig.job_log(id).contains("attempt 2 via"),
@@ -493,27 +499,19 @@ fn due_jobs_are_shared_between_sessions_when_others_wait_for_a_retry() {
     rig.queue("due", 4);
     rig.restart();
     rig.wait_for("a due job delivered by the second session", || {
-        !real::jobs_in(&rig.spool(), "sent").is_empty()
+        !rig.jobs("sent").is_empty()
     });
-    let hang_ended = real::jobs_in(&rig.spool(), "queue")
-        .iter()
-        .any(|id| rig.job_log(id).contains("attempt 1 via"));
+    let hang_ended = rig.a_queued_log_contains("attempt 1 via");
     assert!(
         !hang_ended,
         "nothing was delivered until the hung session ended:\n{}",
-        real::show(&rig.spool())
+        rig.show()
     );
-    rig.wait_for("two due jobs in sent/", || {
-        real::jobs_in(&rig.spool(), "sent").len() == 2
-    });
+    rig.wait_for("two due jobs in sent/", || rig.jobs("sent").len() == 2);
     rig.stop();
-    let sent = real::jobs_in(&rig.spool(), "sent");
+    let sent = rig.jobs("sent");
     for id in &sent {
-        assert!(
-            rig.job_log(id).contains("attempt 1 via"),
-            "{}",
-            real::show(&rig.spool())
-        );
+        assert!(rig.job_log(id).contains("attempt 1 via"), "{}", rig.show());
     }
     let bodies: Vec<String> = rig
         .server

@@ -22,9 +22,7 @@ fn damaged() -> Vec<u8> {
 
 /// Drops `NAME.job` attaching `NAME.files/fax000042.tif`.
 fn drop_fax_job(spool: &Path, name: &str, tiff: &[u8], subject: &str) {
-    let files = spool.join(format!("in/{name}.files"));
-    std::fs::create_dir_all(&files).unwrap();
-    std::fs::write(files.join("fax000042.tif"), tiff).unwrap();
+    stage_files(spool, name, &[("fax000042.tif", tiff)]);
     drop_eml(
         spool,
         &format!("{name}.job"),

@@ -79,6 +79,16 @@ pub fn drop_eml(spool: &Path, name: &str, text: &str) {
     std::fs::rename(&temp, spool.join("in").join(name)).unwrap();
 }
 
+/// Writes `files` (name, bytes) into `in/{job}.files`, the folder a
+/// `{job}.job` attaches from, before the job itself is dropped.
+pub fn stage_files(spool: &Path, job: &str, files: &[(&str, &[u8])]) {
+    let folder = spool.join("in").join(format!("{job}.files"));
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(folder.join(name), bytes).unwrap();
+    }
+}
+
 pub fn eml(subject: &str) -> String {
     format!(
         "From: fax@example.test\nTo: Ann <ann@example.test>\nSubject: {subject}\nMessage-ID: <{subject}@example.test>\n\nHello.\n"
