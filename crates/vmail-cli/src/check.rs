@@ -29,7 +29,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use vmail_config::Config;
-use vmail_core::{SmtpSettings, TlsMode, TokenSource};
+use vmail_core::{MailServer, SmtpSettings, TlsMode, TokenSource};
 use vmail_smtp::{CertificateCheck, CertificateProblem, PeerCertificate, Submitter, Transcript};
 
 #[derive(Debug, Args)]
@@ -150,61 +150,89 @@ pub fn run(path: &Path, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let mut reports = runtime.block_on(async {
-        // With oauth-* keys, the token first, with its own verdict; the
-        // session then logs in with that token.
-        let (token_verdict, tokens) = match &settings.oauth {
-            Some(oauth) => {
-                let (verdict, tokens) = token::step(&config, oauth, settings.timeout).await;
-                (Some(verdict), tokens)
-            }
-            None => (None, None),
-        };
-        // Every server of mail-server in turn, each as if it were the only one.
-        let mut reports = Vec::new();
-        for server in settings.servers() {
-            let one = settings.for_server(&server);
-            let send_test = args.send_test.as_deref();
-            let mut report = check_with(&one, &config.from, send_test, tokens.clone()).await;
-            if let Some(verdict) = token_verdict.clone() {
-                if verdict.level == Level::Fail {
-                    token::not_tried_without_token(&mut report);
-                }
-                report.verdicts.insert(0, verdict);
-            }
-            // Root reads every file; the daemon's user may not.
-            let unreadable = access::verdicts(&config, settings);
-            report.verdicts.splice(0..0, unreadable);
-            reports.push((server, report));
-        }
-        reports
-    });
-    if reports.len() > 1 {
-        let each = each::Each { servers: reports };
-        if args.json {
-            println!("{}", each::json(&config, settings, &each));
-        } else {
-            print!("{}", each::text(&config, settings, &each));
-        }
-        return Ok(if each.works() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    let Some((_, report)) = reports.pop() else {
-        return Ok(ExitCode::FAILURE);
-    };
-    if args.json {
-        println!("{}", json(&config, settings, &report));
-    } else {
-        print!("{}", text(&config, settings, &report));
-    }
-    Ok(if report.works() {
+    let send_test = args.send_test.as_deref();
+    let reports = runtime.block_on(check_each_server(&config, settings, send_test));
+    Ok(if print_reports(&config, settings, reports, args.json) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Every server of mail-server in turn, each as if it were the only one.
+/// With oauth-* keys the token comes first, once, with its own verdict;
+/// each session then logs in with that token.
+async fn check_each_server(
+    config: &Config,
+    settings: &SmtpSettings,
+    send_test: Option<&str>,
+) -> Vec<(MailServer, Report)> {
+    let (token_verdict, tokens) = match &settings.oauth {
+        Some(oauth) => {
+            let (verdict, tokens) = token::step(config, oauth, settings.timeout).await;
+            (Some(verdict), tokens)
+        }
+        None => (None, None),
+    };
+    let mut reports = Vec::new();
+    for server in settings.servers() {
+        let one = settings.for_server(&server);
+        let mut report = check_with(&one, &config.from, send_test, tokens.clone()).await;
+        if let Some(verdict) = token_verdict.clone() {
+            if verdict.level == Level::Fail {
+                token::not_tried_without_token(&mut report);
+            }
+            report.verdicts.insert(0, verdict);
+        }
+        // Root reads every file; the daemon's user may not.
+        let unreadable = access::verdicts(config, settings);
+        report.verdicts.splice(0..0, unreadable);
+        reports.push((server, report));
+    }
+    reports
+}
+
+/// Several servers get a heading each and a per-server summary (sending
+/// works when one of them does); one server's report stands alone, as a
+/// summary would only repeat it. Whether sending would work.
+fn print_reports(
+    config: &Config,
+    settings: &SmtpSettings,
+    mut reports: Vec<(MailServer, Report)>,
+    as_json: bool,
+) -> bool {
+    if reports.len() > 1 {
+        let each = each::Each { servers: reports };
+        print_as(
+            as_json,
+            || each::json(config, settings, &each),
+            || each::text(config, settings, &each),
+        );
+        return each.works();
+    }
+    let Some((_, report)) = reports.pop() else {
+        return false;
+    };
+    print_as(
+        as_json,
+        || json(config, settings, &report),
+        || text(config, settings, &report),
+    );
+    report.works()
+}
+
+/// JSON is one object on one line, for scripts; the text ends its own
+/// lines.
+fn print_as(
+    as_json: bool,
+    value: impl FnOnce() -> serde_json::Value,
+    page: impl FnOnce() -> String,
+) {
+    if as_json {
+        println!("{}", value());
+    } else {
+        print!("{}", page());
+    }
 }
 
 /// Runs the whole check: one session as the daemon would open it, the test
