@@ -100,6 +100,7 @@ fn extension_list(ext: &Extensions) -> String {
         (ext.eight_bit_mime, "8BITMIME"),
         (ext.enhanced_status_codes, "ENHANCEDSTATUSCODES"),
         (ext.smtputf8, "SMTPUTF8"),
+        (ext.dsn, "DSN"),
     ] {
         if on {
             names.push(name.to_string());

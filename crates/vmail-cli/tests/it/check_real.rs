@@ -49,6 +49,7 @@ fn a_good_login_over_starttls_shows_the_certificate() {
         ehlo.contains("STARTTLS (used), AUTH PLAIN LOGIN CRAM-MD5"),
         "{ehlo}"
     );
+    assert!(ehlo.ends_with(", DSN"), "Postfix offers DSN: {ehlo}");
     assert!(
         run.stdout
             .contains("\nCertificate:\n  subject:      CN=localhost\n")
