@@ -140,23 +140,30 @@ fn prometheus_reads_what_the_spool_holds() {
     drop_eml(&spool_dir, "deferred.eml", &deferred);
     // Four delivered and the refused job's notice (to a mailbox of the
     // server) in sent/, the refused one in failed/, the held and the
-    // deferred one in queue/.
+    // deferred one in queue/; then the session's QUIT, which comes after
+    // the last job is recorded: the scrape that shows no session open is
+    // the one checked.
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut text = String::new();
     wait_for(
-        "4 jobs and a notice in sent/, 1 in failed/, 2 queued and tried",
+        "4 jobs and a notice in sent/, 1 in failed/, 2 queued and tried, no session open",
         || {
-            count(&spool_dir, "sent") == 5.0
+            let settled = count(&spool_dir, "sent") == 5.0
                 && count(&spool_dir, "failed") == 1.0
                 && real::jobs_in(&spool_dir, "queue").len() == 2
                 && spool
                     .ids()
                     .unwrap()
                     .iter()
-                    .any(|id| spool.state(id).is_ok_and(|s| s.attempts == 1))
+                    .any(|id| spool.state(id).is_ok_and(|s| s.attempts == 1));
+            if settled {
+                text = scrape(&url);
+            }
+            settled && samples(&text).get("vmail_sessions_open") == Some(&0.0)
         },
         || daemon.log(),
     );
 
-    let text = scrape(&format!("http://127.0.0.1:{port}/metrics"));
     let complaints = promtool_check(&text);
     assert!(
         complaints.trim().is_empty(),
