@@ -99,34 +99,18 @@ fn set(path: &Path, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let mut doc = IniDocument::read(path)?;
     let label = format!("[{}] {}", args.section, args.key);
     // Asked before anything else, so that a mismatch leaves no trace at all.
-    let value = match (&args.value, args.prompt) {
-        (_, true) => prompt::read_twice(&label)?,
-        (Some(value), false) => Secret::new(value.as_str()),
-        (None, false) => bail!("-a needs a VALUE after {label}, or -p to be asked for it"),
-    };
+    let value = new_value(args, &label)?;
     let stored = if args.encrypt {
         seal(path, &doc, &value).with_context(|| format!("cannot encrypt {label}"))?
     } else {
         value.expose().to_string()
     };
-    let before = errors_of(path, &doc.to_text());
+    let (before, _) = diagnostics_of(path, &doc.to_text());
     doc.set(&args.section, &args.key, &stored)?;
-    let after = vmail_config::load_str(path, &doc.to_text());
-    let (errors, warnings) = match after {
-        Ok(loaded) => (Vec::new(), loaded.warnings),
-        Err(problems) => (problems.errors, problems.warnings),
-    };
+    let (errors, warnings) = diagnostics_of(path, &doc.to_text());
     let (added, present) = split_new(errors, before);
     let mut stderr = std::io::stderr().lock();
-    for d in &present {
-        let _ = writeln!(
-            stderr,
-            "vfxadmin: error (in the file before this change too): {d}"
-        );
-    }
-    for d in &added {
-        let _ = writeln!(stderr, "vfxadmin: error: {d}");
-    }
+    print_errors(&mut stderr, &added, &present);
     if !added.is_empty() && !args.force {
         let _ = writeln!(
             stderr,
@@ -146,26 +130,61 @@ fn set(path: &Path, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
              error is corrected"
         );
     }
-    let about_this = |d: &vmail_config::Diagnostic| {
-        d.section
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case(&args.section))
-            && d.key
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(&args.key))
-    };
-    for d in warnings.iter().filter(|d| about_this(d)) {
+    for d in warnings.iter().filter(|d| is_about_key(d, args)) {
         let _ = writeln!(stderr, "vfxadmin: warning: {d}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The errors of the file as `text`, before a change.
-fn errors_of(path: &Path, text: &str) -> Vec<vmail_config::Diagnostic> {
+/// The value from the command line, or asked for twice without echo so
+/// that a secret never reaches the shell's history.
+fn new_value(args: &ConfigArgs, label: &str) -> anyhow::Result<Secret> {
+    Ok(match (&args.value, args.prompt) {
+        (_, true) => prompt::read_twice(label)?,
+        (Some(value), false) => Secret::new(value.as_str()),
+        (None, false) => bail!("-a needs a VALUE after {label}, or -p to be asked for it"),
+    })
+}
+
+/// The errors and warnings of the file as `text`, read the way vmaild
+/// would load it, so that a change is judged by what the daemon would do.
+fn diagnostics_of(
+    path: &Path,
+    text: &str,
+) -> (Vec<vmail_config::Diagnostic>, Vec<vmail_config::Diagnostic>) {
     match vmail_config::load_str(path, text) {
-        Ok(_) => Vec::new(),
-        Err(problems) => problems.errors,
+        Ok(loaded) => (Vec::new(), loaded.warnings),
+        Err(problems) => (problems.errors, problems.warnings),
     }
+}
+
+/// Errors the file had before are named as such: the change did not cause
+/// them and does not wait for them to be fixed.
+fn print_errors(
+    stderr: &mut impl Write,
+    added: &[vmail_config::Diagnostic],
+    present: &[vmail_config::Diagnostic],
+) {
+    for d in present {
+        let _ = writeln!(
+            stderr,
+            "vfxadmin: error (in the file before this change too): {d}"
+        );
+    }
+    for d in added {
+        let _ = writeln!(stderr, "vfxadmin: error: {d}");
+    }
+}
+
+/// Only the changed key's warnings are shown: the others were there
+/// before and are not this change's business.
+fn is_about_key(d: &vmail_config::Diagnostic, args: &ConfigArgs) -> bool {
+    d.section
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case(&args.section))
+        && d.key
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case(&args.key))
 }
 
 /// The errors after a change, split into those it added and those that
@@ -203,4 +222,44 @@ fn seal(path: &Path, doc: &IniDocument, value: &Secret) -> anyhow::Result<String
         );
     }
     Ok(secrets::seal(&key, value.expose())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change to `[vmail] AUTH-RSP` shows the warnings vmail files under
+    /// `[VMAIL] auth-rsp`, and no others.
+    #[test]
+    fn the_changed_keys_warnings_match_in_any_case() {
+        let args = ConfigArgs {
+            add: true,
+            prompt: false,
+            encrypt: false,
+            force: false,
+            section: "vmail".into(),
+            key: "AUTH-RSP".into(),
+            value: Some("user:password".into()),
+        };
+        let warning = |section: Option<&str>, key: Option<&str>| vmail_config::Diagnostic {
+            path: "vsisrv.ini".into(),
+            line: Some(9),
+            section: section.map(String::from),
+            key: key.map(String::from),
+            message: "is stored in clear".into(),
+        };
+        assert!(is_about_key(
+            &warning(Some("VMAIL"), Some("auth-rsp")),
+            &args
+        ));
+        assert!(!is_about_key(
+            &warning(Some("VMAIL"), Some("auth-type")),
+            &args
+        ));
+        assert!(!is_about_key(
+            &warning(Some("VFXSCHED"), Some("auth-rsp")),
+            &args
+        ));
+        assert!(!is_about_key(&warning(None, None), &args));
+    }
 }
