@@ -12,8 +12,10 @@ use daemon::*;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use vmail_core::{Envelope, JobId};
 use vmail_spool::{IngestError, Spool, SpoolError};
+use vmail_testkit::command::{RunError, run_bounded};
 
 const JOBS: usize = 20;
 
@@ -26,22 +28,22 @@ struct Mounted {
 impl Mounted {
     /// Mounts a tmpfs of `size` at `path`, mode 0750 (a tmpfs root is 1777
     /// by default, which the spool rightly refuses). `Err` says why not.
-    fn tmpfs(path: &Path, size: &str) -> Result<Mounted, String> {
-        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
-        let output = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0750"),
-                "tmpfs",
-            ])
-            .arg(path)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
-        }
+    fn tmpfs(path: &Path, size: &str) -> Result<Mounted, RunError> {
+        let _ = std::fs::create_dir_all(path);
+        run_bounded(
+            Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},mode=0750"),
+                    "tmpfs",
+                ])
+                .arg(path),
+            "mount",
+            Duration::from_secs(30),
+        )?
+        .succeeded("mount")?;
         Ok(Mounted {
             path: path.to_path_buf(),
         })
