@@ -96,72 +96,30 @@ pub(crate) fn read_pages(tiff: &[u8]) -> Result<Vec<Page>, FaxError> {
 
 type Tiff<'a> = Decoder<Cursor<&'a [u8]>>;
 
+/// One page's tags, read in full before any is judged, then checked to be
+/// a bilevel fax image.
 fn read_page(decoder: &mut Tiff<'_>, len: usize, page: usize) -> Result<Page, FaxError> {
     let damaged = |why: DirectoryError| FaxError::Damaged { page, why };
     let unsupported = |what: Unsupported| FaxError::Unsupported { page, what };
-    let mut number = |tag: Tag, default: Option<u64>| -> Result<u64, FaxError> {
-        match decoder.find_tag(tag) {
-            Ok(Some(value)) => value
-                .into_u64()
-                .map_err(|_| damaged(DirectoryError::NotANumber(tag))),
-            Ok(None) => default.ok_or_else(|| damaged(DirectoryError::Missing(tag))),
-            Err(source) => Err(damaged(DirectoryError::Tag { tag, source })),
-        }
-    };
-    let width = number(Tag::ImageWidth, None)?;
-    let height = number(Tag::ImageLength, None)?;
-    let bits = number(Tag::BitsPerSample, Some(1))?;
-    let samples = number(Tag::SamplesPerPixel, Some(1))?;
-    let compression = number(Tag::Compression, Some(1))?;
-    let photometric = number(Tag::PhotometricInterpretation, Some(0))?;
-    let fill_order = number(Tag::FillOrder, Some(1))?;
-    let t4 = number(T4_OPTIONS, Some(0))?;
-    let t6 = number(T6_OPTIONS, Some(0))?;
-    let rows_per_strip = number(Tag::RowsPerStrip, Some(u64::from(u32::MAX)))?;
-    let unit = number(Tag::ResolutionUnit, Some(2))?;
-    if bits != 1 || samples != 1 {
-        return Err(unsupported(Unsupported::Depth { samples, bits }));
-    }
-    if width == 0 || height == 0 || width > MAX_SIDE.into() || height > MAX_SIDE.into() {
-        return Err(unsupported(Unsupported::Size { width, height }));
-    }
+    let tags = Tags::read(decoder).map_err(damaged)?;
+    let (width, height) = tags.size().map_err(unsupported)?;
     if decoder.find_tag(Tag::TileWidth).ok().flatten().is_some() {
         return Err(unsupported(Unsupported::Tiled));
     }
-    let black_is_zero = match photometric {
+    let black_is_zero = match tags.photometric {
         0 => false,
         1 => true,
-        other => {
-            return Err(unsupported(Unsupported::Photometric(other)));
-        }
+        other => return Err(unsupported(Unsupported::Photometric(other))),
     };
-    let reversed_bits = match fill_order {
+    let reversed_bits = match tags.fill_order {
         1 => false,
         2 => true,
         other => return Err(damaged(DirectoryError::FillOrder(other))),
     };
-    let compression = match compression {
-        1 => Compression::None,
-        2 => Compression::ModifiedHuffman,
-        3 if t4 & 2 != 0 => {
-            return Err(unsupported(Unsupported::Group3Uncompressed));
-        }
-        3 => Compression::Group3 {
-            two_d: t4 & 1 != 0,
-            byte_aligned: t4 & 4 != 0,
-        },
-        4 if t6 & 2 != 0 => {
-            return Err(unsupported(Unsupported::Group4Uncompressed));
-        }
-        4 => Compression::Group4,
-        32773 => Compression::PackBits,
-        other => return Err(unsupported(Unsupported::Compression(other))),
-    };
-    let width = width as u32;
-    let height = height as u32;
-    let rows_per_strip = rows_per_strip.clamp(1, height.into()) as u32;
+    let compression = tags.compression().map_err(unsupported)?;
+    let rows_per_strip = tags.rows_per_strip.clamp(1, height.into()) as u32;
     let strips = strips(decoder, len, height.div_ceil(rows_per_strip)).map_err(damaged)?;
-    let dpi = resolution(decoder, unit).map_err(damaged)?;
+    let dpi = resolution(decoder, tags.unit).map_err(damaged)?;
     Ok(Page {
         width,
         height,
@@ -172,6 +130,80 @@ fn read_page(decoder: &mut Tiff<'_>, len: usize, page: usize) -> Result<Page, Fa
         rows_per_strip,
         strips,
     })
+}
+
+/// The numeric tags of a page, with TIFF 6.0's defaults where one is
+/// absent.
+struct Tags {
+    width: u64,
+    height: u64,
+    bits: u64,
+    samples: u64,
+    compression: u64,
+    photometric: u64,
+    fill_order: u64,
+    t4: u64,
+    t6: u64,
+    rows_per_strip: u64,
+    unit: u64,
+}
+
+impl Tags {
+    fn read(decoder: &mut Tiff<'_>) -> Result<Tags, DirectoryError> {
+        let mut number = |tag: Tag, default: Option<u64>| match decoder.find_tag(tag) {
+            Ok(Some(value)) => value
+                .into_u64()
+                .map_err(|_| DirectoryError::NotANumber(tag)),
+            Ok(None) => default.ok_or(DirectoryError::Missing(tag)),
+            Err(source) => Err(DirectoryError::Tag { tag, source }),
+        };
+        Ok(Tags {
+            width: number(Tag::ImageWidth, None)?,
+            height: number(Tag::ImageLength, None)?,
+            bits: number(Tag::BitsPerSample, Some(1))?,
+            samples: number(Tag::SamplesPerPixel, Some(1))?,
+            compression: number(Tag::Compression, Some(1))?,
+            photometric: number(Tag::PhotometricInterpretation, Some(0))?,
+            fill_order: number(Tag::FillOrder, Some(1))?,
+            t4: number(T4_OPTIONS, Some(0))?,
+            t6: number(T6_OPTIONS, Some(0))?,
+            rows_per_strip: number(Tag::RowsPerStrip, Some(u64::from(u32::MAX)))?,
+            unit: number(Tag::ResolutionUnit, Some(2))?,
+        })
+    }
+
+    /// Width and height of a page of one 1-bit sample per pixel, within
+    /// [`MAX_SIDE`].
+    fn size(&self) -> Result<(u32, u32), Unsupported> {
+        let (width, height) = (self.width, self.height);
+        if self.bits != 1 || self.samples != 1 {
+            return Err(Unsupported::Depth {
+                samples: self.samples,
+                bits: self.bits,
+            });
+        }
+        let side = 1..=u64::from(MAX_SIDE);
+        if !side.contains(&width) || !side.contains(&height) {
+            return Err(Unsupported::Size { width, height });
+        }
+        Ok((width as u32, height as u32))
+    }
+
+    fn compression(&self) -> Result<Compression, Unsupported> {
+        Ok(match self.compression {
+            1 => Compression::None,
+            2 => Compression::ModifiedHuffman,
+            3 if self.t4 & 2 != 0 => return Err(Unsupported::Group3Uncompressed),
+            3 => Compression::Group3 {
+                two_d: self.t4 & 1 != 0,
+                byte_aligned: self.t4 & 4 != 0,
+            },
+            4 if self.t6 & 2 != 0 => return Err(Unsupported::Group4Uncompressed),
+            4 => Compression::Group4,
+            32773 => Compression::PackBits,
+            other => return Err(Unsupported::Compression(other)),
+        })
+    }
 }
 
 /// The byte ranges of the page's `expected` strips.
