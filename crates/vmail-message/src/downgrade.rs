@@ -514,69 +514,81 @@ struct Token {
 fn tokens(value: &[u8], structured: bool) -> Vec<Token> {
     let mut out = Vec::new();
     let mut at = 0;
-    while at < value.len() {
+    loop {
         while at < value.len() && value[at].is_ascii_whitespace() {
             at += 1;
         }
         if at >= value.len() {
-            break;
+            return out;
         }
-        if !structured {
-            let start = at;
-            while at < value.len() && !value[at].is_ascii_whitespace() {
-                at += 1;
-            }
-            out.push(Token {
-                text: value[start..at].to_vec(),
-                glued: Vec::new(),
-            });
-            continue;
-        }
-        if value[at] == b'"' {
-            let mut text = Vec::new();
-            let mut end = at + 1;
-            while end < value.len() && value[end] != b'"' {
-                if value[end] == b'\\' && end + 1 < value.len() {
-                    end += 1;
-                }
-                text.push(value[end]);
-                end += 1;
-            }
-            let quoted = &value[at..(end + 1).min(value.len())];
-            at = (end + 1).min(value.len());
-            let glued = take_glued(value, &mut at);
-            if has_8bit(&text) {
-                out.push(Token { text, glued });
-            } else {
-                out.push(Token {
-                    text: quoted.to_vec(),
-                    glued,
-                });
-            }
-            continue;
-        }
-        let start = at;
-        while at < value.len() && !value[at].is_ascii_whitespace() && value[at] != b'"' {
-            at += 1;
-        }
-        let word = &value[start..at];
-        // `,` or `;` ending an 8-bit word stays outside its encoded-word.
-        let cut = if has_8bit(word) {
-            word.len()
-                - word
-                    .iter()
-                    .rev()
-                    .take_while(|&&b| b == b',' || b == b';')
-                    .count()
-        } else {
-            word.len()
-        };
-        out.push(Token {
-            text: word[..cut].to_vec(),
-            glued: word[cut..].to_vec(),
+        out.push(match value[at] {
+            _ if !structured => unstructured_word(value, &mut at),
+            b'"' => quoted_string(value, &mut at),
+            _ => structured_word(value, &mut at),
         });
     }
-    out
+}
+
+/// Text up to the next white space: in an unstructured field (Subject)
+/// every word stands alone.
+fn unstructured_word(value: &[u8], at: &mut usize) -> Token {
+    let start = *at;
+    while *at < value.len() && !value[*at].is_ascii_whitespace() {
+        *at += 1;
+    }
+    Token {
+        text: value[start..*at].to_vec(),
+        glued: Vec::new(),
+    }
+}
+
+/// A quoted string: its content when that holds 8-bit bytes (the
+/// encoded-word replaces the quotes), else the quoted string as written.
+fn quoted_string(value: &[u8], at: &mut usize) -> Token {
+    let mut text = Vec::new();
+    let mut end = *at + 1;
+    while end < value.len() && value[end] != b'"' {
+        if value[end] == b'\\' && end + 1 < value.len() {
+            end += 1;
+        }
+        text.push(value[end]);
+        end += 1;
+    }
+    let quoted = &value[*at..(end + 1).min(value.len())];
+    *at = (end + 1).min(value.len());
+    let glued = take_glued(value, at);
+    if has_8bit(&text) {
+        Token { text, glued }
+    } else {
+        Token {
+            text: quoted.to_vec(),
+            glued,
+        }
+    }
+}
+
+/// A word of a structured field, up to white space or a quote; `,` or
+/// `;` ending an 8-bit word stays outside its encoded-word.
+fn structured_word(value: &[u8], at: &mut usize) -> Token {
+    let start = *at;
+    while *at < value.len() && !value[*at].is_ascii_whitespace() && value[*at] != b'"' {
+        *at += 1;
+    }
+    let word = &value[start..*at];
+    let cut = if has_8bit(word) {
+        word.len()
+            - word
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b',' || b == b';')
+                .count()
+    } else {
+        word.len()
+    };
+    Token {
+        text: word[..cut].to_vec(),
+        glued: word[cut..].to_vec(),
+    }
 }
 
 fn take_glued(value: &[u8], at: &mut usize) -> Vec<u8> {
