@@ -59,6 +59,39 @@ pub fn wait_exit(child: &mut Child, what: &str, within: Duration) -> ExitStatus 
     }
 }
 
+/// [`wait_for_within`] for an async test: the test's runtime goes on
+/// running the tasks it waits for between looks. The bound is real time,
+/// also under paused tokio time, where work on the blocking pool (the
+/// spool's writes) still takes real time.
+pub async fn wait_until(what: &str, within: Duration, done: impl FnMut() -> bool) {
+    assert!(
+        holds_within(within, done).await,
+        "timed out after {} s waiting for {what}",
+        within.as_secs_f64()
+    );
+}
+
+/// Whether `done` held within `within` (real time), looked at every
+/// [`ASYNC_POLL`] while the runtime runs other tasks. For a test that
+/// asserts something does *not* happen for a while, and for
+/// [`wait_until`].
+pub async fn holds_within(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(ASYNC_POLL).await;
+    }
+}
+
+/// How often [`holds_within`] looks again: short, because under paused
+/// time each look also moves the virtual clock this far.
+const ASYNC_POLL: Duration = Duration::from_millis(10);
+
 /// Polls `done` every [`POLL`] until it holds or `within` has passed;
 /// whether it held. The one polling loop of the test helpers.
 pub(crate) fn poll(within: Duration, mut done: impl FnMut() -> bool) -> bool {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -165,16 +165,9 @@ impl TokenServer {
 
     /// Waits (bounded) until the server has seen `n` requests.
     pub async fn wait_for_requests(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.count() < n {
-            assert!(
-                Instant::now() < deadline,
-                "the token server saw {} requests, not {n}, within 10 s",
-                self.count()
-            );
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let what = format!("the token server to see {n} requests");
+        vmail_testkit::process::wait_until(&what, Duration::from_secs(10), || self.count() >= n)
+            .await;
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use vmail_smtp::{BeforeEnd, Submitter};
 use vmail_testkit::fault::{FaultServer, Script};
+use vmail_testkit::process::holds_within;
 
 #[tokio::test]
 async fn the_dot_is_sent_only_after_the_gate_opens() -> std::io::Result<()> {
@@ -38,14 +39,14 @@ async fn the_dot_is_sent_only_after_the_gate_opens() -> std::io::Result<()> {
     });
 
     assert!(
-        within(Duration::from_secs(5), || reached.load(SeqCst)).await,
+        holds_within(Duration::from_secs(5), || reached.load(SeqCst)).await,
         "the session never reached the final dot"
     );
     assert!(server.received("DATA"), "{:?}", server.commands());
     // Were the dot sent despite the closed gate, the server would have the
     // message within milliseconds; give it far more than that.
     assert!(
-        !within(Duration::from_millis(300), || !server.messages().is_empty()).await,
+        !holds_within(Duration::from_millis(300), || !server.messages().is_empty()).await,
         "the server took the message before the gate opened"
     );
     let _ = open.send(());
@@ -82,17 +83,4 @@ async fn a_message_refused_before_data_leaves_the_gate_to_the_caller() -> std::i
     );
     session.quit().await;
     Ok(())
-}
-
-/// Whether `done` became true within `bound`, checked while the session's
-/// task runs on this test's runtime.
-async fn within(bound: Duration, done: impl Fn() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + bound;
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    done()
 }

@@ -244,16 +244,9 @@ pub fn submit(spool: &Spool, recipients: &[&str], subject: &str) -> JobId {
         .unwrap()
 }
 
-/// Waits, bounded, until `done` holds; panics with `what` otherwise.
-pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Waits, bounded (10 s), until `done` holds; panics with `what` otherwise.
+pub async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    vmail_testkit::process::wait_until(what, Duration::from_secs(10), done).await;
 }
 
 pub fn count(dir: &Path) -> usize {
