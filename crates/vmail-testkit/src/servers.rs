@@ -130,6 +130,20 @@ pub struct TestServers {
     pub no8bitmime_port: u16,
 }
 
+/// A Message-ID no other test and no earlier run uses (tag, pid, time),
+/// so that [`TestServers::find_message`] finds this test's message in a
+/// Maildir that every test shares.
+pub fn message_id(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{tag}.{}.{nanos}@vmail-test.example.test",
+        std::process::id()
+    )
+}
+
 impl TestServers {
     /// Reads the file named by `VMAIL_TEST_SERVERS`.
     ///

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use vmail_testkit::process::wait_for_within;
 use vmail_testkit::servers::TestServers;
 
@@ -119,16 +119,7 @@ pub fn seal(key_path: &Path, plaintext: &str) -> String {
     vmail_config::secrets::seal(&key, plaintext).unwrap()
 }
 
-pub fn message_id(tag: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{tag}.{}.{nanos}@vmail-test.example.test",
-        std::process::id()
-    )
-}
+pub use vmail_testkit::servers::message_id;
 
 /// Drops an .eml from fax@example.test to `to` with `body` into `spool`,
 /// named after its Message-ID (a new one, tagged `tag`); that Message-ID.

@@ -1,7 +1,7 @@
 //! Helpers for the scenarios against the private Postfix and Dovecot that
 //! `bash tests/run.sh` starts (`VMAIL_TEST_SERVERS`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use vmail_core::{AuthType, Envelope, PopSettings, Secret, SmtpSettings, TlsMode};
 use vmail_smtp::{Body, Outgoing, SessionReport, Submitter};
 use vmail_testkit::servers::{TestServers, TestUser};
@@ -48,17 +48,7 @@ pub fn pop(
     }
 }
 
-/// A unique Message-ID for this test run.
-pub fn message_id(tag: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{tag}.{}.{nanos}@vmail-test.example.test",
-        std::process::id()
-    )
-}
+pub use vmail_testkit::servers::message_id;
 
 /// A small message with a dot line, a bare LF and a known body.
 pub fn message(from: &str, to: &[&str], message_id: &str) -> Outgoing {
