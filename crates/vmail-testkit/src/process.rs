@@ -72,7 +72,7 @@ pub async fn wait_until(what: &str, within: Duration, done: impl FnMut() -> bool
 }
 
 /// Whether `done` held within `within` (real time), looked at every
-/// [`ASYNC_POLL`] while the runtime runs other tasks. For a test that
+/// 10 ms while the runtime runs other tasks. For a test that
 /// asserts something does *not* happen for a while, and for
 /// [`wait_until`].
 pub async fn holds_within(within: Duration, mut done: impl FnMut() -> bool) -> bool {
