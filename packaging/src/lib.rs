@@ -1,4 +1,4 @@
-//! Helpers for the tests of vmail's Debian package (`tests/deb.rs`): running
+//! Helpers for the tests of vmail's packages (`tests/it/`): running
 //! a command with a deadline, and reading what `dpkg-deb` and `stat` say.
 //! The package itself is built by `packaging/build-deb.sh`.
 #![forbid(unsafe_code)]

@@ -15,8 +15,7 @@
 //!   user, modes, key, `rpm -V`; then a queued job and `rpm -e`, which
 //!   names the job and keeps the spool, the key and the user.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::common::{SHORT, build_package, is_root};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,21 +25,12 @@ use std::time::Duration;
 
 use vmail_packaging_tests::{RunError, have, repo_root, run_bounded};
 
-/// The release build of the whole daemon and CLI on a busy 2-core machine.
-const BUILD_LIMIT: Duration = Duration::from_secs(45 * 60);
-const SHORT: Duration = Duration::from_secs(60);
 const SCRIPTLETS: [(&str, &str); 4] = [
     ("preinstall", "pre.sh"),
     ("postinstall", "post.sh"),
     ("preuninstall", "preun.sh"),
     ("postuninstall", "postun.sh"),
 ];
-
-fn is_root() -> bool {
-    run_bounded(Command::new("id").arg("-u"), "id -u", SHORT)
-        .map(|r| r.stdout.trim() == "0")
-        .unwrap_or(false)
-}
 
 /// rpmbuild, from Debian's rpm package when missing (as root).
 fn rpm_tools() -> bool {
@@ -62,28 +52,11 @@ fn rpm_tools() -> bool {
     false
 }
 
-fn build(script: &str, out: &Path, args: &[&str]) -> Result<PathBuf, RunError> {
-    let _ = fs::remove_dir_all(out);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let ran = run_bounded(
-        Command::new("bash")
-            .arg(repo_root().join("packaging").join(script))
-            .arg("--out")
-            .arg(out)
-            .args(args)
-            .env("CARGO", cargo),
-        script,
-        BUILD_LIMIT,
-    )?
-    .succeeded(script)?;
-    Ok(PathBuf::from(ran.stdout.trim()))
-}
-
 /// The built package (once per test binary).
 fn package() -> &'static Path {
     static RPM: OnceLock<Result<PathBuf, RunError>> = OnceLock::new();
     let built = RPM.get_or_init(|| {
-        build(
+        build_package(
             "build-rpm.sh",
             &Path::new(env!("CARGO_TARGET_TMPDIR")).join("rpm"),
             &[],
@@ -291,7 +264,7 @@ fn rpm_holds_the_files_of_the_deb() {
         .collect();
     // Built after the RPM: the release binaries are there, nothing is compiled.
     package();
-    let deb = build(
+    let deb = build_package(
         "build-deb.sh",
         &Path::new(env!("CARGO_TARGET_TMPDIR")).join("rpm-vs-deb"),
         &["--no-build"],

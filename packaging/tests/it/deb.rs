@@ -17,8 +17,7 @@
 //! and put back. It is skipped, with a message, when not root or without
 //! dpkg; `VMAIL_PACKAGING_INSTALL=0` skips it on purpose.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::common::{SHORT, build_package, is_root, tempdir};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,28 +31,16 @@ use vmail_packaging_tests::{
 };
 
 const SCRIPTS: [&str; 3] = ["postinst", "prerm", "postrm"];
-/// The release build of the whole daemon and CLI on a busy 2-core machine.
-const BUILD_LIMIT: Duration = Duration::from_secs(45 * 60);
-const SHORT: Duration = Duration::from_secs(60);
 
 /// The built package, or why there is none (built once per test binary).
 fn deb() -> &'static Path {
     static DEB: OnceLock<Result<PathBuf, RunError>> = OnceLock::new();
     let built = DEB.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deb");
-        let _ = fs::remove_dir_all(&out);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let ran = run_bounded(
-            Command::new("bash")
-                .arg(repo_root().join("packaging/build-deb.sh"))
-                .arg("--out")
-                .arg(&out)
-                .env("CARGO", cargo),
-            "packaging/build-deb.sh",
-            BUILD_LIMIT,
-        )?
-        .succeeded("packaging/build-deb.sh")?;
-        Ok(PathBuf::from(ran.stdout.trim()))
+        build_package(
+            "build-deb.sh",
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("deb"),
+            &[],
+        )
     });
     match built {
         Ok(path) => path,
@@ -315,22 +302,8 @@ fn maintainer_scripts_are_sound_posix_sh() {
     assert!(ran.ok(), "{}", ran.stderr);
 }
 
-fn tempdir(what: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("packaging-{what}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 // ---------------------------------------------------------------------------
 // Installing into this machine.
-
-fn is_root() -> bool {
-    run_bounded(Command::new("id").arg("-u"), "id -u", SHORT)
-        .map(|r| r.stdout.trim() == "0")
-        .unwrap_or(false)
-}
 
 /// Runs a dpkg command, waiting (5 minutes at most) while another dpkg or
 /// apt holds dpkg's lock.

@@ -5,8 +5,6 @@
 //! binaries). Checked with `--no-build` on a target folder made here whose
 //! "binaries" are copies of /bin/true: no compilation, a few seconds.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -19,8 +19,7 @@
 //! they are missing and this is root); a test that cannot have them says so
 //! and passes without checking.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::common::{SHORT, is_root, tempdir};
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::net::UnixDatagram;
@@ -33,7 +32,6 @@ use vmail_testkit::oauth::{ClientSpec, TokenServiceClient, TokenServiceControl, 
 use vmail_testkit::process::{wait_for, wait_for_within, workspace_binary};
 use vmail_testkit::servers::{SERVERS_ENV_VAR, TestServers};
 
-const SHORT: Duration = Duration::from_secs(60);
 /// The goal of issue 15 for `systemd-analyze security --offline=yes`.
 const MAX_EXPOSURE: f64 = 1.9;
 
@@ -67,20 +65,6 @@ fn tool(tool: &str, program: &str) -> bool {
     }
     eprintln!("skipped: no {program} (`bash packaging/install-tools.sh {tool}` as root)");
     false
-}
-
-fn is_root() -> bool {
-    run_bounded(Command::new("id").arg("-u"), "id -u", SHORT)
-        .map(|r| r.stdout.trim() == "0")
-        .unwrap_or(false)
-}
-
-fn tempdir(what: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("unit-{what}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The unit with its ExecStart= program replaced by `program` (verify
@@ -374,7 +358,7 @@ fn servers() -> Option<TestServers> {
 fn eml(to: &str, message_id: &str) -> String {
     format!(
         "From: fax@example.test\nTo: {to}\nSubject: {message_id}\nMessage-ID: <{message_id}>\n\n\
-         sent by packaging/tests/unit.rs\n"
+         sent by packaging/tests/it/unit.rs\n"
     )
 }
 
