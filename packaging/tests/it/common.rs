@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use vmail_packaging_tests::{RunError, repo_root, run_bounded};
@@ -48,4 +49,25 @@ pub fn build_package(script: &str, out: &Path, args: &[&str]) -> Result<PathBuf,
     )?
     .succeeded(script)?;
     Ok(PathBuf::from(ran.stdout.trim()))
+}
+
+/// A package built by `script` into `folder` of cargo's temp folder,
+/// once per test binary (`cell` keeps it); a failed build fails every
+/// test that needs the package, each with the script's stderr.
+pub fn built_once(
+    cell: &'static OnceLock<Result<PathBuf, RunError>>,
+    script: &str,
+    folder: &str,
+) -> &'static Path {
+    let built = cell.get_or_init(|| {
+        build_package(
+            script,
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join(folder),
+            &[],
+        )
+    });
+    match built {
+        Ok(path) => path,
+        Err(why) => panic!("{why}"),
+    }
 }

@@ -17,7 +17,7 @@
 //! and put back. It is skipped, with a message, when not root or without
 //! dpkg; `VMAIL_PACKAGING_INSTALL=0` skips it on purpose.
 
-use crate::common::{SHORT, build_package, is_root, tempdir};
+use crate::common::{SHORT, built_once, is_root, tempdir};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,17 +35,7 @@ const SCRIPTS: [&str; 3] = ["postinst", "prerm", "postrm"];
 /// The built package, or why there is none (built once per test binary).
 fn deb() -> &'static Path {
     static DEB: OnceLock<Result<PathBuf, RunError>> = OnceLock::new();
-    let built = DEB.get_or_init(|| {
-        build_package(
-            "build-deb.sh",
-            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("deb"),
-            &[],
-        )
-    });
-    match built {
-        Ok(path) => path,
-        Err(why) => panic!("{why}"),
-    }
+    built_once(&DEB, "build-deb.sh", "deb")
 }
 
 fn debian_tools() -> bool {

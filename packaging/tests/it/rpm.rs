@@ -15,7 +15,7 @@
 //!   user, modes, key, `rpm -V`; then a queued job and `rpm -e`, which
 //!   names the job and keeps the spool, the key and the user.
 
-use crate::common::{SHORT, build_package, is_root};
+use crate::common::{SHORT, build_package, built_once, is_root};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -55,17 +55,7 @@ fn rpm_tools() -> bool {
 /// The built package (once per test binary).
 fn package() -> &'static Path {
     static RPM: OnceLock<Result<PathBuf, RunError>> = OnceLock::new();
-    let built = RPM.get_or_init(|| {
-        build_package(
-            "build-rpm.sh",
-            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("rpm"),
-            &[],
-        )
-    });
-    match built {
-        Ok(path) => path,
-        Err(why) => panic!("{why}"),
-    }
+    built_once(&RPM, "build-rpm.sh", "rpm")
 }
 
 /// `rpm -qp ARGS PACKAGE`, which must succeed.
