@@ -2,10 +2,11 @@
 //! 8-bit bytes before `MAIL FROM` (for `BODY=8BITMIME`, RFC 6152), and
 //! made 7-bit (vmail-message's downgrade) when the server does not offer
 //! 8BITMIME, so that no 8-bit byte ever reaches a server that did not ask
-//! for them. The common case stays streamed: a file is read once to look
-//! and once to send (both from the page cache); only a message that must
-//! be re-encoded, or a reader that cannot be read twice going to a server
-//! without 8BITMIME, is held whole.
+//! for them. A queued message of up to 64 KiB is read whole, once; a
+//! larger one stays streamed: read once to look and once to send (both
+//! from the page cache). Only a message that must be re-encoded, or a
+//! reader that cannot be read twice going to a server without 8BITMIME,
+//! is held whole whatever its size.
 
 use crate::error::SmtpError;
 use crate::message::Body;
@@ -53,17 +54,22 @@ pub(crate) async fn prepare(body: Body, ext: &Extensions) -> Result<Prepared, Sm
             finish(Box::new(file), size, eight_bit, eight_bit_ok, what()).await
         }
         Body::Part { file, offset, len } => {
-            let scanned = Arc::clone(&file);
-            let eight_bit = tokio::task::spawn_blocking(move || scan_part(&scanned, offset, len))
+            let looked_at = Arc::clone(&file);
+            let looked = tokio::task::spawn_blocking(move || look_at_part(&looked_at, offset, len))
                 .await
                 .map_err(|join| {
                     body_error("the queued message".into(), std::io::Error::other(join))
                 })?
                 .map_err(|source| body_error("the queued message".into(), source))?;
-            let reader = open_part(&file, offset)
-                .map_err(|source| body_error("the queued message".into(), source))?;
-            let reader = Box::new(tokio::fs::File::from_std(reader).take(len));
-            finish(reader, Some(len), eight_bit, eight_bit_ok, "reader".into()).await
+            match looked {
+                Looked::Whole(bytes) => Ok(from_bytes(bytes, eight_bit_ok)),
+                Looked::Streamed { eight_bit } => {
+                    let reader = open_part(&file, offset)
+                        .map_err(|source| body_error("the queued message".into(), source))?;
+                    let reader = Box::new(tokio::fs::File::from_std(reader).take(len));
+                    finish(reader, Some(len), eight_bit, eight_bit_ok, "reader".into()).await
+                }
+            }
         }
         // Not known, and not to be read twice: declared 8-bit where that
         // is allowed (harmless for a 7-bit message), else read whole.
@@ -142,18 +148,61 @@ async fn scan_async(file: &mut tokio::fs::File) -> std::io::Result<bool> {
     }
 }
 
-/// Looks at `len` bytes of `file` from `offset`, without moving anyone's
-/// read position.
+/// A part no larger than this is read whole by the one blocking step that
+/// looks at it: for the usual notice of a few KB that is one trip to the
+/// blocking pool and one read, where scanning and then streaming it took
+/// three trips and two reads. It is also what the scan would have held in
+/// memory at once. A larger part is scanned, then streamed, so a 1 MB job
+/// is never whole in memory.
+const READ_WHOLE_UP_TO: u64 = SCAN_CHUNK as u64;
+
+/// What looking at a part gave: the part itself when it is small, else
+/// whether it is 8-bit.
+enum Looked {
+    Whole(Vec<u8>),
+    Streamed { eight_bit: bool },
+}
+
+fn look_at_part(file: &File, offset: u64, len: u64) -> std::io::Result<Looked> {
+    if len <= READ_WHOLE_UP_TO {
+        return read_part(file, offset, len).map(Looked::Whole);
+    }
+    scan_part(file, offset, len).map(|eight_bit| Looked::Streamed { eight_bit })
+}
+
+/// Reads `len` bytes of `file` from `offset` (fewer when the file is
+/// shorter, as a streamed part would give), without moving anyone's read
+/// position.
+fn read_part(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+    let mut at = 0;
+    while at < bytes.len() {
+        match file.read_at(&mut bytes[at..], offset + at as u64) {
+            Ok(0) => break,
+            Ok(n) => at += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.truncate(at);
+    Ok(bytes)
+}
+
+/// Looks at `len` bytes of `file` from `offset` for an 8-bit byte, a chunk
+/// at a time, without moving anyone's read position.
 fn scan_part(file: &File, offset: u64, len: u64) -> std::io::Result<bool> {
     use std::os::unix::fs::FileExt;
     let mut chunk = vec![0u8; SCAN_CHUNK];
     let mut at = 0u64;
     while at < len {
         let want = (len - at).min(SCAN_CHUNK as u64) as usize;
-        let n = file.read_at(&mut chunk[..want], offset + at)?;
-        if n == 0 {
-            break;
-        }
+        let n = match file.read_at(&mut chunk[..want], offset + at) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
         if downgrade::has_8bit(&chunk[..n]) {
             return Ok(true);
         }
@@ -167,15 +216,6 @@ fn open_part(file: &File, offset: u64) -> std::io::Result<File> {
     let mut own = file.try_clone()?;
     own.seek(SeekFrom::Start(offset))?;
     Ok(own)
-}
-
-/// Reads a whole part (tests).
-#[cfg(test)]
-fn read_part(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    open_part(file, offset)?.take(len).read_to_end(&mut out)?;
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -219,35 +259,82 @@ mod tests {
         assert!(!downgrade::has_8bit(&bytes));
     }
 
-    #[tokio::test]
-    async fn a_part_of_a_file_is_scanned_in_place_and_streamed_whole() {
-        let dir = std::env::temp_dir().join(format!("vmail-8bit-{}", std::process::id()));
+    /// A queue entry of `envelope`, then `message`, in a folder of its own.
+    fn entry(name: &str, envelope: &[u8], message: &[u8]) -> (std::path::PathBuf, Arc<File>) {
+        let dir = std::env::temp_dir().join(format!("vmail-8bit-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("entry");
-        std::fs::write(&path, "Fenvelope ü\n\nSubject: x\n\nplain\n").unwrap();
+        std::fs::write(&path, [envelope, message].concat()).unwrap();
         let file = Arc::new(File::open(&path).unwrap());
-        let offset = "Fenvelope ü\n\n".len() as u64;
-        let len = std::fs::metadata(&path).unwrap().len() - offset;
+        (dir, file)
+    }
+
+    #[tokio::test]
+    async fn a_small_part_of_a_file_is_read_whole_and_ends_where_the_part_does() {
+        let envelope = "Fenvelope ü\n\n".as_bytes();
+        let (dir, file) = entry("small", envelope, b"Subject: x\n\nplain\n");
+        let offset = envelope.len() as u64;
+        let len = file.metadata().unwrap().len() - offset;
         assert_eq!(
             read_part(&file, offset, len).unwrap(),
             b"Subject: x\n\nplain\n"
         );
-        let prepared = prepare(
-            Body::Part {
-                file: file.clone(),
-                offset,
-                len,
-            },
-            &ext("8BITMIME"),
-        )
-        .await
-        .unwrap();
+        // Never past the part, and no error for a file cut shorter.
+        assert_eq!(read_part(&file, offset, 7).unwrap(), b"Subject");
+        assert_eq!(
+            read_part(&file, offset, len + 100).unwrap().len() as u64,
+            len
+        );
+        let part = |len| Body::Part {
+            file: file.clone(),
+            offset,
+            len,
+        };
+        let prepared = prepare(part(len), &ext("8BITMIME")).await.unwrap();
         assert_eq!(prepared.body_type, BodyType::SevenBit);
+        assert_eq!(prepared.size, Some(len));
         assert_eq!(sent(prepared).await, b"Subject: x\n\nplain\n");
-        let whole = prepare(Body::File(path.clone()), &ext("SIZE"))
+        // The envelope's 8-bit byte is not the message's.
+        let not = prepare(part(len), &ext("SIZE")).await.unwrap();
+        assert!(not.downgraded.is_none());
+        let (whole_dir, _) = entry("whole", b"", "Subject: x\n\n\u{fc}\n".as_bytes());
+        let whole = prepare(Body::File(whole_dir.join("entry")), &ext("SIZE"))
             .await
             .unwrap();
         assert!(whole.downgraded.is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&whole_dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_large_part_is_scanned_to_its_end_and_streamed() {
+        // The only 8-bit byte is past the first scan chunk and past the
+        // size read whole; the byte after the part is 8-bit too, and must
+        // not count.
+        let mut message = b"Subject: big\n\n".to_vec();
+        while message.len() < READ_WHOLE_UP_TO as usize + 1000 {
+            message.extend_from_slice(&[b'y'; 75]);
+            message.push(b'\n');
+        }
+        let plain = message.clone();
+        message.extend_from_slice("\u{e9}\n".as_bytes());
+        let mut stored = message.clone();
+        stored.extend_from_slice("\u{fc}".as_bytes());
+        let (dir, file) = entry("large", b"Fenvelope\n\n", &stored);
+        let offset = b"Fenvelope\n\n".len() as u64;
+        let part = |len: usize| Body::Part {
+            file: file.clone(),
+            offset,
+            len: len as u64,
+        };
+        let eight = prepare(part(message.len()), &ext("8BITMIME"))
+            .await
+            .unwrap();
+        assert_eq!(eight.body_type, BodyType::EightBit);
+        assert_eq!(sent(eight).await, message);
+        let seven = prepare(part(plain.len()), &ext("8BITMIME")).await.unwrap();
+        assert_eq!(seven.body_type, BodyType::SevenBit);
+        assert_eq!(sent(seven).await, plain);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -255,7 +255,7 @@ impl Session {
         if !self.ext.pipelining {
             self.data_command().await?;
         }
-        self.data(&mut reader, bytes, before_end).await
+        self.data(&mut reader, size, bytes, before_end).await
     }
 
     async fn rset(&mut self) -> Result<(), SmtpError> {
@@ -347,14 +347,17 @@ impl Session {
     }
 
     /// Streams the body, dot-stuffed, in large writes; then the final dot.
+    /// `size`, when known, only sizes the read buffer: a notice of 2 KB
+    /// does not get a zeroed 64 KiB one.
     async fn data(
         &mut self,
         reader: &mut (dyn AsyncRead + Send + Unpin),
+        size: Option<u64>,
         bytes: &mut u64,
         before_end: &mut Option<BeforeEnd>,
     ) -> Result<Reply, SmtpError> {
         let mut stuffer = DotStuffer::default();
-        let mut chunk = vec![0u8; WRITE_CHUNK];
+        let mut chunk = vec![0u8; read_buffer_for(size)];
         let mut wire = 0u64;
         loop {
             let n = reader
@@ -388,6 +391,14 @@ impl Session {
             Err(SmtpError::DataEnd { reply })
         }
     }
+}
+
+/// At least a page, at most a write's worth, else the message's size.
+fn read_buffer_for(size: Option<u64>) -> usize {
+    const SMALLEST: usize = 4096;
+    size.map_or(WRITE_CHUNK, |size| {
+        usize::try_from(size).map_or(WRITE_CHUNK, |size| size.clamp(SMALLEST, WRITE_CHUNK))
+    })
 }
 
 impl Accepted {
