@@ -16,7 +16,7 @@ use vmail_config::Config;
 use vmail_core::{DebugLevel, Envelope, JobId, Outcome};
 use vmail_message::dsn::{self, FailureReport, KeptIn, NoticeOrigin, RecipientFate};
 use vmail_message::header::read_header_block;
-use vmail_spool::{JobState, QueuedJob, Spool, SpoolError};
+use vmail_spool::{JobState, LogLines, QueuedJob, Spool, SpoolError};
 
 /// What the scheduler should do with a job after a worker had it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,6 +319,7 @@ fn finish_sent<D: Deliver>(
     // The status goes into the log before the move, so that whoever sees the
     // job in sent/ (an administrator, `vfxadmin queue show`) reads a finished log.
     log.line("status: delivered");
+    log.flush();
     match ctx.spool.finish_sent_unsynced(&job.id) {
         Ok(_) => info!(job = %job.id, "delivered to {}", job.envelope.recipients.join(", ")),
         // The server has the message; at worst it is sent again. Never lost.
@@ -353,6 +354,7 @@ fn finish_failed<D: Deliver>(
     send_notice(ctx, job, &failed, log, queued);
     ctx.metrics.failed(&settled(ctx, job, server, outcome));
     log.line(&format!("status: failed ({outcome})"));
+    log.flush();
     if let Err(err) = ctx.spool.finish_failed_unsynced(&job.id) {
         log.line(&format!("warning: cannot move the job to failed/: {err}"));
         warn!(job = %job.id, "failed, but cannot move it to failed/: {err}");
@@ -409,6 +411,8 @@ fn defer<D: Deliver>(
             .collect();
         return finish_failed(ctx, job, server, &expired, fates, attempts, log, queued);
     };
+    // The attempt is in the log before the state counts it.
+    log.flush();
     if let Err(err) = ctx.spool.record_attempt(&job.id, &state) {
         warn!(job = %job.id, "cannot record the attempt: {err}");
     }
@@ -689,10 +693,14 @@ impl RecipientSplit {
     }
 }
 
-/// The job's log, written line by line; a log that cannot be written is
-/// reported once in the daemon log and does not stop the delivery.
+/// The job's log, gathered and written with one write when the record is
+/// complete: before the job moves to `sent/` or `failed/` (whoever sees it
+/// there reads a finished log), else when the settle ends. A log that
+/// cannot be written is reported once in the daemon log and does not stop
+/// the delivery.
 struct JobLogLines {
     log: Option<vmail_spool::JobLog>,
+    lines: LogLines,
     id: JobId,
 }
 
@@ -705,25 +713,32 @@ impl JobLogLines {
             .ok();
         JobLogLines {
             log,
+            lines: LogLines::default(),
             id: id.clone(),
         }
     }
 
     fn line(&mut self, text: &str) {
+        self.lines.line(text);
+    }
+
+    fn stamped(&mut self, line: &str) {
+        self.lines.stamped(line);
+    }
+
+    /// Writes the lines gathered so far.
+    fn flush(&mut self) {
         if let Some(log) = self.log.as_mut()
-            && let Err(err) = log.append(text)
+            && let Err(err) = log.append_lines(&mut self.lines)
         {
             warn!(job = %self.id, "cannot write the job's log: {err}");
             self.log = None;
         }
     }
+}
 
-    fn stamped(&mut self, line: &str) {
-        if let Some(log) = self.log.as_mut()
-            && let Err(err) = log.append_stamped(line)
-        {
-            warn!(job = %self.id, "cannot write the job's log: {err}");
-            self.log = None;
-        }
+impl Drop for JobLogLines {
+    fn drop(&mut self) {
+        self.flush();
     }
 }

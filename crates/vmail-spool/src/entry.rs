@@ -170,9 +170,12 @@ fn parse_dsn(text: &str) -> Result<vmail_core::Dsn, HeaderError> {
 /// A note as one line of text: line breaks and control characters become
 /// spaces, so it can neither end the envelope nor forge another line.
 pub fn one_line(note: &str) -> String {
-    note.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    note.chars().map(printable).collect()
+}
+
+/// A control character (a newline, a tab, an escape) as a space.
+pub(crate) fn printable(c: char) -> char {
+    if c.is_control() { ' ' } else { c }
 }
 
 /// The envelope header of a queue entry.

@@ -1,6 +1,6 @@
 //! Per-job logs, `logs/<id>.log`: one timestamped line per event, appended
-//! (`O_APPEND`, one write per line, so lines from several processes never
-//! interleave), readable by `vfxadmin queue show`.
+//! (`O_APPEND`, one write per line or per [`LogLines`], so lines from
+//! several processes never interleave), readable by `vfxadmin queue show`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -25,24 +25,65 @@ impl JobLog {
     /// Appends one line: `2026-11-23T19:42:00.123Z <line>`. Newlines inside
     /// `line` become ` / ` so an event stays one line.
     pub fn append(&mut self, line: &str) -> Result<(), SpoolError> {
-        let flat = line
-            .trim_end()
-            .replace("\r\n", " / ")
-            .replace(['\n', '\r'], " / ");
-        self.append_stamped(&format!("{} {flat}", stamp_now()))
+        let mut lines = LogLines::default();
+        lines.line(line);
+        self.append_lines(&mut lines)
     }
 
     /// Appends a line that already carries its time (a queue entry's note,
     /// stamped when the job was submitted).
     pub fn append_stamped(&mut self, line: &str) -> Result<(), SpoolError> {
-        let record = format!("{}\n", crate::entry::one_line(line.trim_end()));
-        self.file
-            .write_all(record.as_bytes())
-            .map_err(SpoolError::io("append to", &self.path))
+        let mut lines = LogLines::default();
+        lines.stamped(line);
+        self.append_lines(&mut lines)
+    }
+
+    /// Appends the gathered `lines` with one write, and empties them.
+    pub fn append_lines(&mut self, lines: &mut LogLines) -> Result<(), SpoolError> {
+        if lines.text.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .file
+            .write_all(lines.text.as_bytes())
+            .map_err(SpoolError::io("append to", &self.path));
+        lines.text.clear();
+        written
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Lines for a job's log, each stamped when it is added, gathered to be
+/// written together: the daemon's record of an attempt is four or five
+/// lines, and one write each was most of what recording it cost.
+#[derive(Debug, Default)]
+pub struct LogLines {
+    text: String,
+}
+
+impl LogLines {
+    /// Adds `2026-11-23T19:42:00.123Z <line>`; newlines inside `line`
+    /// become ` / ` so an event stays one line.
+    pub fn line(&mut self, line: &str) {
+        let flat = line
+            .trim_end()
+            .replace("\r\n", " / ")
+            .replace(['\n', '\r'], " / ");
+        self.stamped(&format!("{} {flat}", stamp_now()));
+    }
+
+    /// Adds a line that already carries its time.
+    pub fn stamped(&mut self, line: &str) {
+        self.text
+            .extend(line.trim_end().chars().map(crate::entry::printable));
+        self.text.push('\n');
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
     }
 }
 

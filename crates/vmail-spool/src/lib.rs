@@ -151,7 +151,7 @@ pub use drops::DropRules;
 pub use entry::{EnvelopeError, Header, HeaderError, read_header};
 pub use error::{Corrupt, IngestError, NotPermitted, SpoolError};
 pub use fsutil::{DIR_MODE, FILE_MODE};
-pub use joblog::JobLog;
+pub use joblog::{JobLog, LogLines};
 pub use maildrop::{
     Ids, MAILDROP_FILE_MODE, MAILDROP_MODE, MaildropError, Submitter, deposit, open_dir_no_follow,
     open_no_follow, user_name, write_submission,

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use vmail_core::{EnhancedCode, JobId, Reply};
-use vmail_spool::{JobState, SpoolError};
+use vmail_spool::{JobState, LogLines, SpoolError};
 
 use crate::{envelope, names, spool};
 
@@ -201,6 +201,37 @@ fn a_job_log_gets_one_timestamped_line_per_event() {
     assert!(lines[0].starts_with("20"));
     let mode = std::fs::metadata(log.path()).unwrap().mode();
     assert_eq!(mode & 0o777, 0o640);
+}
+
+#[test]
+fn gathered_log_lines_are_written_together_each_with_its_own_time() {
+    let (_dir, spool) = spool();
+    let id = submit_one(&spool);
+    let mut log = spool.job_log(&id).unwrap();
+    let mut lines = LogLines::default();
+    assert!(lines.is_empty());
+    lines.stamped("2026-11-23T19:42:00.123Z submitted by vfx\tas root");
+    lines.line("attempt 1: deferred: 421 busy\r\ntry later");
+    assert!(
+        spool.read_job_log(&id).unwrap().is_empty(),
+        "nothing before the write"
+    );
+    log.append_lines(&mut lines).unwrap();
+    assert!(lines.is_empty(), "written lines are not written twice");
+    log.append_lines(&mut lines).unwrap();
+    log.append("status: delivered").unwrap();
+    let text = spool.read_job_log(&id).unwrap();
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(got.len(), 3, "{text}");
+    assert_eq!(got[0], "2026-11-23T19:42:00.123Z submitted by vfx as root");
+    assert!(
+        got[1].ends_with("Z attempt 1: deferred: 421 busy / try later"),
+        "{text}"
+    );
+    assert!(
+        got[1].starts_with("20") && got[2].ends_with("Z status: delivered"),
+        "{text}"
+    );
 }
 
 #[test]
