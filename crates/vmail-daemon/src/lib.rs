@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod metrics_http;
+pub mod open_files;
 pub mod pickup;
 pub mod relay;
 pub mod scheduler;
@@ -185,6 +186,7 @@ pub async fn run(config: Config, mode: Mode) -> Result<Exit, StartError> {
     let _lock = spool.lock()?;
     spool.check_writable()?;
     let (log, filter) = init_logging(&config, &spool)?;
+    open_files::raise_for(config.max_connections);
     let recovery = spool.recover()?;
     info!(
         "vmaild {} starting on {}: {recovery}",

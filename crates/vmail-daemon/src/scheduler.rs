@@ -27,7 +27,7 @@ pub const SCHED_TARGET: &str = "vmaild::scheduler";
 
 /// The most jobs one session carries before it hands back; keeps one slow
 /// server from holding a large share of the queue in one worker.
-const MAX_BATCH: usize = 50;
+pub(crate) const MAX_BATCH: usize = 50;
 /// Drops queued per group commit: each is read whole, so this bounds the
 /// memory a burst of drops takes, at one fsync per 64 jobs. The first
 /// commit of a pass is small, so the first session opens at once.

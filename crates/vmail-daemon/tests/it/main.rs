@@ -38,6 +38,7 @@ mod vmaild_names_the_chown_for_a_root_owned_spool;
 mod vmaild_picks_up_a_dropped_job;
 mod vmaild_pins_and_client_certificate;
 mod vmaild_pop_before_smtp_secrets;
+mod vmaild_raises_its_open_files_limit;
 mod vmaild_refuses_a_second_instance;
 mod vmaild_reload_keeps_running_config_on_errors;
 mod vmaild_renders_a_hylafax_fax;

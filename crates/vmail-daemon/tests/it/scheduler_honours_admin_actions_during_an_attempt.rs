@@ -25,7 +25,10 @@ async fn one_job_in_an_attempt(
     run.rescan().await;
     wait_until("the attempt at the gate", || fake.in_gate.load(SeqCst) == 1).await;
     // The batch created the job's log (its lines come when it is settled).
-    assert!(run.spool.log_path(&id).exists(), "no log created with the batch");
+    assert!(
+        run.spool.log_path(&id).exists(),
+        "no log created with the batch"
+    );
     assert_eq!(run.spool.read_job_log(&id).unwrap(), "");
     (dir, fake, run, id)
 }

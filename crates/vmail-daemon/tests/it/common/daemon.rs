@@ -27,8 +27,14 @@ impl Daemon {
     }
 
     pub fn start(dir: &Path) -> Daemon {
+        Daemon::start_program(dir, Path::new(env!("CARGO_BIN_EXE_vmaild")))
+    }
+
+    /// [`Daemon::start`] through `program`, which takes vmaild's arguments
+    /// and execs it (a wrapper that sets limits keeps the PID).
+    pub fn start_program(dir: &Path, program: &Path) -> Daemon {
         let vmaild = Vmaild::start(
-            Path::new(env!("CARGO_BIN_EXE_vmaild")),
+            program,
             &dir.join("vsisrv.ini"),
             &dir.join("spool"),
             &dir.join("vmaild.stderr"),
